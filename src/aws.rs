@@ -1,0 +1,195 @@
+//! Building SDK clients, and reading SDK errors once.
+//!
+//! Every client is made from one base [`SdkConfig`] (credential chain, retry config, endpoint)
+//! so that the SDK's own retries stay the only transport-level retries. Targets with a
+//! `role_arn` get an [`AssumeRoleProvider`], which caches and refreshes its credentials by
+//! itself before they expire.
+
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::config::{AwsConfig, TargetConfig};
+
+/// The role session name, visible in the target account's CloudTrail.
+const SESSION_NAME: &str = "s3-replicator";
+
+/// Loads the base SDK configuration: the default credential chain, the configured region
+/// (or the SDK's default chain when unset) and the endpoint override for emulators.
+pub async fn load_base(aws: &AwsConfig, fallback_region: Option<String>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(region) = aws.region.clone().or(fallback_region) {
+        loader = loader.region(Region::new(region));
+    }
+    if let Some(endpoint) = &aws.endpoint_url {
+        loader = loader.endpoint_url(endpoint);
+    }
+    loader.load().await
+}
+
+/// An S3 client in `region`, with `credentials` when given (else the base chain).
+///
+/// Path-style addressing is forced when an endpoint override is set: emulators on
+/// 127.0.0.1 cannot serve `bucket.127.0.0.1` host names.
+pub fn s3_client(
+    base: &SdkConfig,
+    region: &str,
+    credentials: Option<SharedCredentialsProvider>,
+) -> aws_sdk_s3::Client {
+    let mut builder =
+        aws_sdk_s3::config::Builder::from(base).region(Region::new(region.to_owned()));
+    if let Some(credentials) = credentials {
+        builder = builder.credentials_provider(credentials);
+    }
+    if base.endpoint_url().is_some() {
+        builder = builder.force_path_style(true);
+    }
+    aws_sdk_s3::Client::from_conf(builder.build())
+}
+
+/// Credentials for a target: an assumed role when the target names one, else `None`
+/// (the daemon's own credentials).
+pub async fn target_credentials(
+    base: &SdkConfig,
+    target: &TargetConfig,
+) -> Option<SharedCredentialsProvider> {
+    let role_arn = target.role_arn.as_ref()?;
+    let mut builder = AssumeRoleProvider::builder(role_arn)
+        .session_name(SESSION_NAME)
+        .configure(base);
+    if let Some(external_id) = &target.external_id {
+        builder = builder.external_id(external_id);
+    }
+    Some(SharedCredentialsProvider::new(builder.build().await))
+}
+
+/// The region in an ARN (`arn:aws:sns:REGION:ACCOUNT:NAME`), if it has one.
+pub fn region_of_arn(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+/// The region in an SQS queue URL (`https://sqs.REGION.amazonaws.com/…`), if it names one.
+pub fn region_of_queue_url(url: &str) -> Option<&str> {
+    let host = url.split("://").nth(1)?.split('/').next()?;
+    let mut parts = host.split('.');
+    match (parts.next(), parts.next()) {
+        (Some("sqs"), Some(region)) if region != "amazonaws" => Some(region),
+        _ => None,
+    }
+}
+
+/// What an SDK error amounts to, read once at the adapter.
+#[derive(Debug, Clone)]
+pub struct SdkFailure {
+    /// The service's error code (`NoSuchBucket`, `AccessDenied`, `SlowDown`, …).
+    pub code: Option<String>,
+    /// The HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// The whole error chain, for people.
+    pub message: String,
+    /// No usable response arrived: connection refused or reset, timeout, unreadable answer.
+    pub transport: bool,
+}
+
+impl SdkFailure {
+    pub fn from_sdk<E>(err: &SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let message = DisplayErrorContext(err).to_string();
+        match err {
+            SdkError::ServiceError(service) => Self {
+                code: service.err().code().map(str::to_owned),
+                status: Some(service.raw().status().as_u16()),
+                message,
+                transport: false,
+            },
+            SdkError::ResponseError(response) => Self {
+                code: None,
+                status: Some(response.raw().status().as_u16()),
+                message,
+                transport: true,
+            },
+            SdkError::ConstructionFailure(_) => Self {
+                code: None,
+                status: None,
+                message,
+                transport: false,
+            },
+            _ => Self {
+                code: None,
+                status: None,
+                message,
+                transport: true,
+            },
+        }
+    }
+
+    pub fn is_throttling(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some(
+                "SlowDown"
+                    | "Throttling"
+                    | "ThrottlingException"
+                    | "ThrottledException"
+                    | "RequestLimitExceeded"
+                    | "RequestThrottled"
+                    | "TooManyRequestsException"
+                    | "ProvisionedThroughputExceededException"
+            )
+        ) || matches!(self.status, Some(429 | 503))
+    }
+
+    /// Worth retrying: transport failures, throttling, server errors, credentials that
+    /// expired in flight (the provider refreshes them).
+    pub fn is_transient(&self) -> bool {
+        self.transport
+            || self.is_throttling()
+            || matches!(
+                self.code.as_deref(),
+                Some("ExpiredToken" | "RequestExpired" | "InternalError" | "RequestTimeout")
+            )
+            || self.status.is_some_and(|s| s >= 500)
+    }
+
+    pub fn is_access_denied(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some(
+                "AccessDenied"
+                    | "AccessDeniedException"
+                    | "AuthorizationError"
+                    | "InvalidAccessKeyId"
+                    | "SignatureDoesNotMatch"
+            )
+        ) || self.status == Some(403)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_from_arns_and_queue_urls() {
+        assert_eq!(
+            region_of_arn("arn:aws:sns:eu-west-1:111111111111:replication-completed"),
+            Some("eu-west-1")
+        );
+        assert_eq!(region_of_arn("arn:aws:s3:::bucket"), None);
+        assert_eq!(
+            region_of_queue_url("https://sqs.us-east-1.amazonaws.com/111111111111/q"),
+            Some("us-east-1")
+        );
+        assert_eq!(
+            region_of_queue_url("http://127.0.0.1:5000/123456789012/q"),
+            None
+        );
+        assert_eq!(region_of_queue_url("https://queue.amazonaws.com/1/q"), None);
+    }
+}

@@ -1,0 +1,27 @@
+//! s3-replicator: replicate every new S3 object to every configured target, then announce it.
+//!
+//! The modules follow the pipeline of DESIGN.md, top to bottom:
+//!
+//! - [`config`]   — the configuration file (figment: defaults → TOML → `S3R_…` environment) and its validation.
+//! - [`event`]    — decoding SQS message bodies: S3 events, SNS envelopes, EventBridge events, test events.
+//! - [`queue`]    — the message source: the [`queue::MessageSource`] trait and its SQS adapter.
+//! - [`route`]    — which rule (and so which targets) an object belongs to.
+//! - [`store`]    — the object store seam: the [`store::ObjectStore`] trait, our own types, the S3 adapter.
+//! - [`replicate`] — copying one object to every target of a rule and verifying what was written.
+//! - [`publish`]  — completion events and alerts: their formats and the SNS adapter.
+//! - [`pipeline`] — one message, start to finish: decode → route → replicate → publish → acknowledge.
+//! - [`daemon`]   — the long-running loop: long polling, bounded concurrency, batch deletes, shutdown.
+//! - [`aws`]      — building SDK clients: endpoints, regions, assumed-role credentials.
+//! - [`error`]    — what the pipeline does about a failure (retry, alert, ignore).
+
+pub mod aws;
+pub mod config;
+pub mod daemon;
+pub mod error;
+pub mod event;
+pub mod pipeline;
+pub mod publish;
+pub mod queue;
+pub mod replicate;
+pub mod route;
+pub mod store;

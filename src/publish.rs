@@ -1,0 +1,439 @@
+//! Completion events and alerts: their formats, and the [`Publisher`] seam with its SNS adapter.
+//!
+//! A completion event says "this object is now in every target of this rule"; downstream
+//! jobs start on it, so it is only ever built from successful target reports. Alerts say
+//! what failed, for whom, and what to do, in two renderings: text for email, JSON for machines.
+
+pub mod memory;
+pub mod sns;
+
+use std::future::Future;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::error::truncate;
+use crate::event::ObjectCreated;
+
+/// Schema name of the completion event.
+pub const COMPLETION_SCHEMA: &str = "s3-replicator.completion.v1";
+/// Schema name of the alert's JSON rendering.
+pub const ALERT_SCHEMA: &str = "s3-replicator.alert.v1";
+/// SNS subjects are limited to 100 characters.
+const SUBJECT_MAX: usize = 100;
+/// How much of a raw message body an alert carries.
+pub const BODY_EXCERPT_MAX: usize = 1024;
+
+/// How a target came to hold the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// One `CopyObject`, done by S3 itself.
+    ServerSideCopy,
+    /// The target already held this exact source version (a redelivery, or another rule).
+    AlreadyPresent,
+}
+
+/// The source object as announced and as read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceReport {
+    pub bucket: String,
+    pub key: String,
+    pub region: String,
+    pub version_id: Option<String>,
+    pub etag: String,
+    pub size: u64,
+    pub sequencer: Option<String>,
+    /// When S3 said the object was created.
+    #[serde(with = "millis")]
+    pub event_time: OffsetDateTime,
+}
+
+/// One target that holds the object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetReport {
+    pub name: String,
+    pub bucket: String,
+    pub key: String,
+    pub region: String,
+    pub etag: String,
+    pub version_id: Option<String>,
+    pub method: Method,
+    pub duration_ms: u64,
+}
+
+/// The completion event of DESIGN.md, one per source object and rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompletionEvent {
+    pub schema: &'static str,
+    pub rule: String,
+    pub source: SourceReport,
+    pub targets: Vec<TargetReport>,
+    #[serde(with = "millis")]
+    pub completed_at: OffsetDateTime,
+    /// From the S3 event time to `completed_at`: the replication lag a consumer saw.
+    pub latency_ms: u64,
+}
+
+impl CompletionEvent {
+    pub fn new(rule: &str, source: SourceReport, targets: Vec<TargetReport>) -> Self {
+        let completed_at = OffsetDateTime::now_utc();
+        let latency_ms = (completed_at - source.event_time)
+            .whole_milliseconds()
+            .max(0) as u64;
+        Self {
+            schema: COMPLETION_SCHEMA,
+            rule: rule.to_owned(),
+            source,
+            targets,
+            completed_at,
+            latency_ms,
+        }
+    }
+
+    /// SNS message attributes, for subscription filter policies.
+    pub fn attributes(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("source_bucket", self.source.bucket.clone()),
+            ("rule", self.rule.clone()),
+            ("status", "completed".to_owned()),
+        ]
+    }
+}
+
+/// What went wrong, as a stable name for filters and runbooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// Copying to one target failed.
+    CopyFailed,
+    /// The source object could not be read (every target of the rule is affected).
+    SourceUnreadable,
+    /// A queue message could not be decoded.
+    MalformedMessage,
+    /// Every target holds the object, but the completion event could not be published.
+    CompletionUnpublished,
+}
+
+impl AlertKind {
+    fn title(self) -> &'static str {
+        match self {
+            AlertKind::CopyFailed => "copy failed",
+            AlertKind::SourceUnreadable => "source unreadable",
+            AlertKind::MalformedMessage => "malformed message",
+            AlertKind::CompletionUnpublished => "completion not published",
+        }
+    }
+}
+
+/// The object an alert concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertObject {
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+    pub etag: Option<String>,
+}
+
+impl AlertObject {
+    pub fn from_event(object: &ObjectCreated) -> Self {
+        Self {
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+            version_id: object.version_id.clone(),
+            etag: object.etag.clone(),
+        }
+    }
+}
+
+/// The target an alert concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertTarget {
+    pub name: String,
+    pub bucket: String,
+    pub region: String,
+}
+
+/// An alert, rendered for email and for machines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    pub schema: &'static str,
+    pub kind: AlertKind,
+    pub rule: Option<String>,
+    pub source: Option<AlertObject>,
+    pub target: Option<AlertTarget>,
+    /// The error, as the daemon saw it.
+    pub error: String,
+    /// What a person should do about it.
+    pub action: String,
+    /// The SQS message concerned, to find it in the dead-letter queue.
+    pub message_id: Option<String>,
+    /// The start of the raw message body, for malformed messages.
+    pub body_excerpt: Option<String>,
+    #[serde(with = "millis")]
+    pub occurred_at: OffsetDateTime,
+}
+
+impl Alert {
+    pub fn new(kind: AlertKind, error: impl Into<String>, action: impl Into<String>) -> Self {
+        Self {
+            schema: ALERT_SCHEMA,
+            kind,
+            rule: None,
+            source: None,
+            target: None,
+            error: error.into(),
+            action: action.into(),
+            message_id: None,
+            body_excerpt: None,
+            occurred_at: OffsetDateTime::now_utc(),
+        }
+    }
+
+    /// A short subject line (≤ 100 characters) for email.
+    pub fn subject(&self) -> String {
+        let mut subject = format!("s3-replicator: {}", self.kind.title());
+        if let Some(target) = &self.target {
+            subject.push_str(&format!(" → {}", target.name));
+        }
+        if let Some(source) = &self.source {
+            subject.push_str(&format!(": {}/{}", source.bucket, source.key));
+        }
+        // Subjects must be ASCII-printable or UTF-8 without line breaks; keys may hold anything.
+        let subject: String = subject
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        truncate_chars(&subject, SUBJECT_MAX)
+    }
+
+    /// The readable body for email subscribers.
+    pub fn text(&self) -> String {
+        let mut text = format!("s3-replicator alert: {}\n\n", self.kind.title());
+        if let Some(rule) = &self.rule {
+            text.push_str(&format!("Rule:    {rule}\n"));
+        }
+        if let Some(source) = &self.source {
+            text.push_str(&format!("Object:  s3://{}/{}\n", source.bucket, source.key));
+            if let Some(version) = &source.version_id {
+                text.push_str(&format!("Version: {version}\n"));
+            }
+        }
+        if let Some(target) = &self.target {
+            text.push_str(&format!(
+                "Target:  {} (s3://{} in {})\n",
+                target.name, target.bucket, target.region
+            ));
+        }
+        if let Some(id) = &self.message_id {
+            text.push_str(&format!("Message: {id}\n"));
+        }
+        text.push_str(&format!("When:    {}\n\n", format_millis(self.occurred_at)));
+        text.push_str(&format!("Error:\n  {}\n\n", self.error));
+        if let Some(body) = &self.body_excerpt {
+            text.push_str(&format!("Message body (start):\n  {body}\n\n"));
+        }
+        text.push_str(&format!("What to do:\n  {}\n", self.action));
+        text
+    }
+
+    /// The JSON rendering for SQS, Lambda and HTTP subscribers.
+    pub fn json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// The SNS message for `MessageStructure = "json"`: text for email, JSON for everyone else.
+    pub fn sns_message(&self) -> String {
+        let json = self.json();
+        serde_json::json!({
+            "default": json,
+            "email": self.text(),
+            "email-json": json,
+            "sqs": json,
+            "lambda": json,
+            "http": json,
+            "https": json,
+        })
+        .to_string()
+    }
+
+    /// SNS message attributes, for subscription filter policies.
+    pub fn attributes(&self) -> Vec<(&'static str, String)> {
+        let mut attributes = vec![
+            (
+                "kind",
+                serde_json::to_value(self.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+            ),
+            ("status", "failed".to_owned()),
+        ];
+        if let Some(source) = &self.source {
+            attributes.push(("source_bucket", source.bucket.clone()));
+        }
+        if let Some(rule) = &self.rule {
+            attributes.push(("rule", rule.clone()));
+        }
+        attributes
+    }
+
+    /// Builder-style setters, so that call sites read as a description of the alert.
+    pub fn rule(mut self, rule: &str) -> Self {
+        self.rule = Some(rule.to_owned());
+        self
+    }
+    pub fn source(mut self, source: AlertObject) -> Self {
+        self.source = Some(source);
+        self
+    }
+    pub fn target(mut self, target: AlertTarget) -> Self {
+        self.target = Some(target);
+        self
+    }
+    pub fn message_id(mut self, id: &str) -> Self {
+        self.message_id = Some(id.to_owned());
+        self
+    }
+    pub fn body_excerpt(mut self, body: &str) -> Self {
+        self.body_excerpt = Some(truncate(body, BODY_EXCERPT_MAX));
+        self
+    }
+}
+
+fn truncate_chars(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// Failure to publish, with whether trying again may help.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("publishing to {topic_arn}: {message}")]
+pub struct PublishError {
+    pub topic_arn: String,
+    pub message: String,
+    pub transient: bool,
+}
+
+/// Where completion events and alerts go.
+pub trait Publisher: Send + Sync + 'static {
+    fn publish_completion(
+        &self,
+        event: &CompletionEvent,
+    ) -> impl Future<Output = Result<(), PublishError>> + Send;
+
+    fn publish_alert(&self, alert: &Alert)
+        -> impl Future<Output = Result<(), PublishError>> + Send;
+}
+
+/// Timestamps as in DESIGN.md: RFC 3339, UTC, milliseconds (`2026-11-21T10:00:00.412Z`).
+pub fn format_millis(t: OffsetDateTime) -> String {
+    const FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(FORMAT)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+mod millis {
+    use serde::Serializer;
+    use time::OffsetDateTime;
+
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_millis(*t))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn source() -> SourceReport {
+        SourceReport {
+            bucket: "data-lake-curated".into(),
+            key: "curated/d=2026-11-21/part-0.parquet".into(),
+            region: "us-east-1".into(),
+            version_id: None,
+            etag: "abc".into(),
+            size: 1_048_576,
+            sequencer: Some("0055AED6DCD90281E5".into()),
+            event_time: datetime!(2026-11-21 10:00:00.000 UTC),
+        }
+    }
+
+    #[test]
+    fn completion_event_has_the_documented_shape() {
+        let target = TargetReport {
+            name: "analytics-eu".into(),
+            bucket: "analytics-eu-west-1".into(),
+            key: "curated/d=2026-11-21/part-0.parquet".into(),
+            region: "eu-west-1".into(),
+            etag: "abc".into(),
+            version_id: None,
+            method: Method::ServerSideCopy,
+            duration_ms: 85,
+        };
+        let mut event = CompletionEvent::new("curated", source(), vec![target]);
+        event.completed_at = datetime!(2026-11-21 10:00:00.412 UTC);
+        event.latency_ms = 412;
+        let json: serde_json::Value = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["schema"], "s3-replicator.completion.v1");
+        assert_eq!(json["source"]["event_time"], "2026-11-21T10:00:00.000Z");
+        assert_eq!(json["source"]["version_id"], serde_json::Value::Null);
+        assert_eq!(json["source"]["sequencer"], "0055AED6DCD90281E5");
+        assert_eq!(json["targets"][0]["method"], "server_side_copy");
+        assert_eq!(json["completed_at"], "2026-11-21T10:00:00.412Z");
+        assert_eq!(json["latency_ms"], 412);
+        assert_eq!(
+            event.attributes(),
+            [
+                ("source_bucket", "data-lake-curated".to_owned()),
+                ("rule", "curated".to_owned()),
+                ("status", "completed".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn alert_subject_is_short_and_text_says_what_to_do() {
+        let alert = Alert::new(
+            AlertKind::CopyFailed,
+            "CopyObject s3://t/k: no such bucket: …",
+            "Create the bucket.",
+        )
+        .rule("curated")
+        .source(AlertObject {
+            bucket: "lake".into(),
+            key: format!("{}\nend", "deep/".repeat(40)),
+            version_id: None,
+            etag: None,
+        })
+        .target(AlertTarget {
+            name: "dr".into(),
+            bucket: "t".into(),
+            region: "us-west-2".into(),
+        });
+        let subject = alert.subject();
+        assert!(subject.chars().count() <= 100, "{subject}");
+        assert!(
+            subject.starts_with("s3-replicator: copy failed → dr: lake/deep/"),
+            "{subject}"
+        );
+        assert!(!subject.contains('\n'));
+        let text = alert.text();
+        assert!(text.contains("Target:  dr (s3://t in us-west-2)"), "{text}");
+        assert!(text.contains("What to do:\n  Create the bucket."), "{text}");
+        let message: serde_json::Value = serde_json::from_str(&alert.sns_message()).unwrap();
+        let for_sqs: serde_json::Value =
+            serde_json::from_str(message["sqs"].as_str().unwrap()).unwrap();
+        assert_eq!(for_sqs["schema"], "s3-replicator.alert.v1");
+        assert_eq!(for_sqs["kind"], "copy_failed");
+        assert_eq!(message["email"].as_str().unwrap(), text);
+    }
+}

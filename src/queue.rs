@@ -1,0 +1,78 @@
+//! The message source: the [`MessageSource`] seam and its SQS adapter.
+
+pub mod memory;
+pub mod sqs;
+
+use std::future::Future;
+
+/// One received queue message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: String,
+    /// Valid only while the message is invisible; stale afterwards.
+    pub receipt_handle: String,
+    pub body: String,
+    /// How often the queue has handed this message out (1 on first delivery).
+    pub receive_count: u32,
+}
+
+/// A message to delete, named by the id that batch results refer to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub id: String,
+    pub receipt_handle: String,
+}
+
+impl From<&Message> for Receipt {
+    fn from(message: &Message) -> Self {
+        Self {
+            id: message.id.clone(),
+            receipt_handle: message.receipt_handle.clone(),
+        }
+    }
+}
+
+/// An entry of a batch delete that did not go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteFailure {
+    pub id: String,
+    pub code: String,
+    pub message: String,
+    /// The receipt handle went stale (visibility lapsed): the message will come back and
+    /// is then found already replicated, so this is no reason to retry the delete.
+    pub stale: bool,
+}
+
+/// A failed queue call.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation} on {queue}: {message}")]
+pub struct QueueError {
+    pub operation: &'static str,
+    pub queue: String,
+    pub message: String,
+    pub transient: bool,
+}
+
+/// Where messages come from.
+pub trait MessageSource: Send + Sync + 'static {
+    /// Long-polls for up to `max` messages (1..=10), hiding them for `visibility_secs`.
+    fn receive(
+        &self,
+        max: i32,
+        wait_secs: i32,
+        visibility_secs: i32,
+    ) -> impl Future<Output = Result<Vec<Message>, QueueError>> + Send;
+
+    /// Deletes up to 10 messages; the entries that failed are returned.
+    fn delete_batch(
+        &self,
+        receipts: &[Receipt],
+    ) -> impl Future<Output = Result<Vec<DeleteFailure>, QueueError>> + Send;
+
+    /// Sets a message's remaining invisibility (0 hands it back at once).
+    fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        visibility_secs: i32,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+}

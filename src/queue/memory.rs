@@ -1,0 +1,145 @@
+//! An in-memory [`MessageSource`] for testing the daemon loop: visibility, receive counts,
+//! and injected delete failures, without a network.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{DeleteFailure, Message, MessageSource, QueueError, Receipt};
+
+#[derive(Debug, Default)]
+struct State {
+    next_id: u64,
+    visible: VecDeque<(String, String, u32)>,
+    in_flight: HashMap<String, (String, String, u32)>,
+    deleted: Vec<String>,
+    /// Message ids whose next delete fails with this code.
+    fail_delete: HashMap<String, String>,
+    delete_calls: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MemoryQueue {
+    state: Arc<Mutex<State>>,
+}
+
+impl MemoryQueue {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Enqueues a message and returns its id.
+    pub fn send(&self, body: &str) -> String {
+        let mut state = self.state();
+        state.next_id += 1;
+        let id = format!("m{}", state.next_id);
+        state.visible.push_back((id.clone(), body.to_owned(), 0));
+        id
+    }
+
+    /// The next delete of message `id` fails with `code` (e.g. `InternalError`, `ReceiptHandleIsInvalid`).
+    pub fn fail_next_delete(&self, id: &str, code: &str) {
+        self.state()
+            .fail_delete
+            .insert(id.to_owned(), code.to_owned());
+    }
+
+    pub fn deleted(&self) -> Vec<String> {
+        self.state().deleted.clone()
+    }
+
+    pub fn delete_calls(&self) -> usize {
+        self.state().delete_calls
+    }
+
+    /// Messages not deleted, visible or in flight.
+    pub fn remaining(&self) -> usize {
+        let state = self.state();
+        state.visible.len() + state.in_flight.len()
+    }
+
+    /// Makes every in-flight message visible again, as an expired visibility timeout would.
+    pub fn expire_visibility(&self) {
+        let mut state = self.state();
+        let returning: Vec<_> = state.in_flight.drain().map(|(_, m)| m).collect();
+        state.visible.extend(returning);
+    }
+}
+
+impl MessageSource for MemoryQueue {
+    async fn receive(
+        &self,
+        max: i32,
+        wait_secs: i32,
+        _visibility_secs: i32,
+    ) -> Result<Vec<Message>, QueueError> {
+        let mut out = Vec::new();
+        {
+            let mut state = self.state();
+            while out.len() < max.max(1) as usize {
+                let Some((id, body, count)) = state.visible.pop_front() else {
+                    break;
+                };
+                let count = count + 1;
+                let handle = format!("{id}-r{count}");
+                state
+                    .in_flight
+                    .insert(handle.clone(), (id.clone(), body.clone(), count));
+                out.push(Message {
+                    id,
+                    receipt_handle: handle,
+                    body,
+                    receive_count: count,
+                });
+            }
+        }
+        if out.is_empty() {
+            // Long polling, shortened: an empty answer after a pause, like SQS.
+            tokio::time::sleep(std::time::Duration::from_millis(
+                10 * wait_secs.clamp(0, 20) as u64,
+            ))
+            .await;
+        }
+        Ok(out)
+    }
+
+    async fn delete_batch(&self, receipts: &[Receipt]) -> Result<Vec<DeleteFailure>, QueueError> {
+        let mut state = self.state();
+        state.delete_calls += 1;
+        let mut failures = Vec::new();
+        for receipt in receipts {
+            if let Some(code) = state.fail_delete.remove(&receipt.id) {
+                failures.push(DeleteFailure {
+                    id: receipt.id.clone(),
+                    stale: code == "ReceiptHandleIsInvalid",
+                    message: format!("injected {code}"),
+                    code,
+                });
+                continue;
+            }
+            match state.in_flight.remove(&receipt.receipt_handle) {
+                Some((id, _, _)) => state.deleted.push(id),
+                None => failures.push(DeleteFailure {
+                    id: receipt.id.clone(),
+                    code: "ReceiptHandleIsInvalid".into(),
+                    message: "stale receipt handle".into(),
+                    stale: true,
+                }),
+            }
+        }
+        Ok(failures)
+    }
+
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        visibility_secs: i32,
+    ) -> Result<(), QueueError> {
+        let mut state = self.state();
+        if visibility_secs == 0 {
+            if let Some(message) = state.in_flight.remove(receipt_handle) {
+                state.visible.push_back(message);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,470 @@
+//! Copying one object to every target of a rule, and checking what was written.
+//!
+//! The source is read once (`HeadObject` pinned to the announced version and ETag, then its
+//! tags when it has any); each target then gets a server-side copy that carries the content
+//! headers, user metadata and tags explicitly, plus the source ETag, version and sequencer in
+//! the replica's metadata. That record is what makes a redelivery cheap: a target that already
+//! holds this exact source version is reported `already_present` and not copied again.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use futures::future::join_all;
+use tracing::{debug, info};
+
+use crate::config::TargetConfig;
+use crate::event::ObjectCreated;
+use crate::publish::{Method, SourceReport, TargetReport};
+use crate::store::{
+    CopyRequest, ObjectHead, ObjectRef, ObjectStore, StoreError, StoreErrorKind, Tag,
+    META_SEQUENCER, META_SOURCE_ETAG, META_SOURCE_VERSION,
+};
+
+/// `CopyObject` accepts sources up to 5 GiB.
+pub const COPY_OBJECT_MAX: u64 = 5 * 1024 * 1024 * 1024;
+
+/// A target and the store that writes to it (its region, its principal).
+#[derive(Debug, Clone)]
+pub struct Target<S> {
+    pub config: TargetConfig,
+    pub store: S,
+}
+
+/// Copying to one target failed.
+#[derive(Debug, Clone)]
+pub struct TargetFailure {
+    pub target: String,
+    pub bucket: String,
+    pub region: String,
+    pub error: StoreError,
+}
+
+/// What became of one object under one rule.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Every target holds the object.
+    Replicated {
+        source: SourceReport,
+        targets: Vec<TargetReport>,
+    },
+    /// The source no longer is what the event announced (overwritten or deleted since):
+    /// the event that replaced it does the work, this one has nothing to do.
+    Superseded { reason: String },
+    /// The source could not be read, so no target was attempted.
+    SourceFailed(StoreError),
+    /// At least one target failed; the others hold the object.
+    TargetsFailed {
+        succeeded: Vec<TargetReport>,
+        failed: Vec<TargetFailure>,
+    },
+}
+
+/// Copies objects from the source store to the targets.
+#[derive(Debug)]
+pub struct Replicator<S> {
+    source: S,
+    targets: HashMap<String, Target<S>>,
+}
+
+impl<S: ObjectStore> Replicator<S> {
+    pub fn new(source: S, targets: impl IntoIterator<Item = Target<S>>) -> Self {
+        Self {
+            source,
+            targets: targets
+                .into_iter()
+                .map(|t| (t.config.name.clone(), t))
+                .collect(),
+        }
+    }
+
+    /// Replicates `object` to each named target, concurrently.
+    pub async fn replicate(&self, object: &ObjectCreated, target_names: &[String]) -> Outcome {
+        let source_ref = ObjectRef {
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+            version_id: object.version_id.clone(),
+        };
+        let head = match self
+            .source
+            .head_object(&source_ref, object.etag.as_deref())
+            .await
+        {
+            Ok(Some(head)) => head,
+            Ok(None) => {
+                return Outcome::Superseded {
+                    reason: format!("{source_ref} no longer exists"),
+                }
+            }
+            Err(e) if e.kind == StoreErrorKind::PreconditionFailed => {
+                return Outcome::Superseded {
+                    reason: format!("{source_ref} was overwritten since the event"),
+                }
+            }
+            Err(e) => return Outcome::SourceFailed(e),
+        };
+        let tags = if head.tag_count > 0 {
+            match self.source.get_object_tagging(&source_ref).await {
+                Ok(tags) => tags,
+                Err(e) => return Outcome::SourceFailed(e),
+            }
+        } else {
+            Vec::new()
+        };
+        let source = SourceReport {
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+            region: object.region.clone(),
+            version_id: object
+                .version_id
+                .clone()
+                .or_else(|| head.version_id.clone()),
+            etag: head.etag.clone(),
+            size: head.size,
+            sequencer: object.sequencer.as_ref().map(|s| s.as_str().to_owned()),
+            event_time: object.event_time,
+        };
+        let copy = SourceCopy {
+            object: source_ref,
+            head: &head,
+            tags: &tags,
+            sequencer: source.sequencer.as_deref(),
+        };
+        let results = join_all(target_names.iter().map(|name| self.to_target(name, &copy))).await;
+
+        let mut succeeded = Vec::new();
+        let mut failed = Vec::new();
+        for result in results {
+            match result {
+                Ok(report) => succeeded.push(report),
+                Err(failure) => failed.push(failure),
+            }
+        }
+        if failed.is_empty() {
+            Outcome::Replicated {
+                source,
+                targets: succeeded,
+            }
+        } else {
+            Outcome::TargetsFailed { succeeded, failed }
+        }
+    }
+
+    async fn to_target(
+        &self,
+        name: &str,
+        copy: &SourceCopy<'_>,
+    ) -> Result<TargetReport, TargetFailure> {
+        let Some(target) = self.targets.get(name) else {
+            // Validation makes this impossible; fail loudly rather than skip a target.
+            return Err(TargetFailure {
+                target: name.to_owned(),
+                bucket: String::new(),
+                region: String::new(),
+                error: StoreError::new(
+                    crate::store::Operation::CopyObject,
+                    "",
+                    &copy.object.key,
+                    StoreErrorKind::Other,
+                    format!("target {name:?} is not configured"),
+                ),
+            });
+        };
+        let config = &target.config;
+        let started = Instant::now();
+        let key = format!(
+            "{}{}",
+            config.key_prefix.as_deref().unwrap_or(""),
+            copy.object.key
+        );
+        let fail = |error: StoreError| TargetFailure {
+            target: config.name.clone(),
+            bucket: config.bucket.clone(),
+            region: config.region.clone(),
+            error,
+        };
+        let report = |etag: String, version_id: Option<String>, method: Method| TargetReport {
+            name: config.name.clone(),
+            bucket: config.bucket.clone(),
+            key: key.clone(),
+            region: config.region.clone(),
+            etag,
+            version_id,
+            method,
+            duration_ms: started.elapsed().as_millis() as u64,
+        };
+
+        let replica_ref = ObjectRef {
+            bucket: config.bucket.clone(),
+            key: key.clone(),
+            version_id: None,
+        };
+        let existing = target
+            .store
+            .head_object(&replica_ref, None)
+            .await
+            .map_err(fail)?;
+        if let Some(existing) = existing.filter(|e| copy.is_replicated_in(e)) {
+            debug!(message = "Target already holds this version.", target = %config.name, bucket = %config.bucket, key = %key);
+            return Ok(report(
+                existing.etag,
+                existing.version_id,
+                Method::AlreadyPresent,
+            ));
+        }
+
+        if copy.head.size > COPY_OBJECT_MAX {
+            return Err(fail(StoreError::new(
+                crate::store::Operation::CopyObject,
+                &config.bucket,
+                &key,
+                StoreErrorKind::Other,
+                format!(
+                    "the source is {} bytes, above CopyObject's 5 GiB limit; multipart copy is required",
+                    copy.head.size
+                ),
+            )));
+        }
+        let request = CopyRequest {
+            source: copy.object.clone(),
+            source_if_match: Some(copy.head.etag.clone()),
+            bucket: config.bucket.clone(),
+            key: key.clone(),
+            headers: copy.head.headers.clone(),
+            metadata: copy.replica_metadata(),
+            tags: copy.tags.to_vec(),
+            storage_class: config.storage_class.clone(),
+            sse_kms_key_id: config.sse_kms_key_id.clone(),
+        };
+        let written = target.store.copy_object(&request).await.map_err(fail)?;
+        // A single-part, unencrypted-by-KMS copy keeps the MD5 ETag: a different one means
+        // different bytes. Multipart and KMS ETags are not MD5s and cannot be compared.
+        let comparable = !copy.head.etag.contains('-')
+            && copy.head.server_side_encryption.as_deref() != Some("aws:kms")
+            && config.sse_kms_key_id.is_none();
+        if comparable && written.etag != copy.head.etag {
+            return Err(fail(StoreError::new(
+                crate::store::Operation::CopyObject,
+                &config.bucket,
+                &key,
+                StoreErrorKind::BadResponse,
+                format!(
+                    "the replica's ETag {} differs from the source's {}",
+                    written.etag, copy.head.etag
+                ),
+            )));
+        }
+        let report = report(written.etag, written.version_id, Method::ServerSideCopy);
+        info!(message = "Object replicated.", target = %config.name, bucket = %config.bucket, key = %key, duration_ms = report.duration_ms);
+        Ok(report)
+    }
+}
+
+/// The source as read, shared by every target's copy.
+struct SourceCopy<'a> {
+    object: ObjectRef,
+    head: &'a ObjectHead,
+    tags: &'a [Tag],
+    sequencer: Option<&'a str>,
+}
+
+impl SourceCopy<'_> {
+    /// The source's user metadata plus the record of where the replica came from.
+    fn replica_metadata(&self) -> std::collections::BTreeMap<String, String> {
+        let mut metadata = self.head.metadata.clone();
+        metadata.insert(META_SOURCE_ETAG.to_owned(), self.head.etag.clone());
+        match self
+            .object
+            .version_id
+            .as_ref()
+            .or(self.head.version_id.as_ref())
+        {
+            Some(version) => metadata.insert(META_SOURCE_VERSION.to_owned(), version.clone()),
+            None => metadata.remove(META_SOURCE_VERSION),
+        };
+        match self.sequencer {
+            Some(sequencer) => metadata.insert(META_SEQUENCER.to_owned(), sequencer.to_owned()),
+            None => metadata.remove(META_SEQUENCER),
+        };
+        metadata
+    }
+
+    /// Whether `replica` was made from exactly this source version.
+    fn is_replicated_in(&self, replica: &ObjectHead) -> bool {
+        let recorded_version = replica.metadata.get(META_SOURCE_VERSION);
+        let source_version = self
+            .object
+            .version_id
+            .as_ref()
+            .or(self.head.version_id.as_ref());
+        replica.metadata.get(META_SOURCE_ETAG) == Some(&self.head.etag)
+            && recorded_version == source_version
+            && replica.size == self.head.size
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CopyMode;
+    use crate::store::memory::{MemoryStore, StoredObject};
+    use crate::store::ContentHeaders;
+    use std::collections::BTreeMap;
+
+    fn target(name: &str, bucket: &str, store: MemoryStore) -> Target<MemoryStore> {
+        Target {
+            config: TargetConfig {
+                name: name.into(),
+                bucket: bucket.into(),
+                region: "eu-west-1".into(),
+                role_arn: None,
+                external_id: None,
+                key_prefix: None,
+                storage_class: None,
+                sse_kms_key_id: None,
+                copy_mode: CopyMode::Auto,
+            },
+            store,
+        }
+    }
+
+    fn event(bucket: &str, key: &str, etag: &str) -> ObjectCreated {
+        ObjectCreated {
+            bucket: bucket.into(),
+            key: key.into(),
+            region: "us-east-1".into(),
+            version_id: None,
+            etag: Some(etag.into()),
+            size: 5,
+            sequencer: None,
+            event_time: time::OffsetDateTime::now_utc(),
+            event_name: "ObjectCreated:Put".into(),
+        }
+    }
+
+    fn world() -> (MemoryStore, String) {
+        let source = MemoryStore::new("daemon");
+        source.create_bucket("src");
+        source.create_bucket("eu");
+        source.create_bucket("dr");
+        let etag = source.put(
+            "src",
+            "a b.txt",
+            b"hello",
+            StoredObject {
+                headers: ContentHeaders {
+                    content_type: Some("text/plain".into()),
+                    ..Default::default()
+                },
+                metadata: BTreeMap::from([("owner".into(), "data".into())]),
+                tags: vec![Tag {
+                    key: "t".into(),
+                    value: "1".into(),
+                }],
+                ..Default::default()
+            },
+        );
+        (source, etag)
+    }
+
+    #[tokio::test]
+    async fn copies_content_headers_metadata_and_tags_then_skips_on_redelivery() {
+        let (source, etag) = world();
+        let replicator = Replicator::new(
+            source.clone(),
+            [
+                target("eu", "eu", source.clone()),
+                target("dr", "dr", source.principal("dr-role")),
+            ],
+        );
+        let names = vec!["eu".to_owned(), "dr".to_owned()];
+        let outcome = replicator
+            .replicate(&event("src", "a b.txt", &etag), &names)
+            .await;
+        let Outcome::Replicated {
+            targets,
+            source: report,
+        } = outcome
+        else {
+            panic!("expected success, got {outcome:?}");
+        };
+        assert_eq!(report.etag, etag);
+        assert!(targets.iter().all(|t| t.method == Method::ServerSideCopy));
+        let replica = source.get("dr", "a b.txt").expect("replica in dr");
+        assert_eq!(replica.body, b"hello");
+        assert_eq!(replica.headers.content_type.as_deref(), Some("text/plain"));
+        assert_eq!(replica.metadata["owner"], "data");
+        assert_eq!(replica.metadata[META_SOURCE_ETAG], etag);
+        assert_eq!(
+            replica.tags,
+            [Tag {
+                key: "t".into(),
+                value: "1".into()
+            }]
+        );
+
+        let copies = source.copies();
+        let again = replicator
+            .replicate(&event("src", "a b.txt", &etag), &names)
+            .await;
+        let Outcome::Replicated { targets, .. } = again else {
+            panic!("expected success, got {again:?}");
+        };
+        assert!(
+            targets.iter().all(|t| t.method == Method::AlreadyPresent),
+            "{targets:?}"
+        );
+        assert_eq!(source.copies(), copies, "a redelivery must not copy again");
+    }
+
+    #[tokio::test]
+    async fn a_failing_target_does_not_stop_the_healthy_one() {
+        let (source, etag) = world();
+        let dr = source.principal("dr-role");
+        dr.deny("dr");
+        let replicator = Replicator::new(
+            source.clone(),
+            [target("eu", "eu", source.clone()), target("dr", "dr", dr)],
+        );
+        let outcome = replicator
+            .replicate(
+                &event("src", "a b.txt", &etag),
+                &["eu".to_owned(), "dr".to_owned()],
+            )
+            .await;
+        let Outcome::TargetsFailed { succeeded, failed } = outcome else {
+            panic!("expected a failure, got {outcome:?}");
+        };
+        assert_eq!(succeeded.len(), 1);
+        assert_eq!(failed[0].target, "dr");
+        assert_eq!(failed[0].error.kind, StoreErrorKind::AccessDenied);
+        assert!(source.get("eu", "a b.txt").is_some());
+    }
+
+    #[tokio::test]
+    async fn an_overwritten_source_supersedes_the_event() {
+        let (source, _) = world();
+        let replicator = Replicator::new(source.clone(), [target("eu", "eu", source.clone())]);
+        let outcome = replicator
+            .replicate(&event("src", "a b.txt", "0123"), &["eu".to_owned()])
+            .await;
+        assert!(matches!(outcome, Outcome::Superseded { .. }), "{outcome:?}");
+        assert!(source.get("eu", "a b.txt").is_none());
+    }
+
+    #[tokio::test]
+    async fn key_prefix_and_storage_class_apply() {
+        let (source, etag) = world();
+        let mut eu = target("eu", "eu", source.clone());
+        eu.config.key_prefix = Some("replica/".into());
+        eu.config.storage_class = Some("STANDARD_IA".into());
+        let replicator = Replicator::new(source.clone(), [eu]);
+        let outcome = replicator
+            .replicate(&event("src", "a b.txt", &etag), &["eu".to_owned()])
+            .await;
+        assert!(matches!(outcome, Outcome::Replicated { .. }), "{outcome:?}");
+        let replica = source
+            .get("eu", "replica/a b.txt")
+            .expect("prefixed replica");
+        assert_eq!(replica.storage_class.as_deref(), Some("STANDARD_IA"));
+    }
+}

@@ -1,0 +1,352 @@
+//! The object store seam.
+//!
+//! [`ObjectStore`] takes and returns the project's own types, never SDK types, so that the
+//! replication logic can be exercised against an in-memory store and the S3 adapter
+//! ([`s3::S3Store`]) is the only place that knows the SDK. One store value is one principal
+//! in one region: a target reached through an assumed role has a store of its own.
+
+pub mod memory;
+pub mod s3;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+
+use crate::error::Disposition;
+
+/// Metadata key (after `x-amz-meta-`) recording the source ETag a replica was made from.
+pub const META_SOURCE_ETAG: &str = "s3r-source-etag";
+/// Metadata key recording the source version id a replica was made from (versioned sources).
+pub const META_SOURCE_VERSION: &str = "s3r-source-version-id";
+/// Metadata key recording the S3 event sequencer of the event that produced the replica.
+pub const META_SEQUENCER: &str = "s3r-sequencer";
+
+/// An object, optionally pinned to one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)?;
+        if let Some(v) = &self.version_id {
+            write!(f, " (version {v})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The headers that travel with an object's content and must be preserved on a copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContentHeaders {
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    pub cache_control: Option<String>,
+}
+
+/// What `HeadObject` tells about an object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectHead {
+    pub size: u64,
+    /// Without surrounding quotes.
+    pub etag: String,
+    pub version_id: Option<String>,
+    pub headers: ContentHeaders,
+    /// User metadata (`x-amz-meta-*`), keys without the prefix.
+    pub metadata: BTreeMap<String, String>,
+    /// Number of tags; 0 when the object has none (so the tags need not be fetched).
+    pub tag_count: u32,
+    /// `aws:kms`, `AES256`, …: KMS-encrypted objects have ETags that are not MD5s.
+    pub server_side_encryption: Option<String>,
+}
+
+/// One object tag.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// A server-side copy of one object into this store's bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyRequest {
+    /// The source, pinned to the announced version when there is one.
+    pub source: ObjectRef,
+    /// `x-amz-copy-source-if-match`: the copy fails if the source no longer has this ETag.
+    pub source_if_match: Option<String>,
+    pub bucket: String,
+    pub key: String,
+    /// Written as given: a copy with replaced metadata does not inherit the source's headers.
+    pub headers: ContentHeaders,
+    pub metadata: BTreeMap<String, String>,
+    pub tags: Vec<Tag>,
+    pub storage_class: Option<String>,
+    pub sse_kms_key_id: Option<String>,
+}
+
+/// What a successful write produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// Without surrounding quotes.
+    pub etag: String,
+    pub version_id: Option<String>,
+}
+
+/// The S3 operation that failed, for messages and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    HeadObject,
+    GetObjectTagging,
+    CopyObject,
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operation::HeadObject => "HeadObject",
+            Operation::GetObjectTagging => "GetObjectTagging",
+            Operation::CopyObject => "CopyObject",
+        })
+    }
+}
+
+/// Why an object store call failed. Throttling and access denied are distinct because
+/// callers act differently on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    NoSuchBucket,
+    /// The key (or the pinned version) does not exist.
+    NotFound,
+    AccessDenied,
+    /// An `if-match` precondition failed: the object changed since the event.
+    PreconditionFailed,
+    /// `SlowDown`, `Throttling`, HTTP 503.
+    Throttled,
+    /// Archived object (Glacier, Deep Archive) that must be restored before it can be read.
+    InvalidObjectState,
+    /// Network failure, timeout, 5xx, expired credentials: likely to pass.
+    Transient,
+    /// The service accepted the call but its answer is unusable (e.g. a copy without an ETag).
+    BadResponse,
+    /// Any other error the service returned; not expected to pass by itself.
+    Other,
+}
+
+/// An object store failure, naming the operation and the object it concerns.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation} s3://{bucket}/{key}: {kind}: {message}")]
+pub struct StoreError {
+    pub operation: Operation,
+    pub bucket: String,
+    pub key: String,
+    pub kind: StoreErrorKind,
+    pub message: String,
+}
+
+impl fmt::Display for StoreErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoreErrorKind::NoSuchBucket => "no such bucket",
+            StoreErrorKind::NotFound => "not found",
+            StoreErrorKind::AccessDenied => "access denied",
+            StoreErrorKind::PreconditionFailed => "precondition failed",
+            StoreErrorKind::Throttled => "throttled",
+            StoreErrorKind::InvalidObjectState => "invalid object state (archived?)",
+            StoreErrorKind::Transient => "transient failure",
+            StoreErrorKind::BadResponse => "unusable response",
+            StoreErrorKind::Other => "error",
+        })
+    }
+}
+
+impl StoreError {
+    pub fn new(
+        operation: Operation,
+        bucket: &str,
+        key: &str,
+        kind: StoreErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            operation,
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// What the pipeline should do about this failure.
+    pub fn disposition(&self) -> Disposition {
+        match self.kind {
+            StoreErrorKind::Throttled | StoreErrorKind::Transient => Disposition::Retry,
+            StoreErrorKind::NoSuchBucket
+            | StoreErrorKind::AccessDenied
+            | StoreErrorKind::InvalidObjectState
+            | StoreErrorKind::BadResponse
+            | StoreErrorKind::Other => Disposition::Fail,
+            // Only meaningful for the source: the caller decides (see `replicate`).
+            StoreErrorKind::NotFound | StoreErrorKind::PreconditionFailed => Disposition::Fail,
+        }
+    }
+
+    /// A hint for the person reading the alert.
+    pub fn advice(&self) -> &'static str {
+        match self.kind {
+            StoreErrorKind::NoSuchBucket => {
+                "Create the bucket or fix the bucket name in the configuration; the message will be retried until it reaches the dead-letter queue."
+            }
+            StoreErrorKind::AccessDenied => {
+                "Grant the daemon's role (or the target's assumed role) the missing permission, e.g. s3:GetObject/s3:GetObjectTagging on the source and s3:PutObject/s3:PutObjectTagging on the target, and check bucket and KMS key policies."
+            }
+            StoreErrorKind::InvalidObjectState => {
+                "The source object is archived; restore it before it can be replicated, then redrive the message from the dead-letter queue."
+            }
+            StoreErrorKind::Throttled | StoreErrorKind::Transient => {
+                "Usually passes by itself; if it persists, check the AWS service health and the network path to S3."
+            }
+            _ => "Inspect the error; once fixed, redrive the message from the dead-letter queue.",
+        }
+    }
+}
+
+/// The operations the replicator needs from an object store.
+///
+/// Futures are `Send` so that work can be spread over the runtime's threads.
+pub trait ObjectStore: Send + Sync + 'static {
+    /// `HeadObject`; `if_match` makes the call fail with [`StoreErrorKind::PreconditionFailed`]
+    /// when the object's ETag differs. `Ok(None)` when the object does not exist.
+    fn head_object(
+        &self,
+        object: &ObjectRef,
+        if_match: Option<&str>,
+    ) -> impl Future<Output = Result<Option<ObjectHead>, StoreError>> + Send;
+
+    fn get_object_tagging(
+        &self,
+        object: &ObjectRef,
+    ) -> impl Future<Output = Result<Vec<Tag>, StoreError>> + Send;
+
+    /// Server-side copy (`CopyObject`, up to 5 GiB), replacing metadata and tags with the request's.
+    fn copy_object(
+        &self,
+        request: &CopyRequest,
+    ) -> impl Future<Output = Result<Written, StoreError>> + Send;
+}
+
+/// Encodes tags as the query string S3 expects in `x-amz-tagging`.
+pub fn encode_tags(tags: &[Tag]) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    tags.iter()
+        .map(|t| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(&t.key, COMPONENT),
+                utf8_percent_encode(&t.value, COMPONENT)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Builds `x-amz-copy-source`: the key encoded per path segment (`/` kept), then `?versionId=`.
+pub fn encode_copy_source(source: &ObjectRef) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
+    let mut out = format!(
+        "{}/{}",
+        source.bucket,
+        utf8_percent_encode(&source.key, SEGMENT)
+    );
+    if let Some(version) = &source.version_id {
+        out.push_str("?versionId=");
+        out.push_str(&utf8_percent_encode(version, SEGMENT).to_string());
+    }
+    out
+}
+
+/// Removes the quotes S3 puts around ETags, so that ETags from events and from responses compare.
+pub fn unquote_etag(etag: &str) -> &str {
+    etag.trim_matches('"')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_source_encodes_each_segment_and_keeps_slashes() {
+        let source = ObjectRef {
+            bucket: "src".into(),
+            key: "dir/a b+c%d?e#f/é.txt".into(),
+            version_id: None,
+        };
+        assert_eq!(
+            encode_copy_source(&source),
+            "src/dir/a%20b%2Bc%25d%3Fe%23f/%C3%A9.txt"
+        );
+        let pinned = ObjectRef {
+            version_id: Some("3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY".into()),
+            ..source
+        };
+        assert!(
+            encode_copy_source(&pinned).ends_with("?versionId=3/L4kqtJlcpXroDTDmJ%2BrmSpXd3dIbrHY")
+        );
+    }
+
+    #[test]
+    fn tags_are_query_encoded() {
+        let tags = vec![
+            Tag {
+                key: "team".into(),
+                value: "data eng".into(),
+            },
+            Tag {
+                key: "a&b".into(),
+                value: "x=y".into(),
+            },
+        ];
+        assert_eq!(encode_tags(&tags), "team=data%20eng&a%26b=x%3Dy");
+    }
+
+    #[test]
+    fn throttling_retries_and_denial_fails() {
+        let e = |kind| StoreError::new(Operation::CopyObject, "b", "k", kind, "m");
+        assert_eq!(
+            e(StoreErrorKind::Throttled).disposition(),
+            Disposition::Retry
+        );
+        assert_eq!(
+            e(StoreErrorKind::Transient).disposition(),
+            Disposition::Retry
+        );
+        assert_eq!(
+            e(StoreErrorKind::AccessDenied).disposition(),
+            Disposition::Fail
+        );
+        assert_eq!(
+            e(StoreErrorKind::NoSuchBucket).disposition(),
+            Disposition::Fail
+        );
+        assert_eq!(
+            e(StoreErrorKind::AccessDenied).to_string(),
+            "CopyObject s3://b/k: access denied: m"
+        );
+    }
+}

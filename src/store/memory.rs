@@ -1,0 +1,242 @@
+//! An in-memory [`ObjectStore`] for testing the replication logic without a network.
+//!
+//! Several [`MemoryStore`] handles share one [`World`], as several principals share S3:
+//! each handle is a principal, and access can be denied per principal and bucket.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{
+    unquote_etag, ContentHeaders, CopyRequest, ObjectHead, ObjectRef, ObjectStore, Operation,
+    StoreError, StoreErrorKind, Tag, Written,
+};
+
+/// One stored object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredObject {
+    pub body: Vec<u8>,
+    pub etag: String,
+    pub headers: ContentHeaders,
+    pub metadata: BTreeMap<String, String>,
+    pub tags: Vec<Tag>,
+    pub storage_class: Option<String>,
+}
+
+/// Buckets, objects and injected failures, shared by every handle.
+#[derive(Debug, Default)]
+pub struct World {
+    buckets: HashMap<String, BTreeMap<String, StoredObject>>,
+    denied: HashSet<(String, String)>,
+    copies: usize,
+}
+
+/// One principal's view of the shared [`World`].
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    world: Arc<Mutex<World>>,
+    principal: String,
+}
+
+impl MemoryStore {
+    /// A new, empty world and its first principal.
+    pub fn new(principal: &str) -> Self {
+        Self {
+            world: Arc::default(),
+            principal: principal.to_owned(),
+        }
+    }
+
+    /// Another principal in the same world.
+    pub fn principal(&self, principal: &str) -> Self {
+        Self {
+            world: Arc::clone(&self.world),
+            principal: principal.to_owned(),
+        }
+    }
+
+    fn world(&self) -> MutexGuard<'_, World> {
+        // A poisoned lock only means another test thread panicked; the data is still usable.
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn create_bucket(&self, bucket: &str) {
+        self.world().buckets.entry(bucket.to_owned()).or_default();
+    }
+
+    /// Stores an object with an MD5-like ETag derived from its content.
+    pub fn put(&self, bucket: &str, key: &str, body: &[u8], object: StoredObject) -> String {
+        let etag = format!("{:032x}", fnv1a(body));
+        let stored = StoredObject {
+            body: body.to_vec(),
+            etag: etag.clone(),
+            ..object
+        };
+        self.world()
+            .buckets
+            .entry(bucket.to_owned())
+            .or_default()
+            .insert(key.to_owned(), stored);
+        etag
+    }
+
+    pub fn get(&self, bucket: &str, key: &str) -> Option<StoredObject> {
+        self.world().buckets.get(bucket)?.get(key).cloned()
+    }
+
+    /// Every request of this principal on `bucket` is denied from now on.
+    pub fn deny(&self, bucket: &str) {
+        self.world()
+            .denied
+            .insert((self.principal.clone(), bucket.to_owned()));
+    }
+
+    /// Number of copies performed so far, across principals.
+    pub fn copies(&self) -> usize {
+        self.world().copies
+    }
+
+    fn check(
+        &self,
+        world: &World,
+        op: Operation,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        if world
+            .denied
+            .contains(&(self.principal.clone(), bucket.to_owned()))
+        {
+            return Err(StoreError::new(
+                op,
+                bucket,
+                key,
+                StoreErrorKind::AccessDenied,
+                "denied by test",
+            ));
+        }
+        if !world.buckets.contains_key(bucket) {
+            return Err(StoreError::new(
+                op,
+                bucket,
+                key,
+                StoreErrorKind::NoSuchBucket,
+                "no such bucket",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A stand-in for MD5: deterministic, content-derived, good enough to tell bodies apart.
+fn fnv1a(bytes: &[u8]) -> u128 {
+    let mut hash: u128 = 0x6c62272e07bb014262b821756295c58d;
+    for b in bytes {
+        hash ^= u128::from(*b);
+        hash = hash.wrapping_mul(0x0000000001000000000000000000013B);
+    }
+    hash
+}
+
+impl ObjectStore for MemoryStore {
+    async fn head_object(
+        &self,
+        object: &ObjectRef,
+        if_match: Option<&str>,
+    ) -> Result<Option<ObjectHead>, StoreError> {
+        let world = self.world();
+        let op = Operation::HeadObject;
+        if let Err(e) = self.check(&world, op, &object.bucket, &object.key) {
+            return match e.kind {
+                StoreErrorKind::NoSuchBucket => Ok(None),
+                _ => Err(e),
+            };
+        }
+        let Some(stored) = world.buckets[&object.bucket].get(&object.key) else {
+            return Ok(None);
+        };
+        if let Some(expected) = if_match {
+            if unquote_etag(expected) != stored.etag {
+                return Err(StoreError::new(
+                    op,
+                    &object.bucket,
+                    &object.key,
+                    StoreErrorKind::PreconditionFailed,
+                    "etag differs",
+                ));
+            }
+        }
+        Ok(Some(ObjectHead {
+            size: stored.body.len() as u64,
+            etag: stored.etag.clone(),
+            version_id: None,
+            headers: stored.headers.clone(),
+            metadata: stored.metadata.clone(),
+            tag_count: stored.tags.len() as u32,
+            server_side_encryption: None,
+        }))
+    }
+
+    async fn get_object_tagging(&self, object: &ObjectRef) -> Result<Vec<Tag>, StoreError> {
+        let world = self.world();
+        let op = Operation::GetObjectTagging;
+        self.check(&world, op, &object.bucket, &object.key)?;
+        world.buckets[&object.bucket]
+            .get(&object.key)
+            .map(|o| o.tags.clone())
+            .ok_or_else(|| {
+                StoreError::new(
+                    op,
+                    &object.bucket,
+                    &object.key,
+                    StoreErrorKind::NotFound,
+                    "no such key",
+                )
+            })
+    }
+
+    async fn copy_object(&self, request: &CopyRequest) -> Result<Written, StoreError> {
+        let mut world = self.world();
+        let op = Operation::CopyObject;
+        let source = &request.source;
+        self.check(&world, op, &source.bucket, &source.key)?;
+        self.check(&world, op, &request.bucket, &request.key)?;
+        let Some(original) = world.buckets[&source.bucket].get(&source.key).cloned() else {
+            return Err(StoreError::new(
+                op,
+                &source.bucket,
+                &source.key,
+                StoreErrorKind::NotFound,
+                "no such key",
+            ));
+        };
+        if let Some(expected) = &request.source_if_match {
+            if unquote_etag(expected) != original.etag {
+                return Err(StoreError::new(
+                    op,
+                    &source.bucket,
+                    &source.key,
+                    StoreErrorKind::PreconditionFailed,
+                    "etag differs",
+                ));
+            }
+        }
+        let copy = StoredObject {
+            body: original.body,
+            etag: original.etag.clone(),
+            headers: request.headers.clone(),
+            metadata: request.metadata.clone(),
+            tags: request.tags.clone(),
+            storage_class: request.storage_class.clone(),
+        };
+        world
+            .buckets
+            .entry(request.bucket.clone())
+            .or_default()
+            .insert(request.key.clone(), copy);
+        world.copies += 1;
+        Ok(Written {
+            etag: original.etag,
+            version_id: None,
+        })
+    }
+}

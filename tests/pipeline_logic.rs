@@ -1,0 +1,320 @@
+//! The daemon loop and the pipeline's decisions, on in-memory fakes behind the project's own
+//! traits (queue, object store, publisher). What crosses the AWS API is tested against the
+//! emulator in `replication.rs`; this file covers the logic those tests cannot steer.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use s3_replicator::config::{CopyMode, RuleConfig, TargetConfig};
+use s3_replicator::daemon::{run, Settings};
+use s3_replicator::pipeline::{Pipeline, Verdict};
+use s3_replicator::publish::memory::MemoryPublisher;
+use s3_replicator::queue::memory::MemoryQueue;
+use s3_replicator::queue::Message;
+use s3_replicator::replicate::{Replicator, Target};
+use s3_replicator::route::Router;
+use s3_replicator::store::memory::{MemoryStore, StoredObject};
+
+fn target(name: &str, bucket: &str, store: MemoryStore) -> Target<MemoryStore> {
+    Target {
+        config: TargetConfig {
+            name: name.into(),
+            bucket: bucket.into(),
+            region: "eu-west-1".into(),
+            role_arn: None,
+            external_id: None,
+            key_prefix: None,
+            storage_class: None,
+            sse_kms_key_id: None,
+            copy_mode: CopyMode::Auto,
+        },
+        store,
+    }
+}
+
+struct World {
+    store: MemoryStore,
+    publisher: MemoryPublisher,
+    pipeline: Arc<Pipeline<MemoryStore, MemoryPublisher>>,
+}
+
+/// Source bucket `lake` with rule `all` → targets `eu` and `dr` (another principal).
+fn world() -> World {
+    let store = MemoryStore::new("daemon");
+    for bucket in ["lake", "eu", "dr"] {
+        store.create_bucket(bucket);
+    }
+    let dr = store.principal("dr-role");
+    let publisher = MemoryPublisher::default();
+    let router = Router::from_rules(vec![RuleConfig {
+        name: "all".into(),
+        source_bucket: "lake".into(),
+        prefix: Some("in/".into()),
+        suffix: None,
+        targets: vec!["eu".into(), "dr".into()],
+    }]);
+    let replicator = Replicator::new(
+        store.clone(),
+        [target("eu", "eu", store.clone()), target("dr", "dr", dr)],
+    );
+    let pipeline = Arc::new(Pipeline::new(router, replicator, publisher.clone()));
+    World {
+        store,
+        publisher,
+        pipeline,
+    }
+}
+
+fn record(key_encoded: &str, etag: &str) -> serde_json::Value {
+    serde_json::json!({
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-21T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "lake"}, "object": {"key": key_encoded, "size": 3, "eTag": etag}}
+    })
+}
+
+fn message(id: &str, records: Vec<serde_json::Value>) -> Message {
+    Message {
+        id: id.into(),
+        receipt_handle: format!("{id}-handle"),
+        body: serde_json::json!({ "Records": records }).to_string(),
+        receive_count: 1,
+    }
+}
+
+fn settings() -> Settings {
+    Settings {
+        max_messages: 10,
+        wait_time_secs: 1,
+        visibility_timeout_secs: 30,
+        concurrency: 4,
+    }
+}
+
+/// Runs the daemon over `queue` until `done` holds (or a deadline passes), then stops it.
+async fn run_until(world: &World, queue: &MemoryQueue, done: impl Fn() -> bool) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let daemon = tokio::spawn(run(
+        Arc::new(queue.clone()),
+        Arc::clone(&world.pipeline),
+        settings(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = stop.send(());
+    daemon.await.expect("daemon");
+}
+
+#[tokio::test]
+async fn every_message_is_replicated_completed_and_deleted_in_batches() {
+    let world = world();
+    let queue = MemoryQueue::default();
+    for i in 0..25 {
+        let etag = world.store.put(
+            "lake",
+            &format!("in/{i} x"),
+            b"abc",
+            StoredObject::default(),
+        );
+        queue.send(
+            &serde_json::json!({ "Records": [record(&format!("in/{i}+x"), &etag)] }).to_string(),
+        );
+    }
+    run_until(&world, &queue, || queue.deleted().len() == 25).await;
+    assert_eq!(queue.deleted().len(), 25);
+    assert_eq!(queue.remaining(), 0);
+    assert_eq!(world.publisher.completions().len(), 25);
+    assert!(
+        world.store.get("dr", "in/7 x").is_some(),
+        "key decoded before copying"
+    );
+    assert!(
+        queue.delete_calls() < 25,
+        "deletes are batched: {} calls",
+        queue.delete_calls()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_delete_is_retried_and_a_stale_handle_is_left_for_redelivery() {
+    let world = world();
+    let queue = MemoryQueue::default();
+    let etag = world
+        .store
+        .put("lake", "in/a", b"abc", StoredObject::default());
+    let body = serde_json::json!({ "Records": [record("in/a", &etag)] }).to_string();
+    let flaky = queue.send(&body);
+    let stale = queue.send(&body);
+    queue.fail_next_delete(&flaky, "InternalError");
+    queue.fail_next_delete(&stale, "ReceiptHandleIsInvalid");
+    run_until(&world, &queue, || {
+        queue.deleted().contains(&flaky) && world.publisher.completions().len() == 2
+    })
+    .await;
+    assert_eq!(
+        queue.deleted(),
+        [flaky],
+        "the retryable failure was retried, the stale one not"
+    );
+    assert_eq!(
+        queue.remaining(),
+        1,
+        "the stale message stays for redelivery"
+    );
+    // Its redelivery is harmless: both targets are found already holding the object.
+    queue.expire_visibility();
+    run_until(&world, &queue, || queue.remaining() == 0).await;
+    let last = world.publisher.completions().pop().expect("completion");
+    assert!(last
+        .targets
+        .iter()
+        .all(|t| t.method == s3_replicator::publish::Method::AlreadyPresent));
+}
+
+#[tokio::test]
+async fn a_denied_target_publishes_no_completion_keeps_the_message_and_alerts() {
+    let world = world();
+    world.store.principal("dr-role").deny("dr");
+    let etag = world
+        .store
+        .put("lake", "in/a", b"abc", StoredObject::default());
+    let verdict = world
+        .pipeline
+        .handle(&message("m1", vec![record("in/a", &etag)]))
+        .await;
+    assert_eq!(verdict, Verdict::Keep);
+    assert!(world.publisher.completions().is_empty());
+    assert!(
+        world.store.get("eu", "in/a").is_some(),
+        "the healthy target is written"
+    );
+    let alerts = world.publisher.alerts();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0].target.as_ref().map(|t| t.name.as_str()),
+        Some("dr")
+    );
+    assert!(
+        alerts[0].error.contains("access denied"),
+        "{}",
+        alerts[0].error
+    );
+    assert_eq!(alerts[0].message_id.as_deref(), Some("m1"));
+}
+
+#[tokio::test]
+async fn each_record_is_its_own_object_and_one_failure_keeps_the_message() {
+    let world = world();
+    let good = world
+        .store
+        .put("lake", "in/good", b"abc", StoredObject::default());
+    // The second record names an object that is not in the bucket (deleted since): superseded.
+    let verdict = world
+        .pipeline
+        .handle(&message(
+            "m1",
+            vec![record("in/good", &good), record("in/gone", "ffff")],
+        ))
+        .await;
+    assert_eq!(verdict, Verdict::Delete);
+    assert_eq!(world.publisher.completions().len(), 1);
+
+    world.store.principal("dr-role").deny("dr");
+    let other = world
+        .store
+        .put("lake", "in/other", b"xyz", StoredObject::default());
+    let verdict = world
+        .pipeline
+        .handle(&message(
+            "m2",
+            vec![record("in/good", &good), record("in/other", &other)],
+        ))
+        .await;
+    assert_eq!(
+        verdict,
+        Verdict::Keep,
+        "one failed object keeps the whole message"
+    );
+}
+
+#[tokio::test]
+async fn unmatched_objects_and_test_events_are_acknowledged_without_completion() {
+    let world = world();
+    let etag = world
+        .store
+        .put("lake", "out/a", b"abc", StoredObject::default());
+    assert_eq!(
+        world
+            .pipeline
+            .handle(&message("m1", vec![record("out/a", &etag)]))
+            .await,
+        Verdict::Delete
+    );
+    let test_event = Message {
+        body: r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-21T10:00:00.000Z","Bucket":"lake","RequestId":"r","HostId":"h"}"#.into(),
+        ..message("m2", vec![])
+    };
+    assert_eq!(world.pipeline.handle(&test_event).await, Verdict::Delete);
+    assert!(world.publisher.completions().is_empty());
+    assert!(world.publisher.alerts().is_empty());
+    assert_eq!(
+        world
+            .pipeline
+            .counters
+            .unmatched
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(
+        world
+            .pipeline
+            .counters
+            .test_events
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_completion_that_cannot_be_published_keeps_the_message() {
+    let world = world();
+    world.publisher.fail_completions(true);
+    let etag = world
+        .store
+        .put("lake", "in/a", b"abc", StoredObject::default());
+    let verdict = world
+        .pipeline
+        .handle(&message("m1", vec![record("in/a", &etag)]))
+        .await;
+    assert_eq!(
+        verdict,
+        Verdict::Keep,
+        "without its completion the message must come back"
+    );
+    world.publisher.fail_completions(false);
+    let verdict = world
+        .pipeline
+        .handle(&message("m1", vec![record("in/a", &etag)]))
+        .await;
+    assert_eq!(verdict, Verdict::Delete);
+    assert_eq!(world.publisher.completions().len(), 1);
+}
+
+#[tokio::test]
+async fn a_malformed_message_is_kept_and_alerted_with_its_body() {
+    let world = world();
+    let bad = Message {
+        body: "{\"Records\": [{\"eventVersion\": \"2.1\"}]}".into(),
+        ..message("m9", vec![])
+    };
+    assert_eq!(world.pipeline.handle(&bad).await, Verdict::Keep);
+    let alerts = world.publisher.alerts();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].body_excerpt.as_deref(), Some(bad.body.as_str()));
+    assert_eq!(alerts[0].message_id.as_deref(), Some("m9"));
+}
