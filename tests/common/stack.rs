@@ -95,7 +95,7 @@ pub fn s3_with(base: &SdkConfig, region: &str) -> aws_sdk_s3::Client {
 }
 
 /// Names and endpoints of one setup; `name` keeps setups of parallel tests apart.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Stack {
     pub endpoint: String,
     pub name: String,
