@@ -63,6 +63,8 @@ fn run(path: &std::path::Path) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,aws_config=warn,aws_smithy_runtime=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never in a log file or CloudWatch.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let config = Config::load(path)
         .with_context(|| format!("{}: configuration is not valid", path.display()))?;
