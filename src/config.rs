@@ -1536,7 +1536,14 @@ mod tests {
             text.contains("queue.max_messages: invalid type: found string \"x\", expected i32"),
             "{text}"
         );
-        assert!(text.contains(&file.path().display().to_string()), "{text}");
+        // figment shows the path relative to the working directory when it can: match the name.
+        let name = file
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(text.contains(&name), "{text}");
     }
 
     #[test]

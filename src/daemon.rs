@@ -228,6 +228,9 @@ pub async fn build_pipeline(
     let source = S3Store::new(s3_client(&base, &source_region, None));
     let mut targets = Vec::with_capacity(config.targets.len());
     for target in &config.targets {
+        if target.copy_mode == crate::config::CopyMode::Stream {
+            warn!(message = "Streamed copies are not supported yet; this target is written with a server-side copy.", target = %target.name);
+        }
         let credentials = target_credentials(&base, target).await;
         targets.push(crate::replicate::Target {
             config: target.clone(),

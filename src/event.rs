@@ -624,16 +624,21 @@ const MILLIS_UTC: &[BorrowedFormatItem<'static>] = time::macros::format_descript
     "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
 );
 
-fn serialize_millis_utc<S: Serializer>(
+/// Formats `time` as DESIGN.md's timestamps: RFC 3339, UTC, milliseconds
+/// (`2026-11-21T10:00:00.412Z`).
+pub fn format_millis(time: OffsetDateTime) -> Result<String, time::error::Format> {
+    let utc = time
+        .checked_to_offset(UtcOffset::UTC)
+        .ok_or(time::error::Format::InvalidComponent("offset"))?;
+    utc.format(MILLIS_UTC)
+}
+
+/// Serde adapter for [`format_millis`], shared by every published timestamp.
+pub fn serialize_millis_utc<S: Serializer>(
     time: &OffsetDateTime,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    use serde::ser::Error;
-
-    let utc = time
-        .checked_to_offset(UtcOffset::UTC)
-        .ok_or_else(|| S::Error::custom("event time is out of range in UTC"))?;
-    let text = utc.format(MILLIS_UTC).map_err(S::Error::custom)?;
+    let text = format_millis(*time).map_err(serde::ser::Error::custom)?;
     serializer.serialize_str(&text)
 }
 

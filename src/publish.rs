@@ -13,7 +13,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::truncate;
-use crate::event::ObjectCreated;
+use crate::event::{format_millis, serialize_millis_utc, ObjectCreated};
 
 /// Schema name of the completion event.
 pub const COMPLETION_SCHEMA: &str = "s3-replicator.completion.v1";
@@ -45,7 +45,7 @@ pub struct SourceReport {
     pub size: u64,
     pub sequencer: Option<String>,
     /// When S3 said the object was created.
-    #[serde(with = "millis")]
+    #[serde(serialize_with = "serialize_millis_utc")]
     pub event_time: OffsetDateTime,
 }
 
@@ -69,7 +69,7 @@ pub struct CompletionEvent {
     pub rule: String,
     pub source: SourceReport,
     pub targets: Vec<TargetReport>,
-    #[serde(with = "millis")]
+    #[serde(serialize_with = "serialize_millis_utc")]
     pub completed_at: OffsetDateTime,
     /// From the S3 event time to `completed_at`: the replication lag a consumer saw.
     pub latency_ms: u64,
@@ -170,7 +170,7 @@ pub struct Alert {
     pub message_id: Option<String>,
     /// The start of the raw message body, for malformed messages.
     pub body_excerpt: Option<String>,
-    #[serde(with = "millis")]
+    #[serde(serialize_with = "serialize_millis_utc")]
     pub occurred_at: OffsetDateTime,
 }
 
@@ -228,7 +228,10 @@ impl Alert {
         if let Some(id) = &self.message_id {
             text.push_str(&format!("Message: {id}\n"));
         }
-        text.push_str(&format!("When:    {}\n\n", format_millis(self.occurred_at)));
+        text.push_str(&format!(
+            "When:    {}\n\n",
+            format_millis(self.occurred_at).unwrap_or_else(|_| self.occurred_at.to_string())
+        ));
         text.push_str(&format!("Error:\n  {}\n\n", self.error));
         if let Some(body) = &self.body_excerpt {
             text.push_str(&format!("Message body (start):\n  {body}\n\n"));
@@ -328,25 +331,6 @@ pub trait Publisher: Send + Sync + 'static {
 
     fn publish_alert(&self, alert: &Alert)
         -> impl Future<Output = Result<(), PublishError>> + Send;
-}
-
-/// Timestamps as in DESIGN.md: RFC 3339, UTC, milliseconds (`2026-11-21T10:00:00.412Z`).
-pub fn format_millis(t: OffsetDateTime) -> String {
-    const FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    t.to_offset(time::UtcOffset::UTC)
-        .format(FORMAT)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
-}
-
-mod millis {
-    use serde::Serializer;
-    use time::OffsetDateTime;
-
-    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::format_millis(*t))
-    }
 }
 
 #[cfg(test)]

@@ -427,3 +427,61 @@ async fn a_malformed_message_is_alerted_with_its_body_and_reaches_the_dead_lette
     );
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_prefix_storage_class_and_kms_key_apply_to_the_replica() {
+    let (emulator, stack) = setup("options").await;
+    let kms_key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let toml = stack.config_toml().replace(
+        &format!("region = \"{EU_REGION}\"\n"),
+        &format!(
+            "region = \"{EU_REGION}\"\nkey_prefix = \"replica/\"\nstorage_class = \"STANDARD_IA\"\nsse_kms_key_id = \"{kms_key}\"\n"
+        ),
+    );
+    let (config, _file) = load_config(&toml);
+    let daemon = Daemon::start(config);
+    put_object(
+        &emulator.s3(SOURCE_REGION),
+        &stack.source_bucket,
+        "d=2/x.json",
+        b"{}",
+        "application/json",
+        &[],
+        None,
+    )
+    .await;
+
+    let sqs = emulator.sqs();
+    let completions =
+        receive_until(&sqs, &stack.completions_url, DEADLINE, |r| !r.is_empty()).await;
+    let event: Value =
+        serde_json::from_str(&completions.first().expect("a completion").body).unwrap();
+    let eu_report = event["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "analytics-eu")
+        .expect("analytics-eu in the completion")
+        .clone();
+    assert_eq!(eu_report["key"], "replica/d=2/x.json");
+
+    let head = emulator
+        .s3(EU_REGION)
+        .head_object()
+        .bucket(&stack.eu_bucket)
+        .key("replica/d=2/x.json")
+        .send()
+        .await
+        .expect("the replica is under the key prefix");
+    assert_eq!(
+        head.storage_class().map(|s| s.as_str()),
+        Some("STANDARD_IA")
+    );
+    assert_eq!(
+        head.server_side_encryption().map(|s| s.as_str()),
+        Some("aws:kms")
+    );
+    assert_eq!(head.ssekms_key_id(), Some(kms_key));
+    assert_eq!(head.content_type(), Some("application/json"));
+    daemon.stop().await;
+}
