@@ -131,6 +131,11 @@ pub struct QueueConfig {
     /// Source objects in flight at once in this process; at least 1.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// On SIGTERM/SIGINT, how long in-flight messages may take to finish, in seconds, before
+    /// their copies are cancelled (multipart uploads aborted) and the messages handed back to the
+    /// queue. The default, 25, fits inside ECS's default 30 s `stopTimeout`.
+    #[serde(default = "default_shutdown_timeout_secs")]
+    pub shutdown_timeout_secs: u64,
 }
 
 const fn default_max_messages() -> i32 {
@@ -149,6 +154,14 @@ const fn default_concurrency() -> usize {
     64
 }
 
+const fn default_shutdown_timeout_secs() -> u64 {
+    25
+}
+
+const fn default_alert_window_secs() -> u64 {
+    300
+}
+
 impl Default for QueueConfig {
     fn default() -> Self {
         Self {
@@ -157,6 +170,7 @@ impl Default for QueueConfig {
             wait_time_secs: default_wait_time_secs(),
             visibility_timeout_secs: default_visibility_timeout_secs(),
             concurrency: default_concurrency(),
+            shutdown_timeout_secs: default_shutdown_timeout_secs(),
         }
     }
 }
@@ -171,12 +185,26 @@ pub struct CompletionConfig {
 }
 
 /// The SNS topic that receives alerts (email subscribers get a readable text).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertsConfig {
     /// Topic ARN (`arn:aws:sns:REGION:ACCOUNT:NAME`). Required: failures must reach a person.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub topic_arn: String,
+    /// At most one alert per (kind, target) per window, in seconds: the first failure is sent at
+    /// once, later ones in the window are counted and sent as one summary with example keys, so
+    /// that 10,000 failing objects make a handful of emails. 0 sends every alert.
+    #[serde(default = "default_alert_window_secs")]
+    pub window_secs: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            topic_arn: String::new(),
+            window_secs: default_alert_window_secs(),
+        }
+    }
 }
 
 /// Limits for the copies.
@@ -627,6 +655,24 @@ impl Config {
                 "is 0, so nothing would ever be copied; must be at least 1",
             );
         }
+        if q.shutdown_timeout_secs > 3_600 {
+            p.push(
+                "queue.shutdown_timeout_secs",
+                format!(
+                    "is {}; must be 0..=3600 seconds (keep it below the ECS task's stopTimeout)",
+                    q.shutdown_timeout_secs
+                ),
+            );
+        }
+        if self.alerts.window_secs > 86_400 {
+            p.push(
+                "alerts.window_secs",
+                format!(
+                    "is {}; must be 0..=86400 seconds (0 sends every alert)",
+                    self.alerts.window_secs
+                ),
+            );
+        }
     }
 
     fn validate_copy(&self, p: &mut Problems) {
@@ -969,6 +1015,7 @@ impl Config {
             q.visibility_timeout_secs
         )?;
         writeln!(out, "  concurrency:             {}", q.concurrency)?;
+        writeln!(out, "  shutdown_timeout_secs:   {}", q.shutdown_timeout_secs)?;
         writeln!(out, "Topics")?;
         writeln!(
             out,
@@ -976,6 +1023,7 @@ impl Config {
             self.completion.topic_arn
         )?;
         writeln!(out, "  alerts:                  {}", self.alerts.topic_arn)?;
+        writeln!(out, "  alert window_secs:       {}", self.alerts.window_secs)?;
         writeln!(out, "AWS")?;
         writeln!(
             out,

@@ -251,6 +251,7 @@ pub async fn build_pipeline(
         crate::replicate::Replicator::new(source, targets),
         publisher,
     )
+    .with_alert_window(Duration::from_secs(config.alerts.window_secs))
 }
 
 fn queue_region(config: &crate::config::Config) -> Option<String> {

@@ -9,11 +9,13 @@
 //! - [`store`]    — the object store seam: the [`store::ObjectStore`] trait, our own types, the S3 adapter.
 //! - [`replicate`] — copying one object to every target of a rule and verifying what was written.
 //! - [`publish`]  — completion events and alerts: their formats and the SNS adapter.
+//! - [`alerts`]   — alert aggregation: one alert per (kind, target) per window, then a summary.
 //! - [`pipeline`] — one message, start to finish: decode → route → replicate → publish → acknowledge.
 //! - [`daemon`]   — the long-running loop: long polling, bounded concurrency, batch deletes, shutdown.
 //! - [`aws`]      — building SDK clients: endpoints, regions, assumed-role credentials.
 //! - [`error`]    — what the pipeline does about a failure (retry, alert, ignore).
 
+pub mod alerts;
 pub mod aws;
 pub mod config;
 pub mod daemon;

@@ -8,7 +8,11 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tracing::{error, info, warn};
+use std::time::Duration;
+
+use tracing::{error, info};
+
+use crate::alerts::Alerter;
 
 use crate::error::Disposition;
 use crate::event::{decode, Notification, ObjectCreated};
@@ -17,6 +21,9 @@ use crate::queue::Message;
 use crate::replicate::{Outcome, Replicator};
 use crate::route::Router;
 use crate::store::ObjectStore;
+
+/// The default of `alerts.window_secs`.
+const DEFAULT_ALERT_WINDOW: Duration = Duration::from_secs(300);
 
 /// What to do with a message once it was handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +49,7 @@ pub struct Pipeline<S, P> {
     router: Router,
     replicator: Replicator<S>,
     publisher: P,
+    alerter: Alerter,
     pub counters: Counters,
 }
 
@@ -51,8 +59,20 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             router,
             replicator,
             publisher,
+            alerter: Alerter::new(DEFAULT_ALERT_WINDOW),
             counters: Counters::default(),
         }
+    }
+
+    /// Aggregates alerts per (kind, target) over `window` (zero: send every alert).
+    pub fn with_alert_window(mut self, window: Duration) -> Self {
+        self.alerter = Alerter::new(window);
+        self
+    }
+
+    /// Sends the summaries of alert windows that ended (`all`: of every window, at shutdown).
+    pub async fn flush_alerts(&self, all: bool) {
+        self.alerter.flush_due(&self.publisher, all).await;
     }
 
     pub fn publisher(&self) -> &P {
@@ -184,12 +204,6 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
     }
 
     async fn alert(&self, alert: Alert) {
-        if let Err(e) = self.publisher.publish_alert(&alert).await {
-            // The message is kept either way, so the failure is not lost; the log is all
-            // that is left to say it out loud.
-            error!(message = "Alert could not be published.", kind = ?alert.kind, error = %e, alert = %alert.json());
-        } else {
-            warn!(message = "Alert published.", kind = ?alert.kind, subject = %alert.subject());
-        }
+        self.alerter.raise(&self.publisher, alert).await;
     }
 }

@@ -102,7 +102,7 @@ impl CompletionEvent {
 }
 
 /// What went wrong, as a stable name for filters and runbooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     /// Copying to one target failed.
@@ -172,6 +172,11 @@ pub struct Alert {
     pub body_excerpt: Option<String>,
     #[serde(serialize_with = "serialize_millis_utc")]
     pub occurred_at: OffsetDateTime,
+    /// How many failures of this kind (and target) this alert stands for: 1 for the first of a
+    /// window, the number held back for a summary (see [`crate::alerts`]).
+    pub count: u64,
+    /// A few of the keys concerned, for a summary.
+    pub example_keys: Vec<String>,
 }
 
 impl Alert {
@@ -187,6 +192,8 @@ impl Alert {
             message_id: None,
             body_excerpt: None,
             occurred_at: OffsetDateTime::now_utc(),
+            count: 1,
+            example_keys: Vec::new(),
         }
     }
 
@@ -196,7 +203,9 @@ impl Alert {
         if let Some(target) = &self.target {
             subject.push_str(&format!(" → {}", target.name));
         }
-        if let Some(source) = &self.source {
+        if self.count > 1 {
+            subject.push_str(&format!(": {} failures", self.count));
+        } else if let Some(source) = &self.source {
             subject.push_str(&format!(": {}/{}", source.bucket, source.key));
         }
         // Subjects must be ASCII-printable or UTF-8 without line breaks; keys may hold anything.
@@ -210,6 +219,19 @@ impl Alert {
     /// The readable body for email subscribers.
     pub fn text(&self) -> String {
         let mut text = format!("s3-replicator alert: {}\n\n", self.kind.title());
+        if self.count > 1 {
+            text.push_str(&format!(
+                "{} failures of this kind since the last alert; the last one is shown below.\n",
+                self.count
+            ));
+            if !self.example_keys.is_empty() {
+                text.push_str("Some of the objects concerned:\n");
+                for key in &self.example_keys {
+                    text.push_str(&format!("  {key}\n"));
+                }
+            }
+            text.push('\n');
+        }
         if let Some(rule) = &self.rule {
             text.push_str(&format!("Rule:    {rule}\n"));
         }

@@ -10,10 +10,13 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use futures::future::join_all;
-use tracing::{debug, info};
+use backon::{ExponentialBuilder, Retryable};
+use tracing::{debug, info, warn};
+
+use crate::error::Disposition;
 
 use crate::config::TargetConfig;
-use crate::event::ObjectCreated;
+use crate::event::{ObjectCreated, Sequencer};
 use crate::publish::{Method, SourceReport, TargetReport};
 use crate::store::{
     CopyRequest, ObjectHead, ObjectRef, ObjectStore, StoreError, StoreErrorKind, Tag,
@@ -84,10 +87,11 @@ impl<S: ObjectStore> Replicator<S> {
             key: object.key.clone(),
             version_id: object.version_id.clone(),
         };
-        let head = match self
-            .source
-            .head_object(&source_ref, object.etag.as_deref())
-            .await
+        let head = match with_retries(|| {
+            self.source
+                .head_object(&source_ref, object.etag.as_deref())
+        })
+        .await
         {
             Ok(Some(head)) => head,
             Ok(None) => {
@@ -103,7 +107,7 @@ impl<S: ObjectStore> Replicator<S> {
             Err(e) => return Outcome::SourceFailed(e),
         };
         let tags = if head.tag_count > 0 {
-            match self.source.get_object_tagging(&source_ref).await {
+            match with_retries(|| self.source.get_object_tagging(&source_ref)).await {
                 Ok(tags) => tags,
                 Err(e) => return Outcome::SourceFailed(e),
             }
@@ -129,7 +133,18 @@ impl<S: ObjectStore> Replicator<S> {
             tags: &tags,
             sequencer: source.sequencer.as_deref(),
         };
-        let results = join_all(target_names.iter().map(|name| self.to_target(name, &copy))).await;
+        // Look at every target first: one that already holds a newer version from this daemon
+        // makes the whole event stale, and nothing older may be written anywhere.
+        let replicas = join_all(target_names.iter().map(|name| self.replica(name, &copy))).await;
+        if let Some(reason) = newer_replica(object, &replicas) {
+            return Outcome::Superseded { reason };
+        }
+        let results = join_all(
+            replicas
+                .into_iter()
+                .map(|replica| async { self.to_target(replica?, &copy).await }),
+        )
+        .await;
 
         let mut succeeded = Vec::new();
         let mut failed = Vec::new();
@@ -149,11 +164,12 @@ impl<S: ObjectStore> Replicator<S> {
         }
     }
 
-    async fn to_target(
+    /// Finds the target and what it holds at the replica's key now.
+    async fn replica(
         &self,
         name: &str,
         copy: &SourceCopy<'_>,
-    ) -> Result<TargetReport, TargetFailure> {
+    ) -> Result<Replica<'_, S>, TargetFailure> {
         let Some(target) = self.targets.get(name) else {
             // Validation makes this impossible; fail loudly rather than skip a target.
             return Err(TargetFailure {
@@ -169,19 +185,42 @@ impl<S: ObjectStore> Replicator<S> {
                 ),
             });
         };
-        let config = &target.config;
         let started = Instant::now();
+        let config = &target.config;
         let key = format!(
             "{}{}",
             config.key_prefix.as_deref().unwrap_or(""),
             copy.object.key
         );
-        let fail = |error: StoreError| TargetFailure {
-            target: config.name.clone(),
+        let replica_ref = ObjectRef {
             bucket: config.bucket.clone(),
-            region: config.region.clone(),
-            error,
+            key: key.clone(),
+            version_id: None,
         };
+        let existing = with_retries(|| target.store.head_object(&replica_ref, None))
+            .await
+            .map_err(|error| target_failure(config, error))?;
+        Ok(Replica {
+            target,
+            key,
+            existing,
+            started,
+        })
+    }
+
+    async fn to_target(
+        &self,
+        replica: Replica<'_, S>,
+        copy: &SourceCopy<'_>,
+    ) -> Result<TargetReport, TargetFailure> {
+        let Replica {
+            target,
+            key,
+            existing,
+            started,
+        } = replica;
+        let config = &target.config;
+        let fail = |error: StoreError| target_failure(config, error);
         let report = |etag: String, version_id: Option<String>, method: Method| TargetReport {
             name: config.name.clone(),
             bucket: config.bucket.clone(),
@@ -193,16 +232,6 @@ impl<S: ObjectStore> Replicator<S> {
             duration_ms: started.elapsed().as_millis() as u64,
         };
 
-        let replica_ref = ObjectRef {
-            bucket: config.bucket.clone(),
-            key: key.clone(),
-            version_id: None,
-        };
-        let existing = target
-            .store
-            .head_object(&replica_ref, None)
-            .await
-            .map_err(fail)?;
         if let Some(existing) = existing.filter(|e| copy.is_replicated_in(e)) {
             debug!(message = "Target already holds this version.", target = %config.name, bucket = %config.bucket, key = %key);
             return Ok(report(
@@ -235,7 +264,9 @@ impl<S: ObjectStore> Replicator<S> {
             storage_class: config.storage_class.clone(),
             sse_kms_key_id: config.sse_kms_key_id.clone(),
         };
-        let written = target.store.copy_object(&request).await.map_err(fail)?;
+        let written = with_retries(|| target.store.copy_object(&request))
+            .await
+            .map_err(fail)?;
         // A single-part, unencrypted-by-KMS copy keeps the MD5 ETag: a different one means
         // different bytes. Multipart and KMS ETags are not MD5s and cannot be compared.
         let comparable = !copy.head.etag.contains('-')
@@ -257,6 +288,74 @@ impl<S: ObjectStore> Replicator<S> {
         info!(message = "Object replicated.", target = %config.name, bucket = %config.bucket, key = %key, duration_ms = report.duration_ms);
         Ok(report)
     }
+}
+
+/// A target and what it holds at the replica's key, before the copy.
+struct Replica<'a, S> {
+    target: &'a Target<S>,
+    key: String,
+    existing: Option<ObjectHead>,
+    started: Instant,
+}
+
+fn target_failure(config: &TargetConfig, error: StoreError) -> TargetFailure {
+    TargetFailure {
+        target: config.name.clone(),
+        bucket: config.bucket.clone(),
+        region: config.region.clone(),
+        error,
+    }
+}
+
+/// Why the event is stale, when a target already holds a replica of a newer event.
+///
+/// The sequencer recorded in the replica's metadata orders events for one key (DESIGN.md:
+/// right-pad, compare as text, never as an integer). Replicas without one (written before, or
+/// from events without a sequencer) never block a copy.
+fn newer_replica<S>(
+    object: &ObjectCreated,
+    replicas: &[Result<Replica<'_, S>, TargetFailure>],
+) -> Option<String> {
+    let ours = object.sequencer.as_ref()?;
+    replicas.iter().flatten().find_map(|replica| {
+        let recorded = replica.existing.as_ref()?.metadata.get(META_SEQUENCER)?;
+        let theirs = Sequencer::new(recorded.as_str());
+        (theirs > *ours).then(|| {
+            format!(
+                "target {} already holds s3://{}/{} from a newer event (sequencer {} > {})",
+                replica.target.config.name,
+                replica.target.config.bucket,
+                replica.key,
+                theirs.as_str(),
+                ours.as_str()
+            )
+        })
+    })
+}
+
+/// Retries a store call that failed for a passing reason (throttling, 5xx, timeouts), with
+/// exponential backoff and jitter. The SDK has already retried the HTTP attempts underneath;
+/// this layer retries the operation, a few times, before the message is handed back to SQS.
+pub(crate) async fn with_retries<T, F, Fut>(call: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    call.retry(retry_policy())
+        .when(|e: &StoreError| e.disposition() == Disposition::Retry)
+        .notify(|e: &StoreError, delay| {
+            warn!(message = "Retrying after a transient failure.", error = %e, delay_ms = delay.as_millis() as u64);
+        })
+        .await
+}
+
+/// Exponential backoff with jitter, capped: about 3 s in all before giving the message back.
+pub(crate) fn retry_policy() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_millis(200))
+        .with_max_delay(std::time::Duration::from_secs(5))
+        .with_max_times(4)
+        .with_jitter()
 }
 
 /// The source as read, shared by every target's copy.
@@ -449,6 +548,41 @@ mod tests {
             .await;
         assert!(matches!(outcome, Outcome::Superseded { .. }), "{outcome:?}");
         assert!(source.get("eu", "a b.txt").is_none());
+    }
+
+    #[tokio::test]
+    async fn an_older_event_never_overwrites_a_newer_replica() {
+        let (source, etag) = world();
+        let replicator = Replicator::new(source.clone(), [target("eu", "eu", source.clone())]);
+        let names = ["eu".to_owned()];
+        let newer = ObjectCreated {
+            sequencer: Some(Sequencer::new("0055AED6DCD90281E6")),
+            ..event("src", "a b.txt", &etag)
+        };
+        let outcome = replicator.replicate(&newer, &names).await;
+        assert!(matches!(outcome, Outcome::Replicated { .. }), "{outcome:?}");
+        assert_eq!(
+            source.get("eu", "a b.txt").unwrap().metadata[META_SEQUENCER],
+            "0055AED6DCD90281E6"
+        );
+        // The same source bytes announced by an older event (a versioned source re-read by
+        // version id would look exactly like this): stale, nothing written.
+        let copies = source.copies();
+        let older = ObjectCreated {
+            sequencer: Some(Sequencer::new("0055AED6DCD90281E5")),
+            ..event("src", "a b.txt", &etag)
+        };
+        // Make the replica differ from this source version, so that only the sequencer can stop
+        // the copy (not the "already present" check).
+        let mut replica = source.get("eu", "a b.txt").unwrap();
+        replica.metadata.insert(META_SOURCE_ETAG.into(), "another-version".into());
+        source.put("eu", "a b.txt", &replica.body.clone(), replica);
+        let outcome = replicator.replicate(&older, &names).await;
+        assert!(
+            matches!(&outcome, Outcome::Superseded { reason } if reason.contains("newer event")),
+            "{outcome:?}"
+        );
+        assert_eq!(source.copies(), copies, "nothing older may be written");
     }
 
     #[tokio::test]
