@@ -167,7 +167,9 @@ mod tests {
         let publisher = MemoryPublisher::default();
         let alerter = Alerter::new(Duration::from_secs(300));
         for i in 0..10_000 {
-            alerter.raise(&publisher, failure("dr", &format!("k{i}"))).await;
+            alerter
+                .raise(&publisher, failure("dr", &format!("k{i}")))
+                .await;
         }
         alerter.raise(&publisher, failure("eu", "k0")).await;
         assert_eq!(publisher.alerts().len(), 2, "one per target so far");
@@ -182,14 +184,22 @@ mod tests {
         let summary = &alerts[2];
         assert_eq!(summary.count, 9_999);
         assert_eq!(summary.example_keys, ["k1", "k2", "k3", "k4", "k5"]);
-        assert!(summary.subject().contains("9999 failures"), "{}", summary.subject());
+        assert!(
+            summary.subject().contains("9999 failures"),
+            "{}",
+            summary.subject()
+        );
         assert!(summary.text().contains("9999 failures of this kind"));
 
         // The summary opened the next window: a new failure right after is held back.
         alerter.raise(&publisher, failure("dr", "late")).await;
         assert_eq!(publisher.alerts().len(), 3);
         alerter.flush_due(&publisher, true).await;
-        assert_eq!(publisher.alerts().len(), 4, "shutdown flushes what is held back");
+        assert_eq!(
+            publisher.alerts().len(),
+            4,
+            "shutdown flushes what is held back"
+        );
         assert_eq!(publisher.alerts()[3].example_keys, ["late"]);
     }
 
@@ -198,7 +208,9 @@ mod tests {
         let publisher = MemoryPublisher::default();
         let alerter = Alerter::new(Duration::ZERO);
         for i in 0..3 {
-            alerter.raise(&publisher, failure("dr", &format!("k{i}"))).await;
+            alerter
+                .raise(&publisher, failure("dr", &format!("k{i}")))
+                .await;
         }
         assert_eq!(publisher.alerts().len(), 3);
     }

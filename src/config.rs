@@ -1015,7 +1015,11 @@ impl Config {
             q.visibility_timeout_secs
         )?;
         writeln!(out, "  concurrency:             {}", q.concurrency)?;
-        writeln!(out, "  shutdown_timeout_secs:   {}", q.shutdown_timeout_secs)?;
+        writeln!(
+            out,
+            "  shutdown_timeout_secs:   {}",
+            q.shutdown_timeout_secs
+        )?;
         writeln!(out, "Topics")?;
         writeln!(
             out,
@@ -1023,7 +1027,11 @@ impl Config {
             self.completion.topic_arn
         )?;
         writeln!(out, "  alerts:                  {}", self.alerts.topic_arn)?;
-        writeln!(out, "  alert window_secs:       {}", self.alerts.window_secs)?;
+        writeln!(
+            out,
+            "  alert window_secs:       {}",
+            self.alerts.window_secs
+        )?;
         writeln!(out, "AWS")?;
         writeln!(
             out,

@@ -5,14 +5,17 @@
 //! are free permits, so that no message waits invisible in memory for a slot. Finished
 //! messages go to one deleter task that groups them into `DeleteMessageBatch` calls.
 //!
-//! Shutdown: stop receiving, let every in-flight message finish, flush the deletes.
+//! Shutdown: stop receiving, let in-flight messages finish within the shutdown timeout, hand
+//! back what did not finish, flush the deletes and the alert summaries.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use crate::pipeline::{Pipeline, Verdict};
@@ -28,6 +31,13 @@ const DELETE_LINGER: Duration = Duration::from_millis(20);
 const RECEIVE_BACKOFF_MIN: Duration = Duration::from_millis(200);
 const RECEIVE_BACKOFF_MAX: Duration = Duration::from_secs(20);
 
+/// Handing a message back after a passing failure: the delay doubles with each delivery,
+/// from [`RETRY_DELAY_MIN`] up to [`RETRY_DELAY_MAX`].
+const RETRY_DELAY_MIN: Duration = Duration::from_secs(10);
+const RETRY_DELAY_MAX: Duration = Duration::from_secs(900);
+/// How often alert windows are checked for summaries to send.
+const ALERT_FLUSH_EVERY: Duration = Duration::from_secs(1);
+
 /// The queue settings the loop needs.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
@@ -35,9 +45,25 @@ pub struct Settings {
     pub wait_time_secs: i32,
     pub visibility_timeout_secs: i32,
     pub concurrency: usize,
+    /// How long in-flight messages may take to finish after the shutdown signal.
+    pub shutdown_timeout: Duration,
 }
 
+/// The visibility delay for a message handed back after its `receive_count`-th delivery failed.
+pub fn retry_delay(receive_count: u32) -> Duration {
+    let doublings = receive_count.saturating_sub(1).min(16);
+    (RETRY_DELAY_MIN * 2u32.pow(doublings)).min(RETRY_DELAY_MAX)
+}
+
+/// Messages being handled, by id, so that shutdown can hand back the unfinished ones.
+type InFlight = Arc<Mutex<HashMap<String, String>>>;
+
 /// Runs until `shutdown` resolves, then drains in-flight work and returns.
+///
+/// On shutdown: no new receives; in-flight messages get `settings.shutdown_timeout` to finish;
+/// what is still running then is cancelled (dropping a copy aborts its multipart upload) and
+/// its message is handed back at once (visibility 0) so that another task takes it. Messages
+/// of a receive that was under way are handed back the same way.
 pub async fn run<Q, S, P>(
     queue: Arc<Q>,
     pipeline: Arc<Pipeline<S, P>>,
@@ -52,7 +78,19 @@ pub async fn run<Q, S, P>(
     let permits = Arc::new(Semaphore::new(concurrency));
     let (done_tx, done_rx) = mpsc::channel::<Receipt>(concurrency.max(DELETE_BATCH_MAX) * 2);
     let deleter = tokio::spawn(delete_finished(Arc::clone(&queue), done_rx));
+    let alert_flusher = tokio::spawn({
+        let pipeline = Arc::clone(&pipeline);
+        async move {
+            loop {
+                tokio::time::sleep(ALERT_FLUSH_EVERY).await;
+                pipeline.flush_alerts(false).await;
+            }
+        }
+    });
+    let in_flight: InFlight = Arc::default();
+    let mut handlers = JoinSet::new();
     let mut backoff = RECEIVE_BACKOFF_MIN;
+    let mut pending_receive = None;
     tokio::pin!(shutdown);
     info!(
         message = "Daemon started.",
@@ -61,6 +99,8 @@ pub async fn run<Q, S, P>(
     );
 
     loop {
+        // Forget finished handlers (their results are their side effects).
+        while handlers.try_join_next().is_some() {}
         // Wait for room before asking for work: messages received without a free slot would
         // sit invisible while their visibility timeout runs down.
         let first = tokio::select! {
@@ -73,19 +113,34 @@ pub async fn run<Q, S, P>(
         };
         let room = 1 + permits.available_permits();
         let max = settings.max_messages.clamp(1, 10).min(room as i32);
+        // The receive runs as a task of its own, so that a shutdown does not drop messages it is
+        // already handing out: they are released below instead of waiting out their visibility.
+        let mut receive = tokio::spawn({
+            let queue = Arc::clone(&queue);
+            async move {
+                queue
+                    .receive(
+                        max,
+                        settings.wait_time_secs,
+                        settings.visibility_timeout_secs,
+                    )
+                    .await
+            }
+        });
         let received = tokio::select! {
             biased;
-            // Dropping an unanswered receive loses nothing: any message SQS handed out for it
-            // becomes visible again when its visibility timeout ends.
-            () = &mut shutdown => break,
-            received = queue.receive(max, settings.wait_time_secs, settings.visibility_timeout_secs) => received,
+            () = &mut shutdown => {
+                pending_receive = Some(receive);
+                break;
+            }
+            received = &mut receive => received,
         };
         let messages = match received {
-            Ok(messages) => {
+            Ok(Ok(messages)) => {
                 backoff = RECEIVE_BACKOFF_MIN;
                 messages
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 error!(message = "Receiving from the queue failed; backing off.", error = %e, backoff_ms = backoff.as_millis() as u64);
                 drop(first);
                 tokio::select! {
@@ -93,6 +148,10 @@ pub async fn run<Q, S, P>(
                     () = tokio::time::sleep(backoff) => {}
                 }
                 backoff = (backoff * 2).min(RECEIVE_BACKOFF_MAX);
+                continue;
+            }
+            Err(e) => {
+                error!(message = "The receive task failed.", error = %e);
                 continue;
             }
         };
@@ -106,26 +165,85 @@ pub async fn run<Q, S, P>(
                     Err(_) => break,
                 },
             };
+            lock(&in_flight).insert(message.id.clone(), message.receipt_handle.clone());
             let pipeline = Arc::clone(&pipeline);
+            let queue = Arc::clone(&queue);
             let done = done_tx.clone();
-            tokio::spawn(async move {
+            let in_flight = Arc::clone(&in_flight);
+            handlers.spawn(async move {
                 let verdict = pipeline.handle(&message).await;
-                if verdict == Verdict::Delete && done.send(Receipt::from(&message)).await.is_err() {
-                    warn!(message = "Deleter gone; message will be redelivered.", message_id = %message.id);
+                lock(&in_flight).remove(&message.id);
+                match verdict {
+                    Verdict::Delete => {
+                        if done.send(Receipt::from(&message)).await.is_err() {
+                            warn!(message = "Deleter gone; message will be redelivered.", message_id = %message.id);
+                        }
+                    }
+                    Verdict::Retry => {
+                        let delay = retry_delay(message.receive_count);
+                        // If this fails the message still comes back, after its visibility timeout.
+                        if let Err(e) = queue.change_visibility(&message.receipt_handle, delay.as_secs() as i32).await {
+                            warn!(message = "Could not schedule the retry; the message returns after its visibility timeout.", message_id = %message.id, error = %e);
+                        } else {
+                            info!(message = "Message handed back for a later retry.", message_id = %message.id, receive_count = message.receive_count, delay_secs = delay.as_secs());
+                        }
+                    }
+                    Verdict::Keep => {}
                 }
                 drop(permit);
             });
         }
     }
 
-    info!(message = "Shutting down: waiting for in-flight messages.");
-    // Every permit back means every handler finished.
-    let _all = permits.acquire_many(concurrency as u32).await;
+    info!(
+        message = "Shutting down: waiting for in-flight messages.",
+        in_flight = handlers.len(),
+        timeout_secs = settings.shutdown_timeout.as_secs()
+    );
+    let release_pending = async {
+        if let Some(receive) = pending_receive {
+            if let Ok(Ok(messages)) = receive.await {
+                for message in messages {
+                    release(queue.as_ref(), &message.id, &message.receipt_handle).await;
+                }
+            }
+        }
+    };
+    let drain = async { while handlers.join_next().await.is_some() {} };
+    let drained = tokio::time::timeout(settings.shutdown_timeout, async {
+        tokio::join!(release_pending, drain)
+    })
+    .await
+    .is_ok();
+    if !drained {
+        warn!(message = "Shutdown timeout reached: cancelling unfinished copies and handing their messages back.", unfinished = handlers.len());
+        handlers.shutdown().await;
+    }
+    let unfinished: Vec<(String, String)> = lock(&in_flight).drain().collect();
+    for (id, receipt_handle) in unfinished {
+        release(queue.as_ref(), &id, &receipt_handle).await;
+    }
     drop(done_tx);
     if deleter.await.is_err() {
         error!(message = "The deleter task panicked; undeleted messages will be redelivered.");
     }
-    info!(message = "Daemon stopped.");
+    alert_flusher.abort();
+    pipeline.flush_alerts(true).await;
+    info!(message = "Daemon stopped.", drained);
+}
+
+fn lock(in_flight: &InFlight) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    in_flight.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Hands a message back to the queue at once, for another consumer.
+async fn release<Q: MessageSource>(queue: &Q, id: &str, receipt_handle: &str) {
+    match queue.change_visibility(receipt_handle, 0).await {
+        Ok(()) => info!(message = "Message handed back to the queue.", message_id = %id),
+        Err(e) => {
+            warn!(message = "Could not hand the message back; it returns after its visibility timeout.", message_id = %id, error = %e)
+        }
+    }
 }
 
 /// Groups finished messages into batch deletes until every sender is gone.
@@ -203,6 +321,7 @@ pub fn settings(config: &crate::config::Config) -> Settings {
         wait_time_secs: config.queue.wait_time_secs,
         visibility_timeout_secs: config.queue.visibility_timeout_secs,
         concurrency: config.queue.concurrency,
+        shutdown_timeout: Duration::from_secs(config.queue.shutdown_timeout_secs),
     }
 }
 

@@ -5,33 +5,59 @@
 //! completion published, or not replicable at all for a benign reason (test event, no rule,
 //! superseded). Anything else keeps the message, so SQS delivers it again and, after
 //! `maxReceiveCount` deliveries, moves it to the dead-letter queue. Nothing is lost.
+//!
+//! A superseded event (the source was overwritten or deleted since, or a target already holds
+//! a newer version by sequencer) publishes nothing: the newer event publishes the completion for
+//! the bytes the targets really hold.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::time::Duration;
 
+use backon::Retryable;
 use tracing::{error, info};
 
 use crate::alerts::Alerter;
 
 use crate::error::Disposition;
 use crate::event::{decode, Notification, ObjectCreated};
-use crate::publish::{Alert, AlertKind, AlertObject, AlertTarget, CompletionEvent, Publisher};
+use crate::publish::{
+    Alert, AlertKind, AlertObject, AlertTarget, CompletionEvent, PublishError, Publisher,
+};
 use crate::queue::Message;
-use crate::replicate::{Outcome, Replicator};
+use crate::replicate::{retry_policy, Outcome, Replicator};
 use crate::route::Router;
 use crate::store::ObjectStore;
 
 /// The default of `alerts.window_secs`.
 const DEFAULT_ALERT_WINDOW: Duration = Duration::from_secs(300);
 
-/// What to do with a message once it was handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Failures that passed in-process retries are alerted once a message has been delivered this
+/// often: a blip is not worth an email, a failure that outlives several redeliveries is.
+const TRANSIENT_ALERT_AFTER: u32 = 3;
+
+/// What to do with a message once it was handled, from best to worst: a message of several
+/// objects gets the worst verdict of its objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
     /// Done (or nothing to do): delete it.
     Delete,
-    /// Not done: leave it, so that it is delivered again (and dead-lettered in the end).
+    /// Failed for a passing reason after in-process retries: hand it back to the queue with a
+    /// delay that grows with its receive count (`ChangeMessageVisibility`).
+    Retry,
+    /// Failed for a reason that needs a person: leave it, so that it is delivered again after its
+    /// visibility timeout and, after `maxReceiveCount` deliveries, dead-lettered.
     Keep,
+}
+
+impl Verdict {
+    fn of(disposition: Disposition) -> Self {
+        match disposition {
+            Disposition::Retry => Verdict::Retry,
+            Disposition::Fail => Verdict::Keep,
+            Disposition::Ignore => Verdict::Delete,
+        }
+    }
 }
 
 /// Counters a person (and a test) can read.
@@ -112,11 +138,14 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
 
         let mut verdict = Verdict::Delete;
         for object in &objects {
-            if self.handle_object(message, object).await == Verdict::Keep {
-                verdict = Verdict::Keep;
-            }
+            verdict = verdict.max(self.handle_object(message, object).await);
         }
         verdict
+    }
+
+    /// Whether a failure of this disposition is worth an alert on this delivery.
+    fn alerts_on(message: &Message, disposition: Disposition) -> bool {
+        disposition == Disposition::Fail || message.receive_count >= TRANSIENT_ALERT_AFTER
     }
 
     async fn handle_object(&self, message: &Message, object: &ObjectCreated) -> Verdict {
@@ -127,21 +156,29 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             match self.replicator.replicate(object, &rule.targets).await {
                 Outcome::Replicated { source, targets } => {
                     let event = CompletionEvent::new(&rule.name, source, targets);
-                    match self.publisher.publish_completion(&event).await {
+                    let published = (|| self.publisher.publish_completion(&event))
+                        .retry(retry_policy())
+                        .when(|e: &PublishError| e.transient)
+                        .await;
+                    match published {
                         Ok(()) => {
                             self.counters.completed.fetch_add(1, Ordering::Relaxed);
                             info!(message = "Completion published.", rule = %rule.name, bucket = %object.bucket, key = %object.key, latency_ms = event.latency_ms);
                         }
                         Err(e) => {
                             // Every target holds the object; only the announcement is missing.
-                            // Keeping the message makes the redelivery publish it (the copies are
-                            // then found already present).
+                            // The redelivery publishes it (the copies are then found present).
                             error!(message = "Completion could not be published.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e);
-                            verdict = Verdict::Keep;
-                            if !e.transient {
+                            let disposition = if e.transient {
+                                Disposition::Retry
+                            } else {
+                                Disposition::Fail
+                            };
+                            verdict = verdict.max(Verdict::of(disposition));
+                            if Self::alerts_on(message, disposition) {
                                 self.alert(
                                     Alert::new(AlertKind::CompletionUnpublished, e.to_string(),
-                                        "Check that the completion topic exists and that the daemon may sns:Publish to it (and its KMS key, if encrypted). The message will be retried.")
+                                        "Check that the completion topic exists and that the daemon may sns:Publish to it (and use its KMS key, if encrypted). The message will be retried; the copies are already in place.")
                                         .rule(&rule.name)
                                         .source(AlertObject::from_event(object))
                                         .message_id(&message.id),
@@ -152,14 +189,17 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     }
                 }
                 Outcome::Superseded { reason } => {
+                    // A newer event for this key exists and does the work; a completion for this
+                    // older version would announce bytes the targets no longer hold.
                     self.counters.superseded.fetch_add(1, Ordering::Relaxed);
-                    info!(message = "Event superseded; nothing to replicate.", rule = %rule.name, reason = %reason);
+                    info!(message = "Event superseded; nothing to replicate.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
                 }
                 Outcome::SourceFailed(e) => {
-                    verdict = Verdict::Keep;
+                    let disposition = e.disposition();
+                    verdict = verdict.max(Verdict::of(disposition));
                     self.counters.failed.fetch_add(1, Ordering::Relaxed);
-                    error!(message = "Source could not be read.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e);
-                    if e.disposition() == Disposition::Fail {
+                    error!(message = "Source could not be read.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e, %disposition);
+                    if Self::alerts_on(message, disposition) {
                         self.alert(
                             Alert::new(AlertKind::SourceUnreadable, e.to_string(), e.advice())
                                 .rule(&rule.name)
@@ -170,11 +210,12 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     }
                 }
                 Outcome::TargetsFailed { succeeded, failed } => {
-                    verdict = Verdict::Keep;
                     self.counters.failed.fetch_add(1, Ordering::Relaxed);
                     for failure in failed {
-                        error!(message = "Copy failed.", rule = %rule.name, target = %failure.target, bucket = %object.bucket, key = %object.key, error = %failure.error, targets_written = succeeded.len());
-                        if failure.error.disposition() == Disposition::Fail {
+                        let disposition = failure.error.disposition();
+                        verdict = verdict.max(Verdict::of(disposition));
+                        error!(message = "Copy failed.", rule = %rule.name, target = %failure.target, bucket = %object.bucket, key = %object.key, error = %failure.error, %disposition, targets_written = succeeded.len());
+                        if Self::alerts_on(message, disposition) {
                             self.alert(
                                 Alert::new(
                                     AlertKind::CopyFailed,

@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use futures::future::join_all;
 use backon::{ExponentialBuilder, Retryable};
+use futures::future::join_all;
 use tracing::{debug, info, warn};
 
 use crate::error::Disposition;
@@ -87,25 +87,23 @@ impl<S: ObjectStore> Replicator<S> {
             key: object.key.clone(),
             version_id: object.version_id.clone(),
         };
-        let head = match with_retries(|| {
-            self.source
-                .head_object(&source_ref, object.etag.as_deref())
-        })
-        .await
-        {
-            Ok(Some(head)) => head,
-            Ok(None) => {
-                return Outcome::Superseded {
-                    reason: format!("{source_ref} no longer exists"),
+        let head =
+            match with_retries(|| self.source.head_object(&source_ref, object.etag.as_deref()))
+                .await
+            {
+                Ok(Some(head)) => head,
+                Ok(None) => {
+                    return Outcome::Superseded {
+                        reason: format!("{source_ref} no longer exists"),
+                    }
                 }
-            }
-            Err(e) if e.kind == StoreErrorKind::PreconditionFailed => {
-                return Outcome::Superseded {
-                    reason: format!("{source_ref} was overwritten since the event"),
+                Err(e) if e.kind == StoreErrorKind::PreconditionFailed => {
+                    return Outcome::Superseded {
+                        reason: format!("{source_ref} was overwritten since the event"),
+                    }
                 }
-            }
-            Err(e) => return Outcome::SourceFailed(e),
-        };
+                Err(e) => return Outcome::SourceFailed(e),
+            };
         let tags = if head.tag_count > 0 {
             match with_retries(|| self.source.get_object_tagging(&source_ref)).await {
                 Ok(tags) => tags,
@@ -336,7 +334,7 @@ fn newer_replica<S>(
 /// Retries a store call that failed for a passing reason (throttling, 5xx, timeouts), with
 /// exponential backoff and jitter. The SDK has already retried the HTTP attempts underneath;
 /// this layer retries the operation, a few times, before the message is handed back to SQS.
-pub(crate) async fn with_retries<T, F, Fut>(call: F) -> Result<T, StoreError>
+pub async fn with_retries<T, F, Fut>(call: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, StoreError>>,
@@ -350,7 +348,7 @@ where
 }
 
 /// Exponential backoff with jitter, capped: about 3 s in all before giving the message back.
-pub(crate) fn retry_policy() -> ExponentialBuilder {
+pub fn retry_policy() -> ExponentialBuilder {
     ExponentialBuilder::default()
         .with_min_delay(std::time::Duration::from_millis(200))
         .with_max_delay(std::time::Duration::from_secs(5))
@@ -575,7 +573,9 @@ mod tests {
         // Make the replica differ from this source version, so that only the sequencer can stop
         // the copy (not the "already present" check).
         let mut replica = source.get("eu", "a b.txt").unwrap();
-        replica.metadata.insert(META_SOURCE_ETAG.into(), "another-version".into());
+        replica
+            .metadata
+            .insert(META_SOURCE_ETAG.into(), "another-version".into());
         source.put("eu", "a b.txt", &replica.body.clone(), replica);
         let outcome = replicator.replicate(&older, &names).await;
         assert!(

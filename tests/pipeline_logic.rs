@@ -14,6 +14,7 @@ use s3_replicator::queue::Message;
 use s3_replicator::replicate::{Replicator, Target};
 use s3_replicator::route::Router;
 use s3_replicator::store::memory::{MemoryStore, StoredObject};
+use s3_replicator::store::StoreErrorKind;
 
 fn target(name: &str, bucket: &str, store: MemoryStore) -> Target<MemoryStore> {
     Target {
@@ -88,6 +89,7 @@ fn settings() -> Settings {
         wait_time_secs: 1,
         visibility_timeout_secs: 30,
         concurrency: 4,
+        shutdown_timeout: Duration::from_millis(200),
     }
 }
 
@@ -280,7 +282,7 @@ async fn unmatched_objects_and_test_events_are_acknowledged_without_completion()
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_completion_that_cannot_be_published_keeps_the_message() {
     let world = world();
     world.publisher.fail_completions(true);
@@ -291,9 +293,10 @@ async fn a_completion_that_cannot_be_published_keeps_the_message() {
         .pipeline
         .handle(&message("m1", vec![record("in/a", &etag)]))
         .await;
+    // A passing failure: handed back for a retry, never deleted.
     assert_eq!(
         verdict,
-        Verdict::Keep,
+        Verdict::Retry,
         "without its completion the message must come back"
     );
     world.publisher.fail_completions(false);
@@ -317,4 +320,98 @@ async fn a_malformed_message_is_kept_and_alerted_with_its_body() {
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].body_excerpt.as_deref(), Some(bad.body.as_str()));
     assert_eq!(alerts[0].message_id.as_deref(), Some("m9"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_passing_failure_is_retried_in_process() {
+    let world = world();
+    let etag = world
+        .store
+        .put("lake", "in/a", b"abc", StoredObject::default());
+    world.store.fail_next("dr", StoreErrorKind::Throttled, 2);
+    let verdict = world
+        .pipeline
+        .handle(&message("m1", vec![record("in/a", &etag)]))
+        .await;
+    assert_eq!(verdict, Verdict::Delete);
+    assert_eq!(world.publisher.completions().len(), 1);
+    assert!(
+        world.publisher.alerts().is_empty(),
+        "a blip is not worth an alert"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lasting_passing_failure_hands_the_message_back_with_a_growing_delay() {
+    let world = world();
+    let queue = MemoryQueue::default();
+    let etag = world
+        .store
+        .put("lake", "in/a", b"abc", StoredObject::default());
+    world
+        .store
+        .fail_next("dr", StoreErrorKind::Transient, 1_000);
+    let id = queue.send(&serde_json::json!({ "Records": [record("in/a", &etag)] }).to_string());
+    run_until(&world, &queue, || !queue.visibility_changes().is_empty()).await;
+    assert_eq!(
+        queue.visibility_changes(),
+        [(id.clone(), 10)],
+        "first delivery: 10 s"
+    );
+    assert!(world.publisher.completions().is_empty());
+    assert_eq!(queue.remaining(), 1, "never deleted");
+    assert!(
+        world.publisher.alerts().is_empty(),
+        "not yet worth an alert"
+    );
+    // Third delivery: a longer delay, and now a person hears of it.
+    queue.expire_visibility();
+    run_until(&world, &queue, || queue.visibility_changes().len() == 2).await;
+    queue.expire_visibility();
+    run_until(&world, &queue, || queue.visibility_changes().len() == 3).await;
+    let delays: Vec<i32> = queue.visibility_changes().iter().map(|(_, d)| *d).collect();
+    assert_eq!(delays, [10, 20, 40]);
+    assert_eq!(world.publisher.alerts().len(), 1);
+    assert_eq!(
+        s3_replicator::daemon::retry_delay(30),
+        Duration::from_secs(900),
+        "capped"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_hands_back_a_message_whose_copy_does_not_finish_in_time() {
+    let world = world();
+    let queue = MemoryQueue::default();
+    let etag = world
+        .store
+        .put("lake", "in/slow", b"abc", StoredObject::default());
+    world.store.stall("dr");
+    let id = queue.send(&serde_json::json!({ "Records": [record("in/slow", &etag)] }).to_string());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let daemon = tokio::spawn(run(
+        Arc::new(queue.clone()),
+        Arc::clone(&world.pipeline),
+        settings(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while world.store.get("eu", "in/slow").is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = stop.send(());
+    // The shutdown timeout (200 ms) bounds the wait for the stalled copy.
+    tokio::time::timeout(Duration::from_secs(5), daemon)
+        .await
+        .expect("the daemon stops within its shutdown timeout")
+        .expect("daemon task");
+    assert!(world.publisher.completions().is_empty(), "never early");
+    assert_eq!(
+        queue.visible(),
+        1,
+        "handed back at once for another consumer"
+    );
+    assert_eq!(queue.visibility_changes(), [(id, 0)]);
 }

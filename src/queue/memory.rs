@@ -15,6 +15,8 @@ struct State {
     /// Message ids whose next delete fails with this code.
     fail_delete: HashMap<String, String>,
     delete_calls: usize,
+    /// Every `ChangeMessageVisibility`: (message id, seconds).
+    visibility_changes: Vec<(String, i32)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -49,6 +51,16 @@ impl MemoryQueue {
 
     pub fn delete_calls(&self) -> usize {
         self.state().delete_calls
+    }
+
+    /// Every visibility change so far: (message id, seconds).
+    pub fn visibility_changes(&self) -> Vec<(String, i32)> {
+        self.state().visibility_changes.clone()
+    }
+
+    /// Messages waiting to be received.
+    pub fn visible(&self) -> usize {
+        self.state().visible.len()
     }
 
     /// Messages not deleted, visible or in flight.
@@ -135,6 +147,10 @@ impl MessageSource for MemoryQueue {
         visibility_secs: i32,
     ) -> Result<(), QueueError> {
         let mut state = self.state();
+        if let Some((id, _, _)) = state.in_flight.get(receipt_handle) {
+            let id = id.clone();
+            state.visibility_changes.push((id, visibility_secs));
+        }
         if visibility_secs == 0 {
             if let Some(message) = state.in_flight.remove(receipt_handle) {
                 state.visible.push_back(message);

@@ -27,6 +27,10 @@ pub struct StoredObject {
 pub struct World {
     buckets: HashMap<String, BTreeMap<String, StoredObject>>,
     denied: HashSet<(String, String)>,
+    /// Injected failures per bucket: (kind, how many calls still fail).
+    failing: HashMap<String, (StoreErrorKind, usize)>,
+    /// Buckets whose copies never finish (to test cancellation).
+    stalled: HashSet<String>,
     copies: usize,
 }
 
@@ -90,6 +94,18 @@ impl MemoryStore {
             .insert((self.principal.clone(), bucket.to_owned()));
     }
 
+    /// The next `times` calls touching `bucket` fail with `kind`, for every principal.
+    pub fn fail_next(&self, bucket: &str, kind: StoreErrorKind, times: usize) {
+        self.world()
+            .failing
+            .insert(bucket.to_owned(), (kind, times));
+    }
+
+    /// Copies into `bucket` never finish from now on (until the caller gives up).
+    pub fn stall(&self, bucket: &str) {
+        self.world().stalled.insert(bucket.to_owned());
+    }
+
     /// Number of copies performed so far, across principals.
     pub fn copies(&self) -> usize {
         self.world().copies
@@ -97,11 +113,17 @@ impl MemoryStore {
 
     fn check(
         &self,
-        world: &World,
+        world: &mut World,
         op: Operation,
         bucket: &str,
         key: &str,
     ) -> Result<(), StoreError> {
+        if let Some((kind, times)) = world.failing.get_mut(bucket) {
+            if *times > 0 {
+                *times -= 1;
+                return Err(StoreError::new(op, bucket, key, *kind, "injected failure"));
+            }
+        }
         if world
             .denied
             .contains(&(self.principal.clone(), bucket.to_owned()))
@@ -143,9 +165,9 @@ impl ObjectStore for MemoryStore {
         object: &ObjectRef,
         if_match: Option<&str>,
     ) -> Result<Option<ObjectHead>, StoreError> {
-        let world = self.world();
+        let mut world = self.world();
         let op = Operation::HeadObject;
-        if let Err(e) = self.check(&world, op, &object.bucket, &object.key) {
+        if let Err(e) = self.check(&mut world, op, &object.bucket, &object.key) {
             return match e.kind {
                 StoreErrorKind::NoSuchBucket => Ok(None),
                 _ => Err(e),
@@ -177,9 +199,9 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn get_object_tagging(&self, object: &ObjectRef) -> Result<Vec<Tag>, StoreError> {
-        let world = self.world();
+        let mut world = self.world();
         let op = Operation::GetObjectTagging;
-        self.check(&world, op, &object.bucket, &object.key)?;
+        self.check(&mut world, op, &object.bucket, &object.key)?;
         world.buckets[&object.bucket]
             .get(&object.key)
             .map(|o| o.tags.clone())
@@ -195,11 +217,15 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn copy_object(&self, request: &CopyRequest) -> Result<Written, StoreError> {
+        let stalled = self.world().stalled.contains(&request.bucket);
+        if stalled {
+            std::future::pending::<()>().await;
+        }
         let mut world = self.world();
         let op = Operation::CopyObject;
         let source = &request.source;
-        self.check(&world, op, &source.bucket, &source.key)?;
-        self.check(&world, op, &request.bucket, &request.key)?;
+        self.check(&mut world, op, &source.bucket, &source.key)?;
+        self.check(&mut world, op, &request.bucket, &request.key)?;
         let Some(original) = world.buckets[&source.bucket].get(&source.key).cloned() else {
             return Err(StoreError::new(
                 op,
