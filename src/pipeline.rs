@@ -10,7 +10,9 @@
 //! a newer version by sequencer) publishes nothing: the newer event publishes the completion for
 //! the bytes the targets really hold.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use std::time::Duration;
 
@@ -76,6 +78,7 @@ pub struct Pipeline<S, P> {
     replicator: Replicator<S>,
     publisher: P,
     alerter: Alerter,
+    keys: KeyLocks,
     pub counters: Counters,
 }
 
@@ -86,6 +89,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             replicator,
             publisher,
             alerter: Alerter::new(DEFAULT_ALERT_WINDOW),
+            keys: KeyLocks::default(),
             counters: Counters::default(),
         }
     }
@@ -149,6 +153,9 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
     }
 
     async fn handle_object(&self, message: &Message, object: &ObjectCreated) -> Verdict {
+        // Two events for one key handled at once could both find the targets empty and race
+        // their copies, the older landing last; one at a time, the sequencer check decides.
+        let _key = self.keys.lock(&object.bucket, &object.key).await;
         let mut verdict = Verdict::Delete;
         let mut matched = false;
         for rule in self.router.route(&object.bucket, &object.key) {
@@ -246,5 +253,48 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
 
     async fn alert(&self, alert: Alert) {
         self.alerter.raise(&self.publisher, alert).await;
+    }
+}
+
+/// One async lock per source object, for the events of that object in flight in this process.
+#[derive(Debug, Default)]
+struct KeyLocks {
+    locks: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Holds the lock of one source object; forgets the lock when nobody else waits for it.
+struct KeyGuard<'a> {
+    locks: &'a KeyLocks,
+    id: (String, String),
+    lock: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl KeyLocks {
+    fn map(&self) -> MutexGuard<'_, HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>> {
+        self.locks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn lock(&self, bucket: &str, key: &str) -> KeyGuard<'_> {
+        let id = (bucket.to_owned(), key.to_owned());
+        let lock = Arc::clone(self.map().entry(id.clone()).or_default());
+        let guard = Arc::clone(&lock).lock_owned().await;
+        KeyGuard {
+            locks: self,
+            id,
+            lock,
+            guard: Some(guard),
+        }
+    }
+}
+
+impl Drop for KeyGuard<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut map = self.locks.map();
+        // The map's reference and ours: nobody else holds or awaits this lock.
+        if Arc::strong_count(&self.lock) == 2 {
+            map.remove(&self.id);
+        }
     }
 }

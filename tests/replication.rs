@@ -202,23 +202,8 @@ async fn odd_keys_reach_both_targets_intact_and_completion_comes_after_both() {
     assert!(theirs.contains(&stack.dr_bucket) && !own.contains(&stack.dr_bucket));
 
     // Every message was deleted after its completion.
-    wait_for_empty(&sqs, &stack.queue_url).await;
+    wait_for_empty(&sqs, &stack.queue_url, DEADLINE).await;
     daemon.stop().await;
-}
-
-async fn wait_for_empty(sqs: &aws_sdk_sqs::Client, url: &str) {
-    let deadline = std::time::Instant::now() + DEADLINE;
-    loop {
-        let depth = queue_depth(sqs, url).await;
-        if depth == (0, 0) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "queue {url} still holds {depth:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -389,7 +374,7 @@ async fn sns_wrapped_eventbridge_and_test_events_sent_by_hand() {
         HashSet::from(["sns/a b.txt".to_owned(), "eb/c+d.txt".to_owned()])
     );
     // All three messages are gone: the test event acknowledged, the others completed.
-    wait_for_empty(&sqs, &stack.queue_url).await;
+    wait_for_empty(&sqs, &stack.queue_url, DEADLINE).await;
     daemon.stop().await;
     let alerts = receive_until(&sqs, &stack.alerts_url, Duration::from_secs(1), |r| {
         !r.is_empty()

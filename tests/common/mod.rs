@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod fault_proxy;
 pub mod stack;
 
 use std::path::PathBuf;
@@ -80,5 +81,77 @@ impl Daemon {
             let _ = stop.send(());
         }
         (&mut self.task).await.expect("daemon task");
+    }
+}
+
+/// Collects completion events until every key in `keys` has one, asserting for each event, the
+/// moment it arrives, that both targets already hold the object with `body(key)` ("nothing
+/// early"). Returns every event received, duplicates included.
+pub async fn await_completions(
+    emulator: &Emulator,
+    stack: &Stack,
+    keys: &[String],
+    body: impl Fn(&str) -> Vec<u8>,
+    timeout: std::time::Duration,
+) -> Vec<serde_json::Value> {
+    let sqs = emulator.sqs();
+    let eu = emulator.s3(EU_REGION);
+    let dr = s3_with(&emulator.second_account().await, DR_REGION);
+    let mut missing: std::collections::BTreeSet<String> = keys.iter().cloned().collect();
+    let mut events = Vec::new();
+    let deadline = std::time::Instant::now() + timeout;
+    while !missing.is_empty() && std::time::Instant::now() < deadline {
+        let batch = receive_until(
+            &sqs,
+            &stack.completions_url,
+            std::time::Duration::from_secs(1),
+            |r| !r.is_empty(),
+        )
+        .await;
+        for message in batch {
+            let event: serde_json::Value =
+                serde_json::from_str(&message.body).expect("completion is JSON");
+            let key = event["source"]["key"]
+                .as_str()
+                .expect("source key")
+                .to_owned();
+            for (client, bucket) in [(&eu, &stack.eu_bucket), (&dr, &stack.dr_bucket)] {
+                let held = read_body(client, bucket, &key).await;
+                assert_eq!(
+                    held.as_deref(),
+                    Some(body(&key).as_slice()),
+                    "completion for {key:?} arrived before s3://{bucket} held its bytes"
+                );
+            }
+            missing.remove(&key);
+            events.push(event);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "no completion within {timeout:?} for {missing:?}"
+    );
+    events
+}
+
+/// The bytes of an object, or `None` when it cannot be read.
+pub async fn read_body(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    let out = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+    Some(out.body.collect().await.ok()?.into_bytes().to_vec())
+}
+
+/// Polls until the queue holds no message, visible or in flight.
+pub async fn wait_for_empty(sqs: &aws_sdk_sqs::Client, url: &str, timeout: std::time::Duration) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let depth = queue_depth(sqs, url).await;
+        if depth == (0, 0) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "queue {url} still holds {depth:?} (visible, in flight)"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
