@@ -256,22 +256,26 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
     }
 }
 
+/// A source object: (bucket, key).
+type ObjectId = (String, String);
+type KeyLock = Arc<tokio::sync::Mutex<()>>;
+
 /// One async lock per source object, for the events of that object in flight in this process.
 #[derive(Debug, Default)]
 struct KeyLocks {
-    locks: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>,
+    locks: Mutex<HashMap<ObjectId, KeyLock>>,
 }
 
 /// Holds the lock of one source object; forgets the lock when nobody else waits for it.
 struct KeyGuard<'a> {
     locks: &'a KeyLocks,
-    id: (String, String),
-    lock: Arc<tokio::sync::Mutex<()>>,
+    id: ObjectId,
+    lock: KeyLock,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl KeyLocks {
-    fn map(&self) -> MutexGuard<'_, HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>> {
+    fn map(&self) -> MutexGuard<'_, HashMap<ObjectId, KeyLock>> {
         self.locks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
