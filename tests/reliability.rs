@@ -377,3 +377,43 @@ async fn two_daemons_on_one_queue_complete_every_object_once_and_empty_the_queue
     );
     assert_eq!(queue_depth(&sqs, &stack.dlq_url).await, (0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_drains_and_exits_zero_on_sigterm() {
+    let (emulator, stack) = setup("sigterm").await;
+    let file = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(file.path(), stack.config_toml()).expect("write config");
+    let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_s3-replicator"))
+        .args(["run", "--config"])
+        .arg(file.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the daemon");
+    let all = keys("sigterm", 3);
+    upload(&emulator, &stack, &all).await;
+    await_completions(&emulator, &stack, &all, body_of, DEADLINE).await;
+
+    let pid = daemon.id().expect("pid").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), daemon.wait())
+        .await
+        .expect("the daemon exits within its shutdown timeout")
+        .expect("wait");
+    let mut stderr = String::new();
+    if let Some(mut pipe) = daemon.stderr.take() {
+        use tokio::io::AsyncReadExt;
+        let _ = pipe.read_to_string(&mut stderr).await;
+    }
+    assert!(status.success(), "exit status {status:?}; log:\n{stderr}");
+    assert!(stderr.contains("Daemon stopped."), "{stderr}");
+    wait_for_empty(&emulator.sqs(), &stack.queue_url, DEADLINE).await;
+}
