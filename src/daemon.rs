@@ -335,16 +335,25 @@ pub async fn build_queue(config: &crate::config::Config) -> crate::queue::sqs::S
 pub async fn build_pipeline(
     config: &crate::config::Config,
 ) -> Pipeline<crate::store::s3::S3Store, crate::publish::sns::SnsPublisher> {
-    use crate::aws::{load_base, region_of_arn, s3_client, target_credentials};
+    Pipeline::new(
+        crate::route::Router::new(config),
+        build_replicator(config).await,
+        build_publisher(config).await,
+    )
+    .with_alert_window(Duration::from_secs(config.alerts.window_secs))
+}
+
+/// S3 stores for the source (the daemon's own credentials, in the sources' region) and for
+/// every target (its region, its assumed role).
+pub async fn build_replicator(
+    config: &crate::config::Config,
+) -> crate::replicate::Replicator<crate::store::s3::S3Store> {
+    use crate::aws::{load_base, s3_client, target_credentials};
     use crate::store::s3::S3Store;
 
     // S3 notifications reach SQS only within one region, so the sources live in the queue's.
     let base = load_base(&config.aws, queue_region(config)).await;
-    let source_region = base
-        .region()
-        .map(|r| r.as_ref().to_owned())
-        .unwrap_or_else(|| "us-east-1".to_owned());
-    let source = S3Store::new(s3_client(&base, &source_region, None));
+    let source = S3Store::new(s3_client(&base, &source_region(&base), None));
     let mut targets = Vec::with_capacity(config.targets.len());
     for target in &config.targets {
         if target.copy_mode == crate::config::CopyMode::Stream {
@@ -356,21 +365,27 @@ pub async fn build_pipeline(
             store: S3Store::new(s3_client(&base, &target.region, credentials)),
         });
     }
-    let sns_region = region_of_arn(&config.completion.topic_arn)
+    crate::replicate::Replicator::new(source, targets)
+}
+
+/// The SNS publisher, in the completion topic's region.
+pub async fn build_publisher(config: &crate::config::Config) -> crate::publish::sns::SnsPublisher {
+    let base = crate::aws::load_base(&config.aws, queue_region(config)).await;
+    let sns_region = crate::aws::region_of_arn(&config.completion.topic_arn)
         .map(str::to_owned)
-        .or(Some(source_region));
-    let sns_base = load_base(&config.aws, sns_region).await;
-    let publisher = crate::publish::sns::SnsPublisher::new(
+        .or_else(|| Some(source_region(&base)));
+    let sns_base = crate::aws::load_base(&config.aws, sns_region).await;
+    crate::publish::sns::SnsPublisher::new(
         aws_sdk_sns::Client::new(&sns_base),
         &config.completion.topic_arn,
         &config.alerts.topic_arn,
-    );
-    Pipeline::new(
-        crate::route::Router::new(config),
-        crate::replicate::Replicator::new(source, targets),
-        publisher,
     )
-    .with_alert_window(Duration::from_secs(config.alerts.window_secs))
+}
+
+fn source_region(base: &aws_config::SdkConfig) -> String {
+    base.region()
+        .map(|r| r.as_ref().to_owned())
+        .unwrap_or_else(|| "us-east-1".to_owned())
 }
 
 fn queue_region(config: &crate::config::Config) -> Option<String> {

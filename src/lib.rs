@@ -12,11 +12,14 @@
 //! - [`alerts`]   — alert aggregation: one alert per (kind, target) per window, then a summary.
 //! - [`pipeline`] — one message, start to finish: decode → route → replicate → publish → acknowledge.
 //! - [`daemon`]   — the long-running loop: long polling, bounded concurrency, batch deletes, shutdown.
+//! - [`backfill`] — the `backfill` command: replicate what existed before, through the same engine.
+//! - [`verify`]   — the `verify` command: compare sources and targets in bounded memory.
 //! - [`aws`]      — building SDK clients: endpoints, regions, assumed-role credentials.
 //! - [`error`]    — what the pipeline does about a failure (retry, alert, ignore).
 
 pub mod alerts;
 pub mod aws;
+pub mod backfill;
 pub mod config;
 pub mod daemon;
 pub mod error;
@@ -27,3 +30,4 @@ pub mod queue;
 pub mod replicate;
 pub mod route;
 pub mod store;
+pub mod verify;

@@ -80,6 +80,16 @@ impl<S: ObjectStore> Replicator<S> {
         }
     }
 
+    /// The store the sources are read from.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The configured target called `name`.
+    pub fn target(&self, name: &str) -> Option<&Target<S>> {
+        self.targets.get(name)
+    }
+
     /// Replicates `object` to each named target, concurrently.
     pub async fn replicate(&self, object: &ObjectCreated, target_names: &[String]) -> Outcome {
         let source_ref = ObjectRef {

@@ -103,6 +103,7 @@ pub enum Operation {
     HeadObject,
     GetObjectTagging,
     CopyObject,
+    ListObjects,
 }
 
 impl fmt::Display for Operation {
@@ -111,6 +112,7 @@ impl fmt::Display for Operation {
             Operation::HeadObject => "HeadObject",
             Operation::GetObjectTagging => "GetObjectTagging",
             Operation::CopyObject => "CopyObject",
+            Operation::ListObjects => "ListObjectsV2",
         })
     }
 }
@@ -216,6 +218,23 @@ impl StoreError {
     }
 }
 
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    /// Without surrounding quotes.
+    pub etag: String,
+}
+
+/// One page of a listing, in key order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListPage {
+    pub objects: Vec<Listed>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<String>,
+}
+
 /// The operations the replicator needs from an object store.
 ///
 /// Futures are `Send` so that work can be spread over the runtime's threads.
@@ -233,11 +252,73 @@ pub trait ObjectStore: Send + Sync + 'static {
         object: &ObjectRef,
     ) -> impl Future<Output = Result<Vec<Tag>, StoreError>> + Send;
 
+    /// One page (up to 1,000 keys, in key order) of the objects under `prefix`, after
+    /// `start_after`, continuing from `continuation` (a previous page's `next`).
+    fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        continuation: Option<&str>,
+    ) -> impl Future<Output = Result<ListPage, StoreError>> + Send;
+
     /// Server-side copy (`CopyObject`, up to 5 GiB), replacing metadata and tags with the request's.
     fn copy_object(
         &self,
         request: &CopyRequest,
     ) -> impl Future<Output = Result<Written, StoreError>> + Send;
+}
+
+/// Every object under `prefix` (after `start_after`), page by page, in key order: memory stays
+/// bounded by one page however many keys there are.
+pub fn list_all<'a, S: ObjectStore>(
+    store: &'a S,
+    bucket: &'a str,
+    prefix: &'a str,
+    start_after: Option<&'a str>,
+) -> impl futures::Stream<Item = Result<Listed, StoreError>> + Send + 'a {
+    use futures::StreamExt;
+    struct State {
+        next: Option<String>,
+        done: bool,
+    }
+    futures::stream::unfold(
+        State {
+            next: None,
+            done: false,
+        },
+        move |state| async move {
+            if state.done {
+                return None;
+            }
+            let page = crate::replicate::with_retries(|| {
+                store.list_objects(bucket, prefix, start_after, state.next.as_deref())
+            })
+            .await;
+            Some(match page {
+                Ok(page) => {
+                    let done = page.next.is_none();
+                    let items: Vec<Result<Listed, StoreError>> =
+                        page.objects.into_iter().map(Ok).collect();
+                    (
+                        futures::stream::iter(items),
+                        State {
+                            next: page.next,
+                            done,
+                        },
+                    )
+                }
+                Err(e) => (
+                    futures::stream::iter(vec![Err(e)]),
+                    State {
+                        next: None,
+                        done: true,
+                    },
+                ),
+            })
+        },
+    )
+    .flatten()
 }
 
 /// Encodes tags as the query string S3 expects in `x-amz-tagging`.

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    unquote_etag, ContentHeaders, CopyRequest, ObjectHead, ObjectRef, ObjectStore, Operation,
-    StoreError, StoreErrorKind, Tag, Written,
+    unquote_etag, ContentHeaders, CopyRequest, ListPage, Listed, ObjectHead, ObjectRef,
+    ObjectStore, Operation, StoreError, StoreErrorKind, Tag, Written,
 };
 
 /// One stored object.
@@ -214,6 +214,35 @@ impl ObjectStore for MemoryStore {
                     "no such key",
                 )
             })
+    }
+
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        continuation: Option<&str>,
+    ) -> Result<ListPage, StoreError> {
+        /// Small pages, so that tests cross page boundaries.
+        const PAGE: usize = 3;
+        let mut world = self.world();
+        self.check(&mut world, Operation::ListObjects, bucket, prefix)?;
+        let after = continuation.or(start_after).unwrap_or("");
+        let mut objects: Vec<Listed> = world.buckets[bucket]
+            .range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+            .filter(|(key, _)| key.starts_with(prefix))
+            .take(PAGE + 1)
+            .map(|(key, o)| Listed {
+                key: key.clone(),
+                size: o.body.len() as u64,
+                etag: o.etag.clone(),
+            })
+            .collect();
+        let next = (objects.len() > PAGE).then(|| {
+            objects.truncate(PAGE);
+            objects[PAGE - 1].key.clone()
+        });
+        Ok(ListPage { objects, next })
     }
 
     async fn copy_object(&self, request: &CopyRequest) -> Result<Written, StoreError> {

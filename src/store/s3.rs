@@ -9,8 +9,8 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::{
-    encode_copy_source, encode_tags, unquote_etag, ContentHeaders, CopyRequest, ObjectHead,
-    ObjectRef, ObjectStore, Operation, StoreError, StoreErrorKind, Tag, Written,
+    encode_copy_source, encode_tags, unquote_etag, ContentHeaders, CopyRequest, ListPage, Listed,
+    ObjectHead, ObjectRef, ObjectStore, Operation, StoreError, StoreErrorKind, Tag, Written,
 };
 use crate::aws::SdkFailure;
 
@@ -117,6 +117,43 @@ impl ObjectStore for S3Store {
                 value: t.value().to_owned(),
             })
             .collect())
+    }
+
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        continuation: Option<&str>,
+    ) -> Result<ListPage, StoreError> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_start_after(start_after.map(str::to_owned))
+            .set_continuation_token(continuation.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| translate(Operation::ListObjects, bucket, prefix, &e))?;
+        Ok(ListPage {
+            objects: out
+                .contents()
+                .iter()
+                .filter_map(|o| {
+                    Some(Listed {
+                        key: o.key()?.to_owned(),
+                        size: o.size().unwrap_or(0).max(0) as u64,
+                        etag: o.e_tag().map(unquote_etag).unwrap_or_default().to_owned(),
+                    })
+                })
+                .collect(),
+            next: out
+                .is_truncated()
+                .unwrap_or(false)
+                .then(|| out.next_continuation_token().map(str::to_owned))
+                .flatten(),
+        })
     }
 
     async fn copy_object(&self, request: &CopyRequest) -> Result<Written, StoreError> {

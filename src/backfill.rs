@@ -1,0 +1,518 @@
+//! `backfill`: replicate objects that existed before the daemon, through the same copy engine.
+//!
+//! The source is listed page by page (memory bounded by one page plus the copies in flight),
+//! each object goes through [`Replicator::replicate`] exactly as an event would — same copy,
+//! same verification, same "already present" skip — so a second run copies nothing. Results
+//! come back in key order, which makes the last finished key a safe place to resume from.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::config::RuleConfig;
+use crate::event::ObjectCreated;
+use crate::publish::{CompletionEvent, Method, Publisher};
+use crate::replicate::{Outcome, Replicator};
+use crate::store::{list_all, Listed, ObjectStore};
+
+/// What to backfill.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Only this rule (by name); all rules when `None`.
+    pub rule: Option<String>,
+    /// Only keys under this prefix (within each rule's own prefix).
+    pub prefix: Option<String>,
+    /// Resume after this key (exclusive), as printed by an interrupted run.
+    pub start_after: Option<String>,
+    /// Objects in flight at once.
+    pub concurrency: usize,
+}
+
+/// The final counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Objects listed that match the rules.
+    pub listed: u64,
+    /// Objects written to at least one target.
+    pub copied: u64,
+    /// Objects every target already held.
+    pub already_present: u64,
+    /// Objects changed or deleted between listing and copying (the daemon handles their events).
+    pub superseded: u64,
+    pub failed: u64,
+    /// Bytes of the objects copied.
+    pub bytes_copied: u64,
+    /// The last key finished in order, per rule: where `--start-after` resumes.
+    pub resume_after: Option<String>,
+    /// Whether the run was stopped before the end.
+    pub interrupted: bool,
+    /// The first failures, for the report.
+    pub failures: Vec<String>,
+}
+
+/// Failures kept for the final report; the count covers all of them.
+const FAILURES_SHOWN: usize = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    #[error("no rule named {name:?}; the rules are: {known}")]
+    UnknownRule { name: String, known: String },
+}
+
+/// Live counters, read by the progress reporter.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub total: AtomicU64,
+    pub total_known: AtomicBool,
+    pub done: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
+/// The listing prefix that satisfies both the rule's prefix and the user's, or `None` when the
+/// two cannot both hold.
+pub fn listing_prefix(rule: Option<&str>, user: Option<&str>) -> Option<String> {
+    let rule = rule.unwrap_or("");
+    let user = user.unwrap_or("");
+    if user.starts_with(rule) {
+        Some(user.to_owned())
+    } else if rule.starts_with(user) {
+        Some(rule.to_owned())
+    } else {
+        None
+    }
+}
+
+/// The rules to backfill, in configuration order.
+pub fn select_rules<'a>(
+    rules: &'a [RuleConfig],
+    name: Option<&str>,
+) -> Result<Vec<&'a RuleConfig>, BackfillError> {
+    match name {
+        None => Ok(rules.iter().collect()),
+        Some(name) => {
+            let found: Vec<_> = rules.iter().filter(|r| r.name == name).collect();
+            if found.is_empty() {
+                Err(BackfillError::UnknownRule {
+                    name: name.to_owned(),
+                    known: rules
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+            } else {
+                Ok(found)
+            }
+        }
+    }
+}
+
+/// Replicates every listed object of `rules` that the targets lack. Stops taking new objects
+/// when `stop` resolves; what was under way is abandoned and redone by the resumed run.
+pub async fn run<S, P>(
+    replicator: &Replicator<S>,
+    publisher: Option<&P>,
+    rules: &[&RuleConfig],
+    options: &Options,
+    progress: Arc<Progress>,
+    stop: impl Future<Output = ()>,
+) -> Summary
+where
+    S: ObjectStore + Clone,
+    P: Publisher,
+{
+    let counter = tokio::spawn(count_all(
+        replicator.source().clone(),
+        rules.iter().map(|r| (*r).clone()).collect(),
+        options.clone(),
+        Arc::clone(&progress),
+    ));
+    let mut summary = Summary::default();
+    tokio::pin!(stop);
+    'rules: for rule in rules {
+        let Some(prefix) = listing_prefix(rule.prefix.as_deref(), options.prefix.as_deref()) else {
+            continue;
+        };
+        let listing = list_all(
+            replicator.source(),
+            &rule.source_bucket,
+            &prefix,
+            options.start_after.as_deref(),
+        );
+        let results = listing
+            .filter(|item| {
+                let keep = match item {
+                    Ok(listed) => rule
+                        .suffix
+                        .as_deref()
+                        .is_none_or(|s| listed.key.ends_with(s)),
+                    Err(_) => true,
+                };
+                std::future::ready(keep)
+            })
+            .map(|item| async move {
+                match item {
+                    Ok(listed) => {
+                        let outcome = replicator
+                            .replicate(&as_event(rule, &listed), &rule.targets)
+                            .await;
+                        Ok((listed, outcome))
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            // In order: the last result seen is a key before which everything is finished.
+            .buffered(options.concurrency.max(1));
+        tokio::pin!(results);
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = &mut stop => {
+                    summary.interrupted = true;
+                    break 'rules;
+                }
+                next = results.next() => next,
+            };
+            let Some(result) = next else { break };
+            let (listed, outcome) = match result {
+                Ok(done) => done,
+                Err(e) => {
+                    warn!(message = "Listing the source failed; stopping this rule.", rule = %rule.name, error = %e);
+                    summary.failed += 1;
+                    summary
+                        .failures
+                        .push(format!("{}: listing: {e}", rule.name));
+                    continue 'rules;
+                }
+            };
+            summary.listed += 1;
+            progress.done.fetch_add(1, Ordering::Relaxed);
+            match outcome {
+                Outcome::Replicated { source, targets } => {
+                    if targets.iter().all(|t| t.method == Method::AlreadyPresent) {
+                        summary.already_present += 1;
+                    } else {
+                        summary.copied += 1;
+                        summary.bytes_copied += listed.size;
+                        progress.bytes.fetch_add(listed.size, Ordering::Relaxed);
+                    }
+                    if let Some(publisher) = publisher {
+                        let event = CompletionEvent::new(&rule.name, source, targets);
+                        if let Err(e) = publisher.publish_completion(&event).await {
+                            summary.failed += 1;
+                            note_failure(
+                                &mut summary,
+                                format!("{} {}: completion: {e}", rule.name, listed.key),
+                            );
+                        }
+                    }
+                }
+                Outcome::Superseded { .. } => summary.superseded += 1,
+                Outcome::SourceFailed(e) => {
+                    summary.failed += 1;
+                    note_failure(&mut summary, format!("{} {}: {e}", rule.name, listed.key));
+                }
+                Outcome::TargetsFailed { failed, .. } => {
+                    summary.failed += 1;
+                    for failure in failed {
+                        note_failure(
+                            &mut summary,
+                            format!(
+                                "{} {} → {}: {}",
+                                rule.name, listed.key, failure.target, failure.error
+                            ),
+                        );
+                    }
+                }
+            }
+            summary.resume_after = Some(listed.key);
+        }
+    }
+    counter.abort();
+    info!(
+        message = "Backfill finished.",
+        listed = summary.listed,
+        copied = summary.copied,
+        already_present = summary.already_present,
+        failed = summary.failed,
+        interrupted = summary.interrupted
+    );
+    summary
+}
+
+fn note_failure(summary: &mut Summary, failure: String) {
+    warn!(message = "Backfill of an object failed.", failure = %failure);
+    if summary.failures.len() < FAILURES_SHOWN {
+        summary.failures.push(failure);
+    }
+}
+
+/// The event an upload of `listed` would have produced (no sequencer, no version: listings
+/// have neither, and the copy is pinned to the listed ETag).
+fn as_event(rule: &RuleConfig, listed: &Listed) -> ObjectCreated {
+    ObjectCreated {
+        bucket: rule.source_bucket.clone(),
+        key: listed.key.clone(),
+        region: String::new(),
+        version_id: None,
+        etag: Some(listed.etag.clone()),
+        size: listed.size,
+        sequencer: None,
+        event_time: time::OffsetDateTime::now_utc(),
+        event_name: "Backfill".to_owned(),
+    }
+}
+
+/// Counts the objects to do, beside the copying, so that progress can show an ETA.
+async fn count_all<S: ObjectStore>(
+    source: S,
+    rules: Vec<RuleConfig>,
+    options: Options,
+    progress: Arc<Progress>,
+) {
+    for rule in &rules {
+        let Some(prefix) = listing_prefix(rule.prefix.as_deref(), options.prefix.as_deref()) else {
+            continue;
+        };
+        let listing = list_all(
+            &source,
+            &rule.source_bucket,
+            &prefix,
+            options.start_after.as_deref(),
+        );
+        tokio::pin!(listing);
+        while let Some(Ok(listed)) = listing.next().await {
+            if rule
+                .suffix
+                .as_deref()
+                .is_none_or(|s| listed.key.ends_with(s))
+            {
+                progress.total.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    progress.total_known.store(true, Ordering::Relaxed);
+}
+
+/// Reports progress until dropped: a redrawn line on a terminal, a log line every 10 s otherwise.
+pub fn report_progress(progress: Arc<Progress>, terminal: bool) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let every = if terminal {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_secs(10)
+        };
+        loop {
+            tokio::time::sleep(every).await;
+            let line = progress_line(&progress, started.elapsed());
+            if terminal {
+                eprint!("\r\x1b[2K{line}");
+            } else {
+                info!(message = "Backfill progress.", progress = %line);
+            }
+        }
+    })
+}
+
+/// `1234/5000 objects · 12.0 MiB copied · 150 obj/s · ETA 25 s`
+pub fn progress_line(progress: &Progress, elapsed: Duration) -> String {
+    let done = progress.done.load(Ordering::Relaxed);
+    let bytes = progress.bytes.load(Ordering::Relaxed);
+    let rate = done as f64 / elapsed.as_secs_f64().max(0.001);
+    let total = progress
+        .total_known
+        .load(Ordering::Relaxed)
+        .then(|| progress.total.load(Ordering::Relaxed));
+    let eta = match total {
+        Some(total) if rate > 0.0 => {
+            format!("ETA {:.0} s", total.saturating_sub(done) as f64 / rate)
+        }
+        _ => "ETA (counting…)".to_owned(),
+    };
+    let of = total.map(|t| format!("/{t}")).unwrap_or_default();
+    format!(
+        "{done}{of} objects · {:.1} MiB copied · {rate:.0} obj/s · {eta}",
+        bytes as f64 / (1024.0 * 1024.0)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CopyMode, TargetConfig};
+    use crate::publish::memory::MemoryPublisher;
+    use crate::replicate::Target;
+    use crate::store::memory::{MemoryStore, StoredObject};
+
+    fn setup() -> (MemoryStore, Replicator<MemoryStore>, RuleConfig) {
+        let store = MemoryStore::new("daemon");
+        for bucket in ["lake", "eu"] {
+            store.create_bucket(bucket);
+        }
+        let target = Target {
+            config: TargetConfig {
+                name: "eu".into(),
+                bucket: "eu".into(),
+                region: "eu-west-1".into(),
+                role_arn: None,
+                external_id: None,
+                key_prefix: None,
+                storage_class: None,
+                sse_kms_key_id: None,
+                copy_mode: CopyMode::Auto,
+            },
+            store: store.clone(),
+        };
+        let rule = RuleConfig {
+            name: "lake".into(),
+            source_bucket: "lake".into(),
+            prefix: Some("d/".into()),
+            suffix: Some(".csv".into()),
+            targets: vec!["eu".into()],
+        };
+        (store.clone(), Replicator::new(store, [target]), rule)
+    }
+
+    #[test]
+    fn listing_prefix_satisfies_both_prefixes() {
+        assert_eq!(
+            listing_prefix(Some("d/"), Some("d/2026/")).as_deref(),
+            Some("d/2026/")
+        );
+        assert_eq!(
+            listing_prefix(Some("d/2026/"), Some("d/")).as_deref(),
+            Some("d/2026/")
+        );
+        assert_eq!(listing_prefix(None, None).as_deref(), Some(""));
+        assert_eq!(listing_prefix(Some("a/"), Some("b/")), None);
+    }
+
+    #[tokio::test]
+    async fn copies_what_is_missing_skips_what_is_present_and_a_second_run_copies_nothing() {
+        let (store, replicator, rule) = setup();
+        for i in 0..10 {
+            store.put(
+                "lake",
+                &format!("d/{i:02}.csv"),
+                format!("row {i}").as_bytes(),
+                StoredObject::default(),
+            );
+        }
+        store.put("lake", "d/readme.txt", b"not csv", StoredObject::default());
+        store.put(
+            "lake",
+            "other/x.csv",
+            b"other prefix",
+            StoredObject::default(),
+        );
+        // Two objects are already replicated.
+        let options = Options {
+            concurrency: 4,
+            ..Options::default()
+        };
+        let only_two = Options {
+            prefix: Some("d/0".into()),
+            ..options.clone()
+        };
+        let first = run(
+            &replicator,
+            None::<&MemoryPublisher>,
+            &[&rule],
+            &Options {
+                start_after: Some("d/07.csv".into()),
+                ..only_two.clone()
+            },
+            Arc::default(),
+            std::future::pending(),
+        )
+        .await;
+        assert_eq!(first.copied, 2, "{first:?}");
+
+        let publisher = MemoryPublisher::default();
+        let full = run(
+            &replicator,
+            Some(&publisher),
+            &[&rule],
+            &options,
+            Arc::default(),
+            std::future::pending(),
+        )
+        .await;
+        assert_eq!(
+            (full.listed, full.copied, full.already_present, full.failed),
+            (10, 8, 2, 0),
+            "{full:?}"
+        );
+        assert_eq!(full.resume_after.as_deref(), Some("d/09.csv"));
+        assert_eq!(publisher.completions().len(), 10);
+        assert!(
+            store.get("eu", "d/readme.txt").is_none() && store.get("eu", "other/x.csv").is_none()
+        );
+
+        let again = run(
+            &replicator,
+            None::<&MemoryPublisher>,
+            &[&rule],
+            &options,
+            Arc::default(),
+            std::future::pending(),
+        )
+        .await;
+        assert_eq!((again.copied, again.already_present), (0, 10));
+    }
+
+    #[tokio::test]
+    async fn failures_are_counted_and_named() {
+        let (store, replicator, rule) = setup();
+        store.put("lake", "d/a.csv", b"a", StoredObject::default());
+        store.deny("eu");
+        let summary = run(
+            &replicator,
+            None::<&MemoryPublisher>,
+            &[&rule],
+            &Options {
+                concurrency: 1,
+                ..Options::default()
+            },
+            Arc::default(),
+            std::future::pending(),
+        )
+        .await;
+        assert_eq!(summary.failed, 1);
+        assert!(
+            summary.failures[0].contains("d/a.csv")
+                && summary.failures[0].contains("access denied"),
+            "{:?}",
+            summary.failures
+        );
+    }
+
+    #[test]
+    fn progress_shows_an_eta_once_the_total_is_known() {
+        let progress = Progress::default();
+        progress.done.store(50, Ordering::Relaxed);
+        assert!(progress_line(&progress, Duration::from_secs(1)).contains("counting"));
+        progress.total.store(100, Ordering::Relaxed);
+        progress.total_known.store(true, Ordering::Relaxed);
+        assert_eq!(
+            progress_line(&progress, Duration::from_secs(1)),
+            "50/100 objects · 0.0 MiB copied · 50 obj/s · ETA 1 s"
+        );
+    }
+
+    #[test]
+    fn an_unknown_rule_is_named_with_the_known_ones() {
+        let (_, _, rule) = setup();
+        let err = select_rules(&[rule], Some("nope")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no rule named \"nope\"; the rules are: lake"
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! `backfill` and `verify`, run as a user would (the real binary) against the emulator.
+
+mod common;
+
+use std::process::Output;
+
+use common::*;
+use serde_json::Value;
+
+fn cli(args: &[&str], config: &std::path::Path) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_s3-replicator"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run s3-replicator")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn summary_line(output: &Output) -> String {
+    stdout(output)
+        .lines()
+        .find(|l| l.starts_with("backfill:"))
+        .unwrap_or_else(|| panic!("no summary in {output:?}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_copies_what_is_missing_and_verify_reports_every_kind_of_difference() {
+    let (emulator, stack) = setup("backfill").await;
+    let s3 = emulator.s3(SOURCE_REGION);
+    // Objects that existed before the daemon: no notification, no events.
+    s3.put_bucket_notification_configuration()
+        .bucket(&stack.source_bucket)
+        .notification_configuration(aws_sdk_s3::types::NotificationConfiguration::builder().build())
+        .send()
+        .await
+        .expect("disable notification");
+    let keys: Vec<String> = (0..200).map(|i| format!("hist/{i:03} part.csv")).collect();
+    for key in &keys {
+        put_object(
+            &s3,
+            &stack.source_bucket,
+            key,
+            key.as_bytes(),
+            "text/csv",
+            &[("k", "v")],
+            None,
+        )
+        .await;
+    }
+    put_object(
+        &s3,
+        &stack.source_bucket,
+        "other/x.csv",
+        b"x",
+        "text/csv",
+        &[],
+        None,
+    )
+    .await;
+    let file = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(
+        file.path(),
+        stack
+            .config_toml()
+            .replace("source_bucket =", "prefix = \"hist/\"\nsource_bucket ="),
+    )
+    .expect("config");
+    let config = file.path();
+
+    let before = cli(&["verify"], config);
+    assert_eq!(before.status.code(), Some(1), "{}", stdout(&before));
+    assert!(
+        stdout(&before).contains("400 missing"),
+        "{}",
+        stdout(&before)
+    );
+
+    // Ten objects first, so that the full run finds some already present.
+    let some = cli(&["backfill", "--prefix", "hist/00"], config);
+    assert!(some.status.success(), "{some:?}");
+    assert!(
+        summary_line(&some).contains("10 listed, 10 copied"),
+        "{}",
+        summary_line(&some)
+    );
+
+    let full = cli(
+        &["backfill", "--rule", "lake", "--publish-completions"],
+        config,
+    );
+    assert!(full.status.success(), "{full:?}");
+    let line = summary_line(&full);
+    assert!(
+        line.contains("200 listed, 190 copied")
+            && line.contains("10 already present")
+            && line.contains("0 failed"),
+        "{line}"
+    );
+    let completions = receive_until(
+        &emulator.sqs(),
+        &stack.completions_url,
+        std::time::Duration::from_secs(30),
+        |r| r.len() >= 200,
+    )
+    .await;
+    assert_eq!(
+        completions.len(),
+        200,
+        "--publish-completions publishes one per object"
+    );
+
+    let again = cli(&["backfill"], config);
+    assert!(
+        summary_line(&again).contains("0 copied (0.0 MiB), 200 already present"),
+        "{}",
+        summary_line(&again)
+    );
+
+    let clean = cli(&["verify"], config);
+    assert!(clean.status.success(), "{}", stdout(&clean));
+    assert!(
+        stdout(&clean).contains("400 compared, 400 match"),
+        "{}",
+        stdout(&clean)
+    );
+
+    // One difference of each kind.
+    let eu = emulator.s3(EU_REGION);
+    let dr = s3_with(&emulator.second_account().await, DR_REGION);
+    eu.delete_object()
+        .bucket(&stack.eu_bucket)
+        .key(&keys[1])
+        .send()
+        .await
+        .expect("delete");
+    put_object(
+        &dr,
+        &stack.dr_bucket,
+        &keys[2],
+        b"a different size",
+        "text/csv",
+        &[],
+        None,
+    )
+    .await;
+    let same_size = "X".repeat(keys[3].len());
+    put_object(
+        &eu,
+        &stack.eu_bucket,
+        &keys[3],
+        same_size.as_bytes(),
+        "text/csv",
+        &[],
+        None,
+    )
+    .await;
+    put_object(
+        &dr,
+        &stack.dr_bucket,
+        "hist/stray.csv",
+        b"stray",
+        "text/csv",
+        &[],
+        None,
+    )
+    .await;
+
+    let found = cli(&["verify", "--json"], config);
+    assert_eq!(found.status.code(), Some(1));
+    let report: Value = serde_json::from_str(&stdout(&found)).expect("JSON report");
+    assert_eq!(report["missing"], 1, "{report}");
+    assert_eq!(report["size_differs"], 1, "{report}");
+    assert_eq!(report["content_differs"], 1, "{report}");
+    assert_eq!(report["only_in_target"], 1, "{report}");
+    let findings: Vec<(String, String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["difference"].as_str().unwrap().to_owned(),
+                f["target"].as_str().unwrap().to_owned(),
+                f["key"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        findings.contains(&("missing".into(), "analytics-eu".into(), keys[1].clone())),
+        "{findings:?}"
+    );
+    assert!(
+        findings.contains(&("size_differs".into(), "dr-account".into(), keys[2].clone())),
+        "{findings:?}"
+    );
+    assert!(
+        findings.contains(&(
+            "content_differs".into(),
+            "analytics-eu".into(),
+            keys[3].clone()
+        )),
+        "{findings:?}"
+    );
+    assert!(
+        findings.contains(&(
+            "only_in_target".into(),
+            "dr-account".into(),
+            "hist/stray.csv".into()
+        )),
+        "{findings:?}"
+    );
+
+    // Backfill mends what it can (the missing and the different replicas), verify agrees
+    // except for the stray object, which is not the backfill's to delete.
+    let mended = cli(&["backfill"], config);
+    assert!(
+        summary_line(&mended).contains("3 copied"),
+        "{}",
+        summary_line(&mended)
+    );
+    let after: Value = serde_json::from_str(&stdout(&cli(&["verify", "--json"], config))).unwrap();
+    assert_eq!(
+        (
+            after["missing"].as_u64(),
+            after["size_differs"].as_u64(),
+            after["content_differs"].as_u64(),
+            after["only_in_target"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0), Some(1)),
+        "{after}"
+    );
+}
