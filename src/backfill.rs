@@ -147,10 +147,7 @@ where
         let results = listing
             .filter(|item| {
                 let keep = match item {
-                    Ok(listed) => rule
-                        .suffix
-                        .as_deref()
-                        .is_none_or(|s| listed.key.ends_with(s)),
+                    Ok(listed) => rule.covers(&listed.key),
                     Err(_) => true,
                 };
                 std::future::ready(keep)
@@ -287,11 +284,7 @@ async fn count_all<S: ObjectStore>(
         );
         tokio::pin!(listing);
         while let Some(Ok(listed)) = listing.next().await {
-            if rule
-                .suffix
-                .as_deref()
-                .is_none_or(|s| listed.key.ends_with(s))
-            {
+            if rule.covers(&listed.key) {
                 progress.total.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -375,6 +368,7 @@ mod tests {
             prefix: Some("d/".into()),
             suffix: Some(".csv".into()),
             targets: vec!["eu".into()],
+            ..Default::default()
         };
         (store.clone(), Replicator::new(store, [target]), rule)
     }

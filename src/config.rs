@@ -328,6 +328,52 @@ pub struct RuleConfig {
     /// Names of the targets (see `[[targets]]`) every matching object is copied to.
     #[serde(default)]
     pub targets: Vec<String>,
+    /// Partition completion: the name of the marker object (e.g. `_SUCCESS`) whose arrival
+    /// says "this prefix is complete". When the marker is replicated, the daemon checks that
+    /// every object under the marker's prefix is in every target and then publishes one
+    /// `s3-replicator.prefix-completed.v1` event. The marker is replicated even when it does
+    /// not match `suffix`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete_on: Option<String>,
+    /// How long after the marker's event objects may still be missing before an alert names
+    /// them, in seconds. The check is repeated with a growing delay until then (and after).
+    #[serde(default = "default_complete_deadline_secs")]
+    pub complete_deadline_secs: u64,
+}
+
+const fn default_complete_deadline_secs() -> u64 {
+    900
+}
+
+impl Default for RuleConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            source_bucket: String::new(),
+            prefix: None,
+            suffix: None,
+            targets: Vec::new(),
+            complete_on: None,
+            complete_deadline_secs: default_complete_deadline_secs(),
+        }
+    }
+}
+
+impl RuleConfig {
+    /// Whether `key` is this rule's partition marker (`…/_SUCCESS`, or `_SUCCESS` at the top).
+    pub fn is_marker(&self, key: &str) -> bool {
+        self.complete_on.as_deref().is_some_and(|marker| {
+            key.strip_suffix(marker)
+                .is_some_and(|rest| rest.is_empty() || rest.ends_with('/'))
+        })
+    }
+
+    /// Whether this rule replicates `key` of its source bucket: under its prefix, and ending
+    /// with its suffix or being its partition marker.
+    pub fn covers(&self, key: &str) -> bool {
+        self.prefix.as_deref().is_none_or(|p| key.starts_with(p))
+            && (self.suffix.as_deref().is_none_or(|s| key.ends_with(s)) || self.is_marker(key))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -822,6 +868,16 @@ impl Config {
             }
             if let Err(why) = check_bucket(&r.source_bucket) {
                 p.push(at("source_bucket"), why);
+            }
+            if let Some(marker) = &r.complete_on {
+                if marker.is_empty() || marker.contains('/') {
+                    p.push(
+                        at("complete_on"),
+                        format!(
+                            "is {marker:?}; must be an object name without '/', e.g. \"_SUCCESS\""
+                        ),
+                    );
+                }
             }
             if r.targets.is_empty() {
                 p.push(
@@ -1771,6 +1827,7 @@ mod tests {
             prefix: None,
             suffix: None,
             targets: vec!["other".into()],
+            ..Default::default()
         });
         c.targets.push(TargetConfig {
             name: "other".into(),

@@ -10,6 +10,7 @@
 //! - [`replicate`] — copying one object to every target of a rule and verifying what was written.
 //! - [`publish`]  — completion events and alerts: their formats and the SNS adapter.
 //! - [`alerts`]   — alert aggregation: one alert per (kind, target) per window, then a summary.
+//! - [`partition`] — partition completion: a marker object closes its prefix, checked in every target.
 //! - [`pipeline`] — one message, start to finish: decode → route → replicate → publish → acknowledge.
 //! - [`daemon`]   — the long-running loop: long polling, bounded concurrency, batch deletes, shutdown.
 //! - [`backfill`] — the `backfill` command: replicate what existed before, through the same engine.
@@ -24,6 +25,7 @@ pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod event;
+pub mod partition;
 pub mod pipeline;
 pub mod publish;
 pub mod queue;

@@ -20,6 +20,8 @@ use backon::Retryable;
 use tracing::{error, info};
 
 use crate::alerts::Alerter;
+use crate::config::RuleConfig;
+use crate::partition;
 
 use crate::error::Disposition;
 use crate::event::{decode, Notification, ObjectCreated};
@@ -171,6 +173,10 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                         Ok(()) => {
                             self.counters.completed.fetch_add(1, Ordering::Relaxed);
                             info!(message = "Completion published.", rule = %rule.name, bucket = %object.bucket, key = %object.key, latency_ms = event.latency_ms);
+                            if rule.is_marker(&object.key) {
+                                verdict = verdict
+                                    .max(self.complete_partition(message, object, rule).await);
+                            }
                         }
                         Err(e) => {
                             // Every target holds the object; only the announcement is missing.
@@ -249,6 +255,76 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             info!(message = "No rule matches; object ignored.", bucket = %object.bucket, key = %object.key);
         }
         verdict
+    }
+
+    /// The marker of a partition was replicated: publish its completion if every object under
+    /// its prefix is in every target, else hand the message back to check again later.
+    async fn complete_partition(
+        &self,
+        message: &Message,
+        object: &ObjectCreated,
+        rule: &RuleConfig,
+    ) -> Verdict {
+        let check = partition::check(&self.replicator, rule, &object.key, &object.region).await;
+        match check {
+            Ok(partition::Check::Complete(event)) => {
+                let published = (|| self.publisher.publish_prefix_completed(&event))
+                    .retry(retry_policy())
+                    .when(|e: &PublishError| e.transient)
+                    .await;
+                match published {
+                    Ok(()) => {
+                        info!(message = "Partition completion published.", rule = %rule.name, bucket = %object.bucket, prefix = %event.prefix, objects = event.objects);
+                        Verdict::Delete
+                    }
+                    Err(e) => {
+                        error!(message = "Partition completion could not be published.", rule = %rule.name, prefix = %event.prefix, error = %e);
+                        Verdict::Retry
+                    }
+                }
+            }
+            Ok(partition::Check::Incomplete {
+                prefix,
+                missing,
+                examples,
+            }) => {
+                let age = time::OffsetDateTime::now_utc() - object.event_time;
+                let deadline = time::Duration::seconds(rule.complete_deadline_secs as i64);
+                info!(message = "Partition not complete yet; checking again later.", rule = %rule.name, prefix = %prefix, missing, age_secs = age.whole_seconds());
+                if age >= deadline {
+                    let mut alert = Alert::new(
+                        AlertKind::PartitionIncomplete,
+                        format!(
+                            "{missing} object(s) under s3://{}/{prefix} are not in every target {}s after its marker arrived: {}",
+                            object.bucket,
+                            age.whole_seconds(),
+                            examples.join(", ")
+                        ),
+                        "Find out why these objects were not replicated (look for copy_failed alerts, or objects written without an event), then upload them again or run `s3-replicator backfill --prefix` for this prefix. The completion is published as soon as the prefix is complete.",
+                    )
+                    .rule(&rule.name)
+                    .source(AlertObject::from_event(object))
+                    .message_id(&message.id);
+                    alert.example_keys = examples;
+                    self.alert(alert).await;
+                }
+                Verdict::Retry
+            }
+            Err(e) => {
+                let disposition = e.disposition();
+                error!(message = "Partition could not be checked.", rule = %rule.name, key = %object.key, error = %e);
+                if Self::alerts_on(message, disposition) {
+                    self.alert(
+                        Alert::new(AlertKind::PartitionIncomplete, e.to_string(), e.advice())
+                            .rule(&rule.name)
+                            .source(AlertObject::from_event(object))
+                            .message_id(&message.id),
+                    )
+                    .await;
+                }
+                Verdict::of(disposition)
+            }
+        }
     }
 
     async fn alert(&self, alert: Alert) {

@@ -17,6 +17,8 @@ use crate::event::{format_millis, serialize_millis_utc, ObjectCreated};
 
 /// Schema name of the completion event.
 pub const COMPLETION_SCHEMA: &str = "s3-replicator.completion.v1";
+/// Schema name of the partition completion event.
+pub const PREFIX_COMPLETED_SCHEMA: &str = "s3-replicator.prefix-completed.v1";
 /// Schema name of the alert's JSON rendering.
 pub const ALERT_SCHEMA: &str = "s3-replicator.alert.v1";
 /// SNS subjects are limited to 100 characters.
@@ -101,6 +103,47 @@ impl CompletionEvent {
     }
 }
 
+/// One target of a completed prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrefixTarget {
+    pub name: String,
+    pub bucket: String,
+    /// The prefix in the target (its `key_prefix` + the source prefix).
+    pub prefix: String,
+    pub region: String,
+}
+
+/// "Every object under this prefix is in every target": published once the partition marker
+/// (the rule's `complete_on`) was replicated and the prefix checked, on the completion topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrefixCompletedEvent {
+    pub schema: &'static str,
+    pub rule: String,
+    pub source_bucket: String,
+    pub source_region: String,
+    /// The partition, e.g. `curated/d=2026-11-21/`.
+    pub prefix: String,
+    /// The marker object's key.
+    pub marker: String,
+    /// Objects under the prefix (marker included) as listed when the check passed.
+    pub objects: u64,
+    pub bytes: u64,
+    pub targets: Vec<PrefixTarget>,
+    #[serde(serialize_with = "serialize_millis_utc")]
+    pub completed_at: OffsetDateTime,
+}
+
+impl PrefixCompletedEvent {
+    /// SNS message attributes: the completion event's, with `status = prefix_completed`.
+    pub fn attributes(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("source_bucket", self.source_bucket.clone()),
+            ("rule", self.rule.clone()),
+            ("status", "prefix_completed".to_owned()),
+        ]
+    }
+}
+
 /// What went wrong, as a stable name for filters and runbooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -113,6 +156,9 @@ pub enum AlertKind {
     MalformedMessage,
     /// Every target holds the object, but the completion event could not be published.
     CompletionUnpublished,
+    /// A partition marker arrived, but objects under its prefix are still missing from a
+    /// target after the rule's `complete_deadline_secs`.
+    PartitionIncomplete,
 }
 
 impl AlertKind {
@@ -122,6 +168,7 @@ impl AlertKind {
             AlertKind::SourceUnreadable => "source unreadable",
             AlertKind::MalformedMessage => "malformed message",
             AlertKind::CompletionUnpublished => "completion not published",
+            AlertKind::PartitionIncomplete => "partition incomplete",
         }
     }
 }
@@ -349,6 +396,11 @@ pub trait Publisher: Send + Sync + 'static {
     fn publish_completion(
         &self,
         event: &CompletionEvent,
+    ) -> impl Future<Output = Result<(), PublishError>> + Send;
+
+    fn publish_prefix_completed(
+        &self,
+        event: &PrefixCompletedEvent,
     ) -> impl Future<Output = Result<(), PublishError>> + Send;
 
     fn publish_alert(&self, alert: &Alert)

@@ -33,9 +33,7 @@ impl Router {
 }
 
 fn matches(rule: &RuleConfig, bucket: &str, key: &str) -> bool {
-    rule.source_bucket == bucket
-        && rule.prefix.as_deref().is_none_or(|p| key.starts_with(p))
-        && rule.suffix.as_deref().is_none_or(|s| key.ends_with(s))
+    rule.source_bucket == bucket && rule.covers(key)
 }
 
 #[cfg(test)]
@@ -49,6 +47,7 @@ mod tests {
             prefix: prefix.map(Into::into),
             suffix: suffix.map(Into::into),
             targets: vec!["t".into()],
+            ..Default::default()
         }
     }
 

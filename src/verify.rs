@@ -98,16 +98,14 @@ fn listing<'a, S: ObjectStore>(
     bucket: &'a str,
     prefix: &'a str,
     strip: &'a str,
-    suffix: Option<&'a str>,
+    rule: &'a RuleConfig,
 ) -> Listing<'a> {
     let stream = list_all(store, bucket, prefix, None)
         .filter_map(move |item| {
             std::future::ready(match item {
                 Ok(mut listed) => {
                     listed.key = listed.key[strip.len()..].to_owned();
-                    suffix
-                        .is_none_or(|s| listed.key.ends_with(s))
-                        .then_some(Ok(listed))
+                    rule.covers(&listed.key).then_some(Ok(listed))
                 }
                 Err(e) => Some(Err(e)),
             })
@@ -169,14 +167,13 @@ async fn compare<S: ObjectStore>(
 ) -> Result<(), StoreError> {
     let key_prefix = target.config.key_prefix.as_deref().unwrap_or("");
     let target_prefix = format!("{key_prefix}{prefix}");
-    let suffix = rule.suffix.as_deref();
-    let mut left = listing(source, &rule.source_bucket, prefix, "", suffix);
+    let mut left = listing(source, &rule.source_bucket, prefix, "", rule);
     let mut right = listing(
         &target.store,
         &target.config.bucket,
         &target_prefix,
         key_prefix,
-        suffix,
+        rule,
     );
     let finding = |key: &str, difference, source_size, target_size| Finding {
         rule: rule.name.clone(),
@@ -277,6 +274,7 @@ mod tests {
             prefix: None,
             suffix: None,
             targets: vec!["eu".into()],
+            ..Default::default()
         };
         for key in ["a", "b", "c", "d", "e", "f", "g"] {
             store.put("lake", key, key.as_bytes(), StoredObject::default());

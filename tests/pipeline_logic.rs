@@ -53,6 +53,7 @@ fn world() -> World {
         prefix: Some("in/".into()),
         suffix: None,
         targets: vec!["eu".into(), "dr".into()],
+        ..Default::default()
     }]);
     let replicator = Replicator::new(
         store.clone(),

@@ -2,18 +2,26 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::{Alert, CompletionEvent, PublishError, Publisher};
+use super::{Alert, CompletionEvent, PrefixCompletedEvent, PublishError, Publisher};
 
 #[derive(Debug, Clone, Default)]
 pub struct MemoryPublisher {
     completions: Arc<Mutex<Vec<CompletionEvent>>>,
     alerts: Arc<Mutex<Vec<Alert>>>,
+    prefixes: Arc<Mutex<Vec<PrefixCompletedEvent>>>,
     fail_completions: Arc<Mutex<bool>>,
 }
 
 impl MemoryPublisher {
     pub fn completions(&self) -> Vec<CompletionEvent> {
         self.completions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn prefixes(&self) -> Vec<PrefixCompletedEvent> {
+        self.prefixes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -49,6 +57,17 @@ impl Publisher for MemoryPublisher {
             });
         }
         self.completions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(event.clone());
+        Ok(())
+    }
+
+    async fn publish_prefix_completed(
+        &self,
+        event: &PrefixCompletedEvent,
+    ) -> Result<(), PublishError> {
+        self.prefixes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(event.clone());

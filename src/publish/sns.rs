@@ -3,7 +3,7 @@
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
 
-use super::{Alert, CompletionEvent, PublishError, Publisher};
+use super::{Alert, CompletionEvent, PrefixCompletedEvent, PublishError, Publisher};
 use crate::aws::SdkFailure;
 
 /// Publishes completions and alerts to their topics.
@@ -67,6 +67,19 @@ impl SnsPublisher {
 
 impl Publisher for SnsPublisher {
     async fn publish_completion(&self, event: &CompletionEvent) -> Result<(), PublishError> {
+        let body = serde_json::to_string(event).map_err(|e| PublishError {
+            topic_arn: self.completion_topic.clone(),
+            message: e.to_string(),
+            transient: false,
+        })?;
+        self.publish(&self.completion_topic, body, None, None, event.attributes())
+            .await
+    }
+
+    async fn publish_prefix_completed(
+        &self,
+        event: &PrefixCompletedEvent,
+    ) -> Result<(), PublishError> {
         let body = serde_json::to_string(event).map_err(|e| PublishError {
             topic_arn: self.completion_topic.clone(),
             message: e.to_string(),

@@ -1,0 +1,164 @@
+//! Partition completion against the emulator: a `_SUCCESS` marker closes its prefix.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const DEADLINE: Duration = Duration::from_secs(90);
+
+fn partition_config(stack: &Stack, deadline_secs: u64) -> String {
+    stack.config_toml().replace(
+        &format!("source_bucket = \"{}\"\n", stack.source_bucket),
+        &format!(
+            "source_bucket = \"{}\"\nsuffix = \".csv\"\ncomplete_on = \"_SUCCESS\"\ncomplete_deadline_secs = {deadline_secs}\n",
+            stack.source_bucket
+        ),
+    )
+}
+
+fn is_prefix_event(body: &str) -> Option<Value> {
+    let event: Value = serde_json::from_str(body).ok()?;
+    (event["schema"] == "s3-replicator.prefix-completed.v1").then_some(event)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_marker_uploaded_in_random_order_publishes_one_prefix_completion_after_everything() {
+    let (emulator, stack) = setup("partition").await;
+    let (config, _file) = load_config(&partition_config(&stack, 600));
+    let daemon = Daemon::start(config);
+    let s3 = emulator.s3(SOURCE_REGION);
+    let prefix = "curated/d=2026-11-21/";
+    // The marker goes up in the middle, not last: the daemon must wait for the rest.
+    let mut keys: Vec<String> = (0..6).map(|i| format!("{prefix}part-{i}.csv")).collect();
+    keys.insert(2, format!("{prefix}_SUCCESS"));
+    for key in &keys {
+        put_object(
+            &s3,
+            &stack.source_bucket,
+            key,
+            key.as_bytes(),
+            "text/csv",
+            &[],
+            None,
+        )
+        .await;
+    }
+
+    let sqs = emulator.sqs();
+    let eu = emulator.s3(EU_REGION);
+    let dr = s3_with(&emulator.second_account().await, DR_REGION);
+    let mut prefix_events = Vec::new();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while prefix_events.is_empty() && std::time::Instant::now() < deadline {
+        for message in receive_until(&sqs, &stack.completions_url, Duration::from_secs(1), |r| {
+            !r.is_empty()
+        })
+        .await
+        {
+            if let Some(event) = is_prefix_event(&message.body) {
+                // The moment it arrives, every object is in every target.
+                for key in &keys {
+                    for (client, bucket) in [(&eu, &stack.eu_bucket), (&dr, &stack.dr_bucket)] {
+                        assert_eq!(
+                            read_body(client, bucket, key).await.as_deref(),
+                            Some(key.as_bytes()),
+                            "prefix completion before s3://{bucket}/{key} was there"
+                        );
+                    }
+                }
+                prefix_events.push(event);
+            }
+        }
+    }
+    let event = prefix_events.first().expect("a prefix-completed event");
+    assert_eq!(event["prefix"], prefix);
+    assert_eq!(event["rule"], "lake");
+    assert_eq!(event["objects"], 7, "six parts and the marker");
+    let bytes: usize = keys.iter().map(|k| k.len()).sum();
+    assert_eq!(event["bytes"], bytes as u64);
+    assert_eq!(event["targets"].as_array().unwrap().len(), 2);
+
+    wait_for_empty(&sqs, &stack.queue_url, DEADLINE).await;
+    daemon.stop().await;
+    let rest = receive_until(&sqs, &stack.completions_url, Duration::from_secs(1), |_| {
+        false
+    })
+    .await;
+    let more = rest
+        .iter()
+        .filter(|m| is_prefix_event(&m.body).is_some())
+        .count();
+    assert_eq!(more, 0, "exactly one prefix-completed event");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_object_is_alerted_after_the_deadline_and_nothing_is_announced() {
+    let (emulator, stack) = setup("partgap").await;
+    let s3 = emulator.s3(SOURCE_REGION);
+    let sqs = emulator.sqs();
+    let prefix = "curated/d=2026-11-22/";
+    // An object that reaches the source without an event, so it is never replicated.
+    s3.put_bucket_notification_configuration()
+        .bucket(&stack.source_bucket)
+        .notification_configuration(aws_sdk_s3::types::NotificationConfiguration::builder().build())
+        .send()
+        .await
+        .expect("disable notification");
+    let hidden = format!("{prefix}hidden.csv");
+    put_object(
+        &s3,
+        &stack.source_bucket,
+        &hidden,
+        b"never announced",
+        "text/csv",
+        &[],
+        None,
+    )
+    .await;
+    let notification = aws_sdk_s3::types::NotificationConfiguration::builder()
+        .queue_configurations(
+            aws_sdk_s3::types::QueueConfiguration::builder()
+                .queue_arn(queue_arn(&sqs, &stack.queue_url).await)
+                .events(aws_sdk_s3::types::Event::from("s3:ObjectCreated:*"))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    s3.put_bucket_notification_configuration()
+        .bucket(&stack.source_bucket)
+        .notification_configuration(notification)
+        .send()
+        .await
+        .expect("enable notification");
+
+    let (config, _file) = load_config(&partition_config(&stack, 2));
+    let daemon = Daemon::start(config);
+    for key in [format!("{prefix}part-0.csv"), format!("{prefix}_SUCCESS")] {
+        put_object(&s3, &stack.source_bucket, &key, b"x", "text/csv", &[], None).await;
+    }
+    let alerts = receive_until(&sqs, &stack.alerts_url, DEADLINE, |r| !r.is_empty()).await;
+    let alert: Value = serde_json::from_str(&alerts.first().expect("an alert").body).unwrap();
+    assert_eq!(alert["kind"], "partition_incomplete", "{alert}");
+    assert!(
+        alert["error"].as_str().unwrap().contains(&hidden),
+        "{alert}"
+    );
+    assert!(
+        alert["error"].as_str().unwrap().contains("analytics-eu"),
+        "{alert}"
+    );
+    daemon.stop().await;
+    let completions = receive_until(&sqs, &stack.completions_url, Duration::from_secs(1), |_| {
+        false
+    })
+    .await;
+    assert!(
+        completions
+            .iter()
+            .all(|m| is_prefix_event(&m.body).is_none()),
+        "no prefix completion while an object is missing"
+    );
+}
