@@ -1123,6 +1123,13 @@ impl Config {
                 "    suffix:        {}",
                 quoted_or(rule.suffix.as_deref(), "(any)")
             )?;
+            if let Some(marker) = &rule.complete_on {
+                writeln!(
+                    out,
+                    "    partition:     closed by {marker:?}; alert after {} s",
+                    rule.complete_deadline_secs
+                )?;
+            }
             writeln!(out, "    targets ({}):", rule.targets.len())?;
             for name in &rule.targets {
                 match self.target(name) {
