@@ -87,6 +87,7 @@ pub async fn run<Q, S, P>(
             }
             Err(e) => {
                 error!(message = "Receiving from the queue failed; backing off.", error = %e, backoff_ms = backoff.as_millis() as u64);
+                crate::metrics::record_retry("receive_messages");
                 drop(first);
                 tokio::select! {
                     () = &mut shutdown => break,
@@ -109,7 +110,12 @@ pub async fn run<Q, S, P>(
             let pipeline = Arc::clone(&pipeline);
             let done = done_tx.clone();
             tokio::spawn(async move {
-                let verdict = pipeline.handle(&message).await;
+                // Operations: the in-flight gauge and one log span per message.
+                let in_flight = crate::metrics::MessageInFlight::start();
+                let span = crate::logging::message_span(&message);
+                let verdict =
+                    tracing::Instrument::instrument(pipeline.handle(&message), span).await;
+                in_flight.done(verdict == Verdict::Delete);
                 if verdict == Verdict::Delete && done.send(Receipt::from(&message)).await.is_err() {
                     warn!(message = "Deleter gone; message will be redelivered.", message_id = %message.id);
                 }
@@ -159,6 +165,7 @@ async fn delete_batch<Q: MessageSource>(queue: &Q, mut receipts: Vec<Receipt>) {
         let result = (|| queue.delete_batch(&receipts))
             .retry(policy)
             .when(|e| e.transient)
+            .notify(|_, _| crate::metrics::record_retry("delete_messages"))
             .await;
         let failures = match result {
             Ok(failures) => failures,

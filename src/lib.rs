@@ -13,15 +13,24 @@
 //! - [`daemon`]   — the long-running loop: long polling, bounded concurrency, batch deletes, shutdown.
 //! - [`aws`]      — building SDK clients: endpoints, regions, assumed-role credentials.
 //! - [`error`]    — what the pipeline does about a failure (retry, alert, ignore).
+//!
+//! Operating it:
+//!
+//! - [`server`]   — `/healthz`, `/readyz` and `/metrics` on a small HTTP server.
+//! - [`metrics`]  — every metric name, the process-wide registry, the Prometheus text format.
+//! - [`logging`]  — text or JSON logs, one span per queue message.
 
 pub mod aws;
 pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod event;
+pub mod logging;
+pub mod metrics;
 pub mod pipeline;
 pub mod publish;
 pub mod queue;
 pub mod replicate;
 pub mod route;
+pub mod server;
 pub mod store;

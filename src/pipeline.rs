@@ -104,12 +104,15 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         let mut matched = false;
         for rule in self.router.route(&object.bucket, &object.key) {
             matched = true;
-            match self.replicator.replicate(object, &rule.targets).await {
+            let outcome = self.replicator.replicate(object, &rule.targets).await;
+            crate::metrics::record_outcome(&outcome);
+            match outcome {
                 Outcome::Replicated { source, targets } => {
                     let event = CompletionEvent::new(&rule.name, source, targets);
                     match self.publisher.publish_completion(&event).await {
                         Ok(()) => {
                             self.counters.completed.fetch_add(1, Ordering::Relaxed);
+                            crate::metrics::record_completion(&event);
                             info!(message = "Completion published.", rule = %rule.name, bucket = %object.bucket, key = %object.key, latency_ms = event.latency_ms);
                         }
                         Err(e) => {
@@ -184,7 +187,9 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
     }
 
     async fn alert(&self, alert: Alert) {
-        if let Err(e) = self.publisher.publish_alert(&alert).await {
+        let result = self.publisher.publish_alert(&alert).await;
+        crate::metrics::record_alert(alert.kind, result.is_ok());
+        if let Err(e) = result {
             // The message is kept either way, so the failure is not lost; the log is all
             // that is left to say it out loud.
             error!(message = "Alert could not be published.", kind = ?alert.kind, error = %e, alert = %alert.json());

@@ -102,6 +102,10 @@ impl<S: ObjectStore> Replicator<S> {
             }
             Err(e) => return Outcome::SourceFailed(e),
         };
+        // Operations: the bytes-in-flight gauge, while the copies of this object run.
+        let _in_flight = crate::metrics::BytesInFlight::hold(
+            head.size.saturating_mul(target_names.len() as u64),
+        );
         let tags = if head.tag_count > 0 {
             match self.source.get_object_tagging(&source_ref).await {
                 Ok(tags) => tags,
