@@ -1004,6 +1004,9 @@ impl Config {
         writeln!(out, "  multipart_threshold:     {}", c.multipart_threshold)?;
         writeln!(out, "  part_size:               {}", c.part_size)?;
         writeln!(out, "  max_inflight_bytes:      {}", c.max_inflight_bytes)?;
+        writeln!(out, "Operations")?;
+        writeln!(out, "  server.listen:           {}", self.server.listen)?;
+        writeln!(out, "  log.format:              {:?}", self.log.format)?;
 
         writeln!(out)?;
         writeln!(out, "Rules ({})", self.rules.len())?;
@@ -1425,6 +1428,16 @@ mod operations_tests {
 
         let err = load(&format!("{MINIMAL}\n[server]\nport = 1")).unwrap_err();
         assert_eq!(err.problems()[0].field, "server.port", "{err}");
+    }
+
+    #[test]
+    fn describe_shows_the_server_and_log_settings() {
+        let text = load(MINIMAL).unwrap().describe();
+        assert!(
+            text.contains("server.listen:           0.0.0.0:9090"),
+            "{text}"
+        );
+        assert!(text.contains("log.format:              Text"), "{text}");
     }
 
     #[test]

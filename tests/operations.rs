@@ -374,3 +374,50 @@ async fn a_fifo_completion_topic_gets_a_group_and_a_stable_deduplication_id() {
     assert_eq!(ids[0].1.len(), 16, "{ids:?}");
     assert_eq!(ids[0], ids[1], "one object version, one deduplication ID");
 }
+
+/// The ECS task has no configuration file: `check-config` and `run` read the file's text from
+/// S3R_CONFIG_TOML, and `S3R_…` key variables still override it.
+#[test]
+fn check_config_reads_the_file_text_from_the_environment() {
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml"))
+            .unwrap();
+    let check = |vars: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_s3-replicator"));
+        command
+            .arg("check-config")
+            .env_remove("S3R_CONFIG")
+            .env_remove("S3R_CONFIG_TOML");
+        for (k, v) in vars {
+            command.env(k, v);
+        }
+        command.output().unwrap()
+    };
+
+    let out = check(&[
+        ("S3R_CONFIG_TOML", &example),
+        (
+            "S3R_QUEUE__URL",
+            "https://sqs.eu-west-1.amazonaws.com/111111111111/from-env",
+        ),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("/111111111111/from-env"), "{stdout}");
+    assert!(stdout.contains("analytics-eu-west-1"), "{stdout}");
+
+    let out = check(&[("S3R_CONFIG_TOML", "[queue]\nmax_messages = 99")]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("$S3R_CONFIG_TOML: configuration is not valid"),
+        "{stderr}"
+    );
+
+    let out = check(&[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("S3R_CONFIG_TOML"),
+        "{out:?}"
+    );
+}
