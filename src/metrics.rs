@@ -475,6 +475,56 @@ mod tests {
     }
 
     #[test]
+    fn outcomes_count_per_target_with_method_or_error_kind() {
+        use crate::publish::TargetReport;
+        use crate::replicate::TargetFailure;
+        use crate::store::{Operation, StoreError, StoreErrorKind};
+
+        let report = |name: &str, method| TargetReport {
+            name: name.into(),
+            bucket: "b".into(),
+            key: "secret/key".into(),
+            region: "eu-west-1".into(),
+            etag: "e".into(),
+            version_id: None,
+            method,
+            duration_ms: 1500,
+        };
+        let failure = |kind| TargetFailure {
+            target: "unit-broken".into(),
+            bucket: "b".into(),
+            region: "eu-west-1".into(),
+            error: StoreError {
+                operation: Operation::CopyObject,
+                bucket: "b".into(),
+                key: "secret/key".into(),
+                kind,
+                message: "no".into(),
+            },
+        };
+        record_outcome(&Outcome::TargetsFailed {
+            succeeded: vec![report("unit-ok", Method::ServerSideCopy)],
+            failed: vec![
+                failure(StoreErrorKind::NoSuchBucket),
+                failure(StoreErrorKind::NoSuchBucket),
+                failure(StoreErrorKind::AccessDenied),
+            ],
+        });
+        assert_eq!(counter(OBJECTS_FAILED, &["unit-broken", "NoSuchBucket"]), 2);
+        assert_eq!(counter(OBJECTS_FAILED, &["unit-broken", "AccessDenied"]), 1);
+        assert_eq!(
+            counter(OBJECTS_REPLICATED, &["unit-ok", "server_side_copy"]),
+            1
+        );
+        record_outcome(&Outcome::SourceFailed(
+            failure(StoreErrorKind::InvalidObjectState).error,
+        ));
+        assert!(counter(OBJECTS_FAILED, &["source", "InvalidObjectState"]) >= 1);
+        // Keys never become labels.
+        assert!(!render().contains("secret/key"));
+    }
+
+    #[test]
     fn in_flight_guards_go_up_and_back_down() {
         // Other tests of this binary may hold guards too: compare within one guard's life.
         let before = REGISTRY.bytes_in_flight.load(Ordering::Relaxed);
