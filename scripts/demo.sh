@@ -23,7 +23,8 @@ target/debug/examples/local_stack setup --endpoint "$endpoint" --config config/l
 target/debug/s3-replicator check-config --config config/local.toml >/dev/null
 
 log=.emulator/daemon.log
-target/debug/s3-replicator run --config config/local.toml >"$log" 2>&1 &
+# Health and metrics on loopback only, on a free port (the log names it).
+S3R_SERVER__LISTEN=127.0.0.1:0 target/debug/s3-replicator run --config config/local.toml >"$log" 2>&1 &
 daemon=$!
 cleanup() {
   if ! $keep; then
@@ -33,6 +34,13 @@ cleanup() {
 }
 trap cleanup EXIT
 echo "daemon: pid $daemon, log in $log"
+for _ in $(seq 50); do
+  if addr="$(grep -o 'addr=[0-9.:]*' "$log" | head -1)" && [[ -n "$addr" ]]; then
+    echo "daemon: health and metrics on http://${addr#addr=}/metrics (/healthz, /readyz)"
+    break
+  fi
+  sleep 0.1
+done
 echo
 
 status=0

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
+scripts/check-terraform.sh   # terraform parses, checkov, the task environment passes check-config, hadolint
 
 endpoint="$(scripts/emulator.sh start)"
 trap 'scripts/emulator.sh stop' EXIT

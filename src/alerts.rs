@@ -130,7 +130,9 @@ impl Alerter {
 }
 
 async fn send<P: Publisher>(publisher: &P, alert: &Alert) {
-    match publisher.publish_alert(alert).await {
+    let result = publisher.publish_alert(alert).await;
+    crate::metrics::record_alert(alert.kind, result.is_ok());
+    match result {
         Ok(()) => {
             warn!(message = "Alert published.", kind = ?alert.kind, count = alert.count, subject = %alert.subject())
         }

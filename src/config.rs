@@ -37,6 +37,8 @@ const SECTIONS: &[&str] = &[
     "copy",
     "targets",
     "rules",
+    "server",
+    "log",
 ];
 
 /// Whether a variable (name after the prefix) is meant as a configuration key: it nests with
@@ -93,6 +95,12 @@ pub struct Config {
     /// Which source objects are copied to which targets.
     #[serde(default)]
     pub rules: Vec<RuleConfig>,
+    /// The health and metrics endpoint (see [`ServerConfig`]).
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// How logs are written (see [`LogConfig`]).
+    #[serde(default)]
+    pub log: LogConfig,
 }
 
 /// Settings shared by every AWS client.
@@ -637,6 +645,7 @@ impl Config {
         self.validate_copy(&mut p);
         self.validate_targets(&mut p);
         self.validate_rules(&mut p);
+        self.validate_operations(&mut p);
         if p.0.is_empty() {
             Ok(())
         } else {
@@ -1107,6 +1116,9 @@ impl Config {
         writeln!(out, "  multipart_threshold:     {}", c.multipart_threshold)?;
         writeln!(out, "  part_size:               {}", c.part_size)?;
         writeln!(out, "  max_inflight_bytes:      {}", c.max_inflight_bytes)?;
+        writeln!(out, "Operations")?;
+        writeln!(out, "  server.listen:           {}", self.server.listen)?;
+        writeln!(out, "  log.format:              {:?}", self.log.format)?;
 
         writeln!(out)?;
         writeln!(out, "Rules ({})", self.rules.len())?;
@@ -1397,6 +1409,163 @@ impl<'de> Deserialize<'de> for ByteSize {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------------
+// Operations: the health/metrics server and the logs
+
+/// Environment variable holding the whole TOML file, for containers that get their
+/// configuration through the environment only (the ECS task definition of `terraform/`): arrays
+/// of tables (`[[targets]]`, `[[rules]]`) cannot be expressed as `S3R_…` key variables.
+/// Used when no `--config` file is given; `S3R_…` key variables still override it.
+pub const CONFIG_TOML_ENV: &str = "S3R_CONFIG_TOML";
+
+impl Config {
+    /// Like [`Config::figment`], with the file's text given directly instead of a path.
+    pub fn figment_from_str(toml: &str) -> Figment {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(toml))
+            .merge(Self::env_provider(ENV_PREFIX))
+    }
+
+    /// [`Config::figment_from_str`] extracted and validated.
+    pub fn load_str(toml: &str) -> Result<Config, ConfigError> {
+        Self::from_figment(&Self::figment_from_str(toml))
+    }
+
+    fn validate_operations(&self, p: &mut Problems) {
+        if let Err(why) = self.server.listen.parse::<std::net::SocketAddr>() {
+            p.push(
+                "server.listen",
+                format!(
+                    "{:?} is not an address: {why}; expected IP:PORT such as \"0.0.0.0:9090\" (port 0 picks a free one)",
+                    self.server.listen
+                ),
+            );
+        }
+    }
+}
+
+/// The small HTTP server for `/healthz`, `/readyz` and `/metrics` (Prometheus text format).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on, `IP:PORT`. Default `0.0.0.0:9090`: inside a container the port is
+    /// reachable only where the task's security group lets it be; port 0 picks a free one.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+/// Where the health and metrics server listens by default.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:9090";
+
+fn default_listen() -> String {
+    DEFAULT_LISTEN.to_owned()
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+        }
+    }
+}
+
+/// How log lines are written to stderr. The level comes from `RUST_LOG` (default `info`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` for a person at a terminal, `json` (one object per line) for CloudWatch Logs.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+/// The shape of a log line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines, coloured only on a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line: CloudWatch Logs Insights finds fields without parsing.
+    Json,
+}
+
+#[cfg(test)]
+mod operations_tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [queue]
+        url = "https://sqs.us-east-1.amazonaws.com/111111111111/q"
+        [completion]
+        topic_arn = "arn:aws:sns:us-east-1:111111111111:done"
+        [alerts]
+        topic_arn = "arn:aws:sns:us-east-1:111111111111:alerts"
+        [[targets]]
+        name = "t"
+        bucket = "target-bucket"
+        region = "eu-west-1"
+        [[rules]]
+        name = "r"
+        source_bucket = "source-bucket"
+        targets = ["t"]
+    "#;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_figment(
+            &Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)),
+        )
+    }
+
+    #[test]
+    fn server_and_log_default_to_all_interfaces_and_text() {
+        let c = load(MINIMAL).unwrap();
+        assert_eq!(c.server.listen, "0.0.0.0:9090");
+        assert_eq!(c.log.format, LogFormat::Text);
+    }
+
+    #[test]
+    fn server_and_log_are_read() {
+        let c = load(&format!(
+            "{MINIMAL}\n[server]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\""
+        ))
+        .unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:0");
+        assert_eq!(c.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn bad_listen_address_and_log_format_are_named() {
+        let err = load(&format!("{MINIMAL}\n[server]\nlisten = \"localhost\"")).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid(_)), "{err}");
+        assert_eq!(err.problems()[0].field, "server.listen", "{err}");
+        assert!(err.to_string().contains("0.0.0.0:9090"), "{err}");
+
+        let err = load(&format!("{MINIMAL}\n[log]\nformat = \"xml\"")).unwrap_err();
+        assert_eq!(err.problems()[0].field, "log.format", "{err}");
+        assert!(err.to_string().contains("`json`"), "{err}");
+
+        let err = load(&format!("{MINIMAL}\n[server]\nport = 1")).unwrap_err();
+        assert_eq!(err.problems()[0].field, "server.port", "{err}");
+    }
+
+    #[test]
+    fn describe_shows_the_server_and_log_settings() {
+        let text = load(MINIMAL).unwrap().describe();
+        assert!(
+            text.contains("server.listen:           0.0.0.0:9090"),
+            "{text}"
+        );
+        assert!(text.contains("log.format:              Text"), "{text}");
+    }
+
+    #[test]
+    fn the_whole_file_can_come_from_a_string() {
+        let c = Config::load_str(MINIMAL).unwrap();
+        assert_eq!(c.targets[0].name, "t");
+        assert!(Config::load_str("[queue").is_err());
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -142,6 +142,7 @@ pub async fn run<Q, S, P>(
             }
             Ok(Err(e)) => {
                 error!(message = "Receiving from the queue failed; backing off.", error = %e, backoff_ms = backoff.as_millis() as u64);
+                crate::metrics::record_retry("receive_messages");
                 drop(first);
                 tokio::select! {
                     () = &mut shutdown => break,
@@ -171,7 +172,12 @@ pub async fn run<Q, S, P>(
             let done = done_tx.clone();
             let in_flight = Arc::clone(&in_flight);
             handlers.spawn(async move {
-                let verdict = pipeline.handle(&message).await;
+                // Operations: the in-flight gauge and one log span per message.
+                let gauge = crate::metrics::MessageInFlight::start();
+                let span = crate::logging::message_span(&message);
+                let verdict =
+                    tracing::Instrument::instrument(pipeline.handle(&message), span).await;
+                gauge.done(verdict == Verdict::Delete);
                 lock(&in_flight).remove(&message.id);
                 match verdict {
                     Verdict::Delete => {
@@ -277,6 +283,7 @@ async fn delete_batch<Q: MessageSource>(queue: &Q, mut receipts: Vec<Receipt>) {
         let result = (|| queue.delete_batch(&receipts))
             .retry(policy)
             .when(|e| e.transient)
+            .notify(|_, _| crate::metrics::record_retry("delete_messages"))
             .await;
         let failures = match result {
             Ok(failures) => failures,

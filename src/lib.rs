@@ -17,6 +17,12 @@
 //! - [`verify`]   — the `verify` command: compare sources and targets in bounded memory.
 //! - [`aws`]      — building SDK clients: endpoints, regions, assumed-role credentials.
 //! - [`error`]    — what the pipeline does about a failure (retry, alert, ignore).
+//!
+//! Operating it:
+//!
+//! - [`server`]   — `/healthz`, `/readyz` and `/metrics` on a small HTTP server.
+//! - [`metrics`]  — every metric name, the process-wide registry, the Prometheus text format.
+//! - [`logging`]  — text or JSON logs, one span per queue message.
 
 pub mod alerts;
 pub mod aws;
@@ -25,11 +31,14 @@ pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod event;
+pub mod logging;
+pub mod metrics;
 pub mod partition;
 pub mod pipeline;
 pub mod publish;
 pub mod queue;
 pub mod replicate;
 pub mod route;
+pub mod server;
 pub mod store;
 pub mod verify;

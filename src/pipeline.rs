@@ -162,7 +162,9 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         let mut matched = false;
         for rule in self.router.route(&object.bucket, &object.key) {
             matched = true;
-            match self.replicator.replicate(object, &rule.targets).await {
+            let outcome = self.replicator.replicate(object, &rule.targets).await;
+            crate::metrics::record_outcome(&outcome);
+            match outcome {
                 Outcome::Replicated { source, targets } => {
                     let event = CompletionEvent::new(&rule.name, source, targets);
                     let published = (|| self.publisher.publish_completion(&event))
@@ -172,6 +174,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     match published {
                         Ok(()) => {
                             self.counters.completed.fetch_add(1, Ordering::Relaxed);
+                            crate::metrics::record_completion(&event);
                             info!(message = "Completion published.", rule = %rule.name, bucket = %object.bucket, key = %object.key, latency_ms = event.latency_ms);
                             if rule.is_marker(&object.key) {
                                 verdict = verdict

@@ -162,6 +162,17 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
+    /// The stable name, as in the alert's JSON (`copy_failed`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::CopyFailed => "copy_failed",
+            AlertKind::SourceUnreadable => "source_unreadable",
+            AlertKind::MalformedMessage => "malformed_message",
+            AlertKind::CompletionUnpublished => "completion_unpublished",
+            AlertKind::PartitionIncomplete => "partition_incomplete",
+        }
+    }
+
     fn title(self) -> &'static str {
         match self {
             AlertKind::CopyFailed => "copy failed",
@@ -332,13 +343,7 @@ impl Alert {
     /// SNS message attributes, for subscription filter policies.
     pub fn attributes(&self) -> Vec<(&'static str, String)> {
         let mut attributes = vec![
-            (
-                "kind",
-                serde_json::to_value(self.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-            ),
+            ("kind", self.kind.as_str().to_owned()),
             ("status", "failed".to_owned()),
         ];
         if let Some(source) = &self.source {
@@ -456,6 +461,19 @@ mod tests {
                 ("status", "completed".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn alert_kind_names_match_their_json() {
+        for kind in [
+            AlertKind::CopyFailed,
+            AlertKind::SourceUnreadable,
+            AlertKind::MalformedMessage,
+            AlertKind::CompletionUnpublished,
+            AlertKind::PartitionIncomplete,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
     }
 
     #[test]

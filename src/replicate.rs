@@ -114,6 +114,10 @@ impl<S: ObjectStore> Replicator<S> {
                 }
                 Err(e) => return Outcome::SourceFailed(e),
             };
+        // Operations: the bytes-in-flight gauge, while the copies of this object run.
+        let _in_flight = crate::metrics::BytesInFlight::hold(
+            head.size.saturating_mul(target_names.len() as u64),
+        );
         let tags = if head.tag_count > 0 {
             match with_retries(|| self.source.get_object_tagging(&source_ref)).await {
                 Ok(tags) => tags,
@@ -352,6 +356,7 @@ where
     call.retry(retry_policy())
         .when(|e: &StoreError| e.disposition() == Disposition::Retry)
         .notify(|e: &StoreError, delay| {
+            crate::metrics::record_retry(&e.operation.to_string());
             warn!(message = "Retrying after a transient failure.", error = %e, delay_ms = delay.as_millis() as u64);
         })
         .await

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use s3_replicator::backfill;
-use s3_replicator::config::Config;
+use s3_replicator::config::{Config, ConfigError, CONFIG_TOML_ENV};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,20 +23,23 @@ struct Cli {
 enum Command {
     /// Run the daemon: consume S3 notifications from SQS and replicate.
     Run {
-        /// The configuration file (TOML); `S3R_…` environment variables override it.
+        /// The configuration file (TOML); `S3R_…` environment variables override it. Without
+        /// it, the file's text is read from the S3R_CONFIG_TOML environment variable.
         #[arg(long, short, env = "S3R_CONFIG")]
-        config: PathBuf,
+        config: Option<PathBuf>,
     },
     /// Validate the configuration and print the resolved rules and targets.
     CheckConfig {
+        /// As for `run`: a file, or else the text in S3R_CONFIG_TOML.
         #[arg(long, short, env = "S3R_CONFIG")]
-        config: PathBuf,
+        config: Option<PathBuf>,
     },
     /// Replicate objects that existed before the daemon: list the sources, copy what the
     /// targets lack (same copy engine, same "already present" skip).
     Backfill {
+        /// As for `run`: a file, or else the text in S3R_CONFIG_TOML.
         #[arg(long, short, env = "S3R_CONFIG")]
-        config: PathBuf,
+        config: Option<PathBuf>,
         /// Only this rule.
         #[arg(long)]
         rule: Option<String>,
@@ -53,8 +56,9 @@ enum Command {
     /// Compare sources and targets: report objects missing, of another size or content, or
     /// only in a target. Exits 0 only when everything matches.
     Verify {
+        /// As for `run`: a file, or else the text in S3R_CONFIG_TOML.
         #[arg(long, short, env = "S3R_CONFIG")]
-        config: PathBuf,
+        config: Option<PathBuf>,
         /// Only this rule.
         #[arg(long)]
         rule: Option<String>,
@@ -65,22 +69,71 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Exit 0 if the health endpoint of a daemon on this machine answers 200 (for container
+    /// health checks: the image has no shell or curl).
+    Healthcheck {
+        /// Address of the server; default: server.listen from S3R_SERVER__LISTEN, else
+        /// 0.0.0.0:9090, with an unspecified IP replaced by loopback.
+        #[arg(long)]
+        addr: Option<String>,
+    },
+}
+
+/// Where the configuration comes from, for loading and for messages.
+enum Source {
+    File(PathBuf),
+    Env(String),
+}
+
+impl Source {
+    fn resolve(path: Option<PathBuf>) -> anyhow::Result<Self> {
+        match (path, std::env::var(CONFIG_TOML_ENV)) {
+            (Some(path), _) => Ok(Source::File(path)),
+            (None, Ok(text)) => Ok(Source::Env(text)),
+            (None, Err(_)) => anyhow::bail!(
+                "no configuration: give --config FILE (or S3R_CONFIG), or put the file's text in {CONFIG_TOML_ENV}"
+            ),
+        }
+    }
+
+    fn load(&self) -> Result<Config, ConfigError> {
+        match self {
+            Source::File(path) => Config::load(path),
+            Source::Env(text) => Config::load_str(text),
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Source::File(path) => path.display().to_string(),
+            Source::Env(_) => format!("${CONFIG_TOML_ENV}"),
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { config } => match Config::load(&config) {
-            Ok(config) => {
-                print!("{}", config.describe());
-                ExitCode::SUCCESS
+        Command::CheckConfig { config } => {
+            let source = match Source::resolve(config) {
+                Ok(source) => source,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return ExitCode::from(2);
+                }
+            };
+            match source.load() {
+                Ok(config) => {
+                    print!("{}", config.describe());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{}: configuration is not valid:\n{e}", source.name());
+                    ExitCode::from(2)
+                }
             }
-            Err(e) => {
-                eprintln!("{}: configuration is not valid:\n{e}", config.display());
-                ExitCode::from(2)
-            }
-        },
-        Command::Run { config } => match run(&config) {
+        }
+        Command::Run { config } => match run(config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e:#}");
@@ -100,7 +153,7 @@ fn main() -> ExitCode {
                 start_after,
                 concurrency: 0,
             };
-            match backfill(&config, options, publish_completions) {
+            match backfill(config, options, publish_completions) {
                 Ok(code) => code,
                 Err(e) => {
                     eprintln!("error: {e:#}");
@@ -113,24 +166,24 @@ fn main() -> ExitCode {
             rule,
             prefix,
             json,
-        } => match verify(&config, rule.as_deref(), prefix.as_deref(), json) {
+        } => match verify(config, rule.as_deref(), prefix.as_deref(), json) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("error: {e:#}");
                 ExitCode::from(2)
             }
         },
+        Command::Healthcheck { addr } => healthcheck(addr),
     }
 }
 
 fn verify(
-    path: &std::path::Path,
+    path: Option<PathBuf>,
     rule: Option<&str>,
     prefix: Option<&str>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let config = Config::load(path)
-        .with_context(|| format!("{}: configuration is not valid", path.display()))?;
+    let config = load(path)?;
     let rules = backfill::select_rules(&config.rules, rule)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let report = runtime.block_on(async {
@@ -171,26 +224,21 @@ fn verify(
     })
 }
 
-fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,aws_config=warn,aws_smithy_runtime=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, never in a log file or CloudWatch.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+/// Loads the configuration from `--config` or `S3R_CONFIG_TOML`, naming the source on error.
+fn load(path: Option<PathBuf>) -> anyhow::Result<Config> {
+    let source = Source::resolve(path)?;
+    source
+        .load()
+        .with_context(|| format!("{}: configuration is not valid", source.name()))
 }
 
 fn backfill(
-    path: &std::path::Path,
+    path: Option<PathBuf>,
     mut options: backfill::Options,
     publish_completions: bool,
 ) -> anyhow::Result<ExitCode> {
-    init_logging();
-    let config = Config::load(path)
-        .with_context(|| format!("{}: configuration is not valid", path.display()))?;
+    let config = load(path)?;
+    s3_replicator::logging::init(config.log.format);
     options.concurrency = config.queue.concurrency;
     let rules = backfill::select_rules(&config.rules, options.rule.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -249,13 +297,60 @@ fn backfill(
     })
 }
 
-fn run(path: &std::path::Path) -> anyhow::Result<()> {
-    init_logging();
-    let config = Config::load(path)
-        .with_context(|| format!("{}: configuration is not valid", path.display()))?;
+fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = load(path)?;
+    s3_replicator::logging::init(config.log.format);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(s3_replicator::daemon::serve(&config, shutdown_signal()));
-    Ok(())
+    runtime.block_on(async {
+        // Held for the daemon's life; dropping it stops the server.
+        let _server = s3_replicator::server::start(&config)
+            .await
+            .context("starting the health and metrics server")?;
+        s3_replicator::daemon::serve(&config, shutdown_signal()).await;
+        anyhow::Ok(())
+    })
+}
+
+fn healthcheck(addr: Option<String>) -> ExitCode {
+    let listen = addr
+        .or_else(|| std::env::var("S3R_SERVER__LISTEN").ok())
+        .unwrap_or_else(|| s3_replicator::config::DEFAULT_LISTEN.to_owned());
+    let Some(addr) = s3_replicator::server::local_probe_addr(&listen) else {
+        eprintln!("healthcheck: {listen:?} is not an IP:PORT address");
+        return ExitCode::FAILURE;
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("healthcheck: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let answer = runtime.block_on(async {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            s3_replicator::server::get(addr, "/healthz"),
+        )
+        .await
+    });
+    match answer {
+        Ok(Ok((200, _))) => ExitCode::SUCCESS,
+        Ok(Ok((status, body))) => {
+            eprintln!("healthcheck: http://{addr}/healthz answered {status}: {body}");
+            ExitCode::FAILURE
+        }
+        Ok(Err(e)) => {
+            eprintln!("healthcheck: http://{addr}/healthz: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("healthcheck: http://{addr}/healthz did not answer within 3 s");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Resolves on SIGTERM (ECS stopping the task) or SIGINT (Ctrl-C).

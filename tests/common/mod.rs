@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod ops;
 pub mod stack;
 
 use std::path::PathBuf;

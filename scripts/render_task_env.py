@@ -1,0 +1,177 @@
+"""Renders the container environment that the terraform example's ECS task runs with, and runs
+`s3-replicator check-config` on exactly that environment.
+
+    render_task_env.py EXAMPLE_DIR MODULE_DIR BINARY
+
+The environment is read from the module's `locals.container_environment` (ecs.tf) and the
+example's module call, parsed with python-hcl2. Values that only exist after `terraform apply`
+(the queue URL, the topic ARNs) are rendered the way AWS forms them, from the example's region
+and a placeholder account. Any reference this script does not know fails the check, so that a
+change to the task's environment cannot slip past it: teach it the new reference instead.
+
+Also checks that the example's TOML agrees with the example's terraform: every bucket the
+configuration names is a bucket the terraform grants, and every role ARN is the DR writer role.
+"""
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+
+import hcl2
+
+PLACEHOLDER_ACCOUNT = "111111111111"
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return hcl2.load(f)
+
+
+def fail(message):
+    print(f"render_task_env: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def blocks(doc, kind):
+    """{name: body} for `resource`-less blocks such as module and variable."""
+    out = {}
+    for entry in doc.get(kind, []):
+        for name, body in entry.items():
+            out[name] = body
+    return out
+
+
+def single(value):
+    """python-hcl2 wraps attribute values of blocks in one-element lists."""
+    if isinstance(value, list) and len(value) == 1:
+        return value[0]
+    return value
+
+
+def variable_defaults(directory):
+    defaults = {}
+    path = os.path.join(directory, "variables.tf")
+    for name, body in blocks(load(path), "variable").items():
+        if "default" in body:
+            defaults[name] = single(body["default"])
+    return defaults
+
+
+def resolve_vars(value, variables):
+    """Replaces `${var.NAME}` in a literal string with the variable's default."""
+    if not isinstance(value, str):
+        return value
+    whole = re.fullmatch(r"\$\{var\.(\w+)\}", value)
+    if whole:
+        return variables[whole.group(1)]
+    return re.sub(r"\$\{var\.(\w+)\}", lambda m: str(variables[m.group(1)]), value)
+
+
+def main():
+    example_dir, module_dir, binary = sys.argv[1:4]
+    example = {}
+    for name in sorted(os.listdir(example_dir)):
+        if name.endswith(".tf"):
+            for kind, entries in load(os.path.join(example_dir, name)).items():
+                example.setdefault(kind, []).extend(entries)
+    example_vars = variable_defaults(example_dir)
+    module_vars = variable_defaults(module_dir)
+
+    calls = [body for body in blocks(example, "module").values()
+             if single(body["source"]).rstrip("/").endswith("modules/replicator")]
+    if len(calls) != 1:
+        fail(f"expected one call of modules/replicator in {example_dir}, found {len(calls)}")
+    call = calls[0]
+    inputs = dict(module_vars)
+    for key, value in call.items():
+        if not key.startswith("__"):
+            inputs[key] = resolve_vars(single(value), example_vars)
+
+    # config_toml: file("${path.module}/NAME") is the one form the example may use.
+    m = re.fullmatch(r'\$\{file\("\$\{path\.module\}/([^"]+)"\)\}', inputs["config_toml"])
+    if not m:
+        fail(f"config_toml must be file(\"${{path.module}}/NAME\"), found {inputs['config_toml']!r}")
+    toml_path = os.path.join(example_dir, m.group(1))
+    with open(toml_path, encoding="utf-8") as f:
+        config_toml = f.read()
+
+    providers = [single(p) for p in example.get("provider", [])]
+    default_provider = [p["aws"] for p in providers if "aws" in p and "alias" not in p["aws"]]
+    if len(default_provider) != 1:
+        fail("expected one aws provider without alias in the example")
+    region = single(default_provider[0]["region"])
+
+    name = inputs["name"]
+    fifo = bool(inputs.get("completion_topic_fifo", False))
+    completion_topic = f"{name}-completed.fifo" if fifo else f"{name}-completed"
+    known = {
+        "var.config_toml": config_toml,
+        "aws_sqs_queue.events.url": f"https://sqs.{region}.amazonaws.com/{PLACEHOLDER_ACCOUNT}/{name}-events",
+        "aws_sns_topic.completion.arn": f"arn:aws:sns:{region}:{PLACEHOLDER_ACCOUNT}:{completion_topic}",
+        "aws_sns_topic.alerts.arn": f"arn:aws:sns:{region}:{PLACEHOLDER_ACCOUNT}:{name}-alerts",
+        "var.metrics_port": str(inputs["metrics_port"]),
+        "local.region": region,
+    }
+
+    ecs = load(os.path.join(module_dir, "ecs.tf"))
+    locals_ = {}
+    for entry in ecs.get("locals", []):
+        locals_.update(entry)
+    expr = single(locals_["container_environment"])
+    m = re.fullmatch(r"\$\{merge\((\{.*\}),\s*var\.environment\)\}", expr, re.S)
+    if not m:
+        fail(f"container_environment must be merge({{…}}, var.environment), found {expr[:120]!r}")
+    base = ast.literal_eval(m.group(1))
+
+    def render(value):
+        def one(ref):
+            if ref.group(1) not in known:
+                fail(f"unknown reference ${{{ref.group(1)}}} in container_environment: teach {__file__} its value")
+            return known[ref.group(1)]
+        return re.sub(r"\$\{([^}]+)\}", one, str(value))
+
+    env = {key: render(value) for key, value in base.items()}
+    extra = inputs.get("environment") or {}
+    env.update({k: str(v) for k, v in extra.items()})
+
+    check_consistency(config_toml, toml_path, example, example_vars)
+
+    out = os.path.join(os.path.dirname(binary), "task-environment.json")
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(env, f, indent=2, sort_keys=True)
+
+    # Exactly this environment, nothing inherited: no stray S3R_ variable or AWS setting helps.
+    result = subprocess.run([binary, "check-config"], env={"PATH": "/usr/bin:/bin", **env},
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        fail(f"check-config refused the task's configuration ({out}):\n{result.stderr}")
+    for expected in (known["aws_sqs_queue.events.url"], known["aws_sns_topic.completion.arn"]):
+        if expected not in result.stdout:
+            fail(f"check-config did not resolve {expected}:\n{result.stdout}")
+    print(f"render_task_env: check-config accepts the task environment of {example_dir} ({out})")
+
+
+def check_consistency(config_toml, toml_path, example, example_vars):
+    config = tomllib.loads(config_toml)
+    text = json.dumps(example)
+    for target in config.get("targets", []):
+        if target["bucket"] not in example_vars.values():
+            fail(f"{toml_path}: target bucket {target['bucket']!r} is none of the example's buckets")
+        role = target.get("role_arn")
+        if role:
+            account, role_name = re.fullmatch(r"arn:aws:iam::(\d{12}):role/(.+)", role).groups()
+            if account != example_vars.get("dr_account_id") or f'"{role_name}"' not in text:
+                fail(f"{toml_path}: role_arn {role!r} is not the DR writer role the example creates")
+            if target.get("external_id") != example_vars.get("dr_external_id"):
+                fail(f"{toml_path}: external_id of {target['name']!r} differs from var.dr_external_id")
+    for rule in config.get("rules", []):
+        if rule["source_bucket"] != example_vars.get("source_bucket"):
+            fail(f"{toml_path}: rule {rule['name']!r} reads {rule['source_bucket']!r}, not var.source_bucket")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+# Inputs of the target-account side: the role the daemon assumes to write this account's buckets.
+
+variable "role_name" {
+  description = "Name of the writer role the daemon assumes (the target's role_arn in the daemon's configuration)."
+  type        = string
+  default     = "s3-replicator-writer"
+}
+
+variable "replicator_task_role_arn" {
+  description = "The daemon's task role in the source account (replicator module output task_role_arn): the only principal trusted."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.replicator_task_role_arn))
+    error_message = "replicator_task_role_arn: an IAM role ARN, arn:aws:iam::ACCOUNT:role/NAME."
+  }
+}
+
+variable "external_id" {
+  description = <<-EOT
+    External ID the trust policy requires (the target's external_id in the daemon's configuration).
+    It guards against the confused-deputy problem when the source account is run by another party.
+  EOT
+  type        = string
+  sensitive   = true
+  validation {
+    condition     = length(var.external_id) >= 2 && length(var.external_id) <= 1224
+    error_message = "external_id: 2 to 1224 characters (an STS limit)."
+  }
+}
+
+variable "target_buckets" {
+  description = "Buckets in this account the daemon writes replicas to (they must exist)."
+  type        = list(string)
+  validation {
+    condition     = length(var.target_buckets) > 0
+    error_message = "target_buckets: at least one bucket."
+  }
+}
+
+variable "source_bucket_arns" {
+  description = <<-EOT
+    The source buckets (ARNs, in the source account). A server-side copy is made by this role, so it
+    reads the source too; the source bucket policies must allow it as well (replicator module output
+    source_bucket_policy_statements).
+  EOT
+  type        = list(string)
+}
+
+variable "source_kms_key_arns" {
+  description = "KMS keys of SSE-KMS source objects: the role decrypts with them during the copy (their key policies must allow this account)."
+  type        = list(string)
+  default     = []
+}
+
+variable "manage_bucket_policies" {
+  description = <<-EOT
+    Whether this module writes the target buckets' policies (allow the writer role, deny plain HTTP).
+    A bucket has one policy: set false when a bucket's policy is managed elsewhere, and add the
+    statements of output bucket_policy_json there.
+  EOT
+  type        = bool
+  default     = true
+}
+
+variable "create_kms_key" {
+  description = "Create a KMS key for the replicas whose key policy lets the writer role encrypt (set it as the targets' sse_kms_key_id or bucket default)."
+  type        = bool
+  default     = false
+}
+
+variable "target_kms_key_arns" {
+  description = "Existing KMS keys the replicas are encrypted with (their key policies must allow the writer role)."
+  type        = list(string)
+  default     = []
+}
+
+variable "max_session_duration_seconds" {
+  description = "Longest assumed-role session; the daemon refreshes its credentials before they expire."
+  type        = number
+  default     = 3600
+}
+
+variable "tags" {
+  description = "Tags for every resource that takes tags."
+  type        = map(string)
+  default     = {}
+}
