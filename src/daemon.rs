@@ -108,8 +108,14 @@ pub async fn run<Q, S, P>(
             };
             let pipeline = Arc::clone(&pipeline);
             let done = done_tx.clone();
+            let heartbeat = crate::heartbeat::start(
+                Arc::clone(&queue),
+                &message,
+                settings.visibility_timeout_secs,
+            );
             tokio::spawn(async move {
                 let verdict = pipeline.handle(&message).await;
+                drop(heartbeat);
                 if verdict == Verdict::Delete && done.send(Receipt::from(&message)).await.is_err() {
                     warn!(message = "Deleter gone; message will be redelivered.", message_id = %message.id);
                 }
@@ -228,9 +234,6 @@ pub async fn build_pipeline(
     let source = S3Store::new(s3_client(&base, &source_region, None));
     let mut targets = Vec::with_capacity(config.targets.len());
     for target in &config.targets {
-        if target.copy_mode == crate::config::CopyMode::Stream {
-            warn!(message = "Streamed copies are not supported yet; this target is written with a server-side copy.", target = %target.name);
-        }
         let credentials = target_credentials(&base, target).await;
         targets.push(crate::replicate::Target {
             config: target.clone(),
@@ -248,7 +251,7 @@ pub async fn build_pipeline(
     );
     Pipeline::new(
         crate::route::Router::new(config),
-        crate::replicate::Replicator::new(source, targets),
+        crate::replicate::Replicator::new(source, targets).with_limits((&config.copy).into()),
         publisher,
     )
 }

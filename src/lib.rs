@@ -8,9 +8,11 @@
 //! - [`route`]    — which rule (and so which targets) an object belongs to.
 //! - [`store`]    — the object store seam: the [`store::ObjectStore`] trait, our own types, the S3 adapter.
 //! - [`replicate`] — copying one object to every target of a rule and verifying what was written.
+//! - [`transfer`] — how the bytes move: CopyObject, multipart UploadPartCopy, streamed copy within a byte budget.
 //! - [`publish`]  — completion events and alerts: their formats and the SNS adapter.
 //! - [`pipeline`] — one message, start to finish: decode → route → replicate → publish → acknowledge.
 //! - [`daemon`]   — the long-running loop: long polling, bounded concurrency, batch deletes, shutdown.
+//! - [`heartbeat`] — keeping a message invisible while its copies run.
 //! - [`aws`]      — building SDK clients: endpoints, regions, assumed-role credentials.
 //! - [`error`]    — what the pipeline does about a failure (retry, alert, ignore).
 
@@ -19,9 +21,11 @@ pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod event;
+pub mod heartbeat;
 pub mod pipeline;
 pub mod publish;
 pub mod queue;
 pub mod replicate;
 pub mod route;
 pub mod store;
+pub mod transfer;

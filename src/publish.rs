@@ -30,6 +30,11 @@ pub const BODY_EXCERPT_MAX: usize = 1024;
 pub enum Method {
     /// One `CopyObject`, done by S3 itself.
     ServerSideCopy,
+    /// A multipart upload of `UploadPartCopy` parts, done by S3 itself (large objects).
+    MultipartCopy,
+    /// Read from the source and written to the target through the daemon's memory (the target's
+    /// principal cannot read the source, or `copy_mode = "stream"`).
+    StreamedCopy,
     /// The target already held this exact source version (a redelivery, or another rule).
     AlreadyPresent,
 }

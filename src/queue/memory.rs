@@ -15,6 +15,8 @@ struct State {
     /// Message ids whose next delete fails with this code.
     fail_delete: HashMap<String, String>,
     delete_calls: usize,
+    /// Every successful `change_visibility`: receipt handle and seconds.
+    visibility_changes: Vec<(String, i32)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -49,6 +51,11 @@ impl MemoryQueue {
 
     pub fn delete_calls(&self) -> usize {
         self.state().delete_calls
+    }
+
+    /// Every visibility change that went through, in order: receipt handle and seconds.
+    pub fn visibility_changes(&self) -> Vec<(String, i32)> {
+        self.state().visibility_changes.clone()
     }
 
     /// Messages not deleted, visible or in flight.
@@ -135,6 +142,18 @@ impl MessageSource for MemoryQueue {
         visibility_secs: i32,
     ) -> Result<(), QueueError> {
         let mut state = self.state();
+        // Like SQS: only the handle of a message that is still invisible can change it.
+        if !state.in_flight.contains_key(receipt_handle) {
+            return Err(QueueError {
+                operation: "ChangeMessageVisibility",
+                queue: "memory".into(),
+                message: format!("ReceiptHandleIsInvalid: {receipt_handle} is stale"),
+                transient: false,
+            });
+        }
+        state
+            .visibility_changes
+            .push((receipt_handle.to_owned(), visibility_secs));
         if visibility_secs == 0 {
             if let Some(message) = state.in_flight.remove(receipt_handle) {
                 state.visible.push_back(message);
