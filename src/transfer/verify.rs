@@ -37,10 +37,12 @@ pub async fn verify<S: ObjectStore>(
             written.etag, source.etag
         )));
     }
+    // The current object, not `written.version_id`: unversioned buckets may answer the write
+    // with version "null", which not every implementation accepts back.
     let replica_ref = ObjectRef {
         bucket: bucket.clone(),
         key: key.clone(),
-        version_id: written.version_id.clone(),
+        version_id: None,
     };
     let Some(replica) = store.head_object(&replica_ref, None).await? else {
         return Err(mismatch(
