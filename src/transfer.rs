@@ -188,7 +188,11 @@ impl Transfer {
         target: &S,
         job: &Job<'_>,
     ) -> Result<(Written, Method), StoreError> {
-        let (written, operation) = if job.head.size <= self.limits.multipart_threshold {
+        // One request only for an object that also fits the budget: a threshold above
+        // max_inflight_bytes must not let one whole object exceed the memory bound.
+        let size = job.head.size;
+        let whole = size <= self.limits.multipart_threshold && size <= self.budget.capacity();
+        let (written, operation) = if whole {
             let written = stream::copy_whole(source, target, job, &self.budget).await?;
             (written, Operation::PutObject)
         } else {
