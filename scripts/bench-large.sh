@@ -7,7 +7,7 @@
 #     256 MiB: MiB/s and the process's peak RSS (goal: ≤ max_inflight_bytes + 64 MiB, the same
 #     for both sizes);
 #   - s3-replicator's server-side multipart copy (UploadPartCopy);
-#   - `aws s3 cp s3://… s3://…` (awscli from PyPI in .venv; server-side copy);
+#   - `aws s3 cp s3://… s3://…` (awscli from PyPI in .venv; server-side copy, 64 MiB parts);
 #   - rclone copyto, server-side, and streamed (`--disable Copy`, 4 × 64 MiB chunks in flight).
 #
 # Installs what is missing into project-local, gitignored places: s3s-fs into .tools/ (cargo
@@ -59,6 +59,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Every tool copies with the same part size: awscli's default of 8 MiB would make it pay for
+# eight times as many UploadPartCopy calls.
+cat >"$bench/aws-config" <<CONF
+[default]
+s3 =
+  multipart_threshold = ${part_mib}MB
+  multipart_chunksize = ${part_mib}MB
+CONF
+export AWS_CONFIG_FILE="$bench/aws-config"
 aws() { "$root/.venv/bin/aws" --endpoint-url "$endpoint" "$@"; }
 deadline=$((SECONDS + 30))
 until aws s3api list-buckets >/dev/null 2>&1; do
@@ -95,7 +104,7 @@ for b in src replicator-stream replicator-server aws rclone rclone-stream; do
 done
 
 echo
-echo "s3s-fs 0.14.1 on 127.0.0.1, $(nproc) cores; part size $part_size, s3-replicator max_inflight_bytes $max_inflight"
+echo "s3s-fs 0.14.1 on 127.0.0.1, $(nproc) cores; part size $part_size for every tool; s3-replicator max_inflight_bytes $max_inflight"
 echo
 echo "| copy                                         |    MiB |       s |   MiB/s | peak RSS MiB |"
 echo "|----------------------------------------------|--------|---------|---------|--------------|"
