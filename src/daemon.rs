@@ -171,12 +171,20 @@ pub async fn run<Q, S, P>(
             let queue = Arc::clone(&queue);
             let done = done_tx.clone();
             let in_flight = Arc::clone(&in_flight);
+            // Keeps the message invisible while its copies run; stopped as soon as it is handled,
+            // before a retry delay is set, so that the two never fight.
+            let heartbeat = crate::heartbeat::start(
+                Arc::clone(&queue),
+                &message,
+                settings.visibility_timeout_secs,
+            );
             handlers.spawn(async move {
                 // Operations: the in-flight gauge and one log span per message.
                 let gauge = crate::metrics::MessageInFlight::start();
                 let span = crate::logging::message_span(&message);
                 let verdict =
                     tracing::Instrument::instrument(pipeline.handle(&message), span).await;
+                drop(heartbeat);
                 gauge.done(verdict == Verdict::Delete);
                 lock(&in_flight).remove(&message.id);
                 match verdict {
@@ -363,16 +371,13 @@ pub async fn build_replicator(
     let source = S3Store::new(s3_client(&base, &source_region(&base), None));
     let mut targets = Vec::with_capacity(config.targets.len());
     for target in &config.targets {
-        if target.copy_mode == crate::config::CopyMode::Stream {
-            warn!(message = "Streamed copies are not supported yet; this target is written with a server-side copy.", target = %target.name);
-        }
         let credentials = target_credentials(&base, target).await;
         targets.push(crate::replicate::Target {
             config: target.clone(),
             store: S3Store::new(s3_client(&base, &target.region, credentials)),
         });
     }
-    crate::replicate::Replicator::new(source, targets)
+    crate::replicate::Replicator::new(source, targets).with_limits((&config.copy).into())
 }
 
 /// The SNS publisher, in the completion topic's region.

@@ -8,6 +8,7 @@
 //! - [`route`]    — which rule (and so which targets) an object belongs to.
 //! - [`store`]    — the object store seam: the [`store::ObjectStore`] trait, our own types, the S3 adapter.
 //! - [`replicate`] — copying one object to every target of a rule and verifying what was written.
+//! - [`transfer`] — how the bytes move: CopyObject, multipart UploadPartCopy, streamed copy within a byte budget.
 //! - [`publish`]  — completion events and alerts: their formats and the SNS adapter.
 //! - [`alerts`]   — alert aggregation: one alert per (kind, target) per window, then a summary.
 //! - [`partition`] — partition completion: a marker object closes its prefix, checked in every target.
@@ -15,6 +16,7 @@
 //! - [`daemon`]   — the long-running loop: long polling, bounded concurrency, batch deletes, shutdown.
 //! - [`backfill`] — the `backfill` command: replicate what existed before, through the same engine.
 //! - [`verify`]   — the `verify` command: compare sources and targets in bounded memory.
+//! - [`heartbeat`] — keeping a message invisible while its copies run.
 //! - [`aws`]      — building SDK clients: endpoints, regions, assumed-role credentials.
 //! - [`error`]    — what the pipeline does about a failure (retry, alert, ignore).
 //!
@@ -31,6 +33,7 @@ pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod event;
+pub mod heartbeat;
 pub mod logging;
 pub mod metrics;
 pub mod partition;
@@ -41,4 +44,5 @@ pub mod replicate;
 pub mod route;
 pub mod server;
 pub mod store;
+pub mod transfer;
 pub mod verify;

@@ -207,10 +207,7 @@ pub fn counter(name: &'static str, label_values: &[&str]) -> u64 {
 // What the pipeline records
 
 fn method_label(method: Method) -> &'static str {
-    match method {
-        Method::ServerSideCopy => "server_side_copy",
-        Method::AlreadyPresent => "already_present",
-    }
+    method.as_str()
 }
 
 /// Records what became of one object under one rule: per target, replicated (with its method,

@@ -32,8 +32,25 @@ pub const BODY_EXCERPT_MAX: usize = 1024;
 pub enum Method {
     /// One `CopyObject`, done by S3 itself.
     ServerSideCopy,
+    /// A multipart upload of `UploadPartCopy` parts, done by S3 itself (large objects).
+    MultipartCopy,
+    /// Read from the source and written to the target through the daemon's memory (the target's
+    /// principal cannot read the source, or `copy_mode = "stream"`).
+    StreamedCopy,
     /// The target already held this exact source version (a redelivery, or another rule).
     AlreadyPresent,
+}
+
+impl Method {
+    /// The stable name, as in the completion event (`server_side_copy`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::ServerSideCopy => "server_side_copy",
+            Method::MultipartCopy => "multipart_copy",
+            Method::StreamedCopy => "streamed_copy",
+            Method::AlreadyPresent => "already_present",
+        }
+    }
 }
 
 /// The source object as announced and as read.

@@ -5,6 +5,7 @@
 //! headers, user metadata and tags explicitly, plus the source ETag, version and sequencer in
 //! the replica's metadata. That record is what makes a redelivery cheap: a target that already
 //! holds this exact source version is reported `already_present` and not copied again.
+//! How the bytes move (CopyObject, multipart UploadPartCopy, streamed) is [`crate::transfer`]'s job.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -19,12 +20,10 @@ use crate::config::TargetConfig;
 use crate::event::{ObjectCreated, Sequencer};
 use crate::publish::{Method, SourceReport, TargetReport};
 use crate::store::{
-    CopyRequest, ObjectHead, ObjectRef, ObjectStore, StoreError, StoreErrorKind, Tag,
-    META_SEQUENCER, META_SOURCE_ETAG, META_SOURCE_VERSION,
+    NewObject, ObjectHead, ObjectRef, ObjectStore, StoreError, StoreErrorKind, Tag, META_SEQUENCER,
+    META_SOURCE_ETAG, META_SOURCE_VERSION,
 };
-
-/// `CopyObject` accepts sources up to 5 GiB.
-pub const COPY_OBJECT_MAX: u64 = 5 * 1024 * 1024 * 1024;
+use crate::transfer::{Job, Limits, Transfer};
 
 /// A target and the store that writes to it (its region, its principal).
 #[derive(Debug, Clone)]
@@ -67,9 +66,11 @@ pub enum Outcome {
 pub struct Replicator<S> {
     source: S,
     targets: HashMap<String, Target<S>>,
+    transfer: Transfer,
 }
 
 impl<S: ObjectStore> Replicator<S> {
+    /// A replicator with the default `[copy]` limits; see [`with_limits`](Self::with_limits).
     pub fn new(source: S, targets: impl IntoIterator<Item = Target<S>>) -> Self {
         Self {
             source,
@@ -77,6 +78,7 @@ impl<S: ObjectStore> Replicator<S> {
                 .into_iter()
                 .map(|t| (t.config.name.clone(), t))
                 .collect(),
+            transfer: Transfer::default(),
         }
     }
 
@@ -88,6 +90,17 @@ impl<S: ObjectStore> Replicator<S> {
     /// The configured target called `name`.
     pub fn target(&self, name: &str) -> Option<&Target<S>> {
         self.targets.get(name)
+    }
+
+    /// Uses `limits` (multipart threshold, part size, byte budget) for the copies.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.transfer = Transfer::new(limits);
+        self
+    }
+
+    /// The copy machinery, e.g. to read the streamed copies' peak memory.
+    pub fn transfer(&self) -> &Transfer {
+        &self.transfer
     }
 
     /// Replicates `object` to each named target, concurrently.
@@ -253,51 +266,34 @@ impl<S: ObjectStore> Replicator<S> {
             ));
         }
 
-        if copy.head.size > COPY_OBJECT_MAX {
-            return Err(fail(StoreError::new(
-                crate::store::Operation::CopyObject,
-                &config.bucket,
-                &key,
-                StoreErrorKind::Other,
-                format!(
-                    "the source is {} bytes, above CopyObject's 5 GiB limit; multipart copy is required",
-                    copy.head.size
-                ),
-            )));
-        }
-        let request = CopyRequest {
-            source: copy.object.clone(),
-            source_if_match: Some(copy.head.etag.clone()),
-            bucket: config.bucket.clone(),
-            key: key.clone(),
-            headers: copy.head.headers.clone(),
-            metadata: copy.replica_metadata(),
-            tags: copy.tags.to_vec(),
-            storage_class: config.storage_class.clone(),
-            sse_kms_key_id: config.sse_kms_key_id.clone(),
+        let job = Job {
+            source: &copy.object,
+            head: copy.head,
+            replica: NewObject {
+                bucket: config.bucket.clone(),
+                key: key.clone(),
+                headers: copy.head.headers.clone(),
+                metadata: copy.replica_metadata(),
+                tags: copy.tags.to_vec(),
+                storage_class: config.storage_class.clone(),
+                sse_kms_key_id: config.sse_kms_key_id.clone(),
+                expected_checksum: None,
+            },
         };
-        let written = with_retries(|| target.store.copy_object(&request))
-            .await
-            .map_err(fail)?;
-        // A single-part, unencrypted-by-KMS copy keeps the MD5 ETag: a different one means
-        // different bytes. Multipart and KMS ETags are not MD5s and cannot be compared.
-        let comparable = !copy.head.etag.contains('-')
-            && copy.head.server_side_encryption.as_deref() != Some("aws:kms")
-            && config.sse_kms_key_id.is_none();
-        if comparable && written.etag != copy.head.etag {
-            return Err(fail(StoreError::new(
-                crate::store::Operation::CopyObject,
-                &config.bucket,
-                &key,
-                StoreErrorKind::BadResponse,
-                format!(
-                    "the replica's ETag {} differs from the source's {}",
-                    written.etag, copy.head.etag
-                ),
-            )));
-        }
-        let report = report(written.etag, written.version_id, Method::ServerSideCopy);
-        info!(message = "Object replicated.", target = %config.name, bucket = %config.bucket, key = %key, duration_ms = report.duration_ms);
+        // A failed copy was aborted whole (no upload left behind), so retrying it is safe.
+        let (written, method) = with_retries(|| {
+            self.transfer.write(
+                &self.source,
+                &target.store,
+                &config.name,
+                config.copy_mode,
+                &job,
+            )
+        })
+        .await
+        .map_err(fail)?;
+        let report = report(written.etag, written.version_id, method);
+        info!(message = "Object replicated.", target = %config.name, bucket = %config.bucket, key = %key, method = ?method, duration_ms = report.duration_ms);
         Ok(report)
     }
 }

@@ -5,12 +5,16 @@
 //! ([`s3::S3Store`]) is the only place that knows the SDK. One store value is one principal
 //! in one region: a target reached through an assumed role has a store of its own.
 
+pub mod faulty;
 pub mod memory;
 pub mod s3;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
+use std::ops::Range;
+
+use bytes::Bytes;
 
 use crate::error::Disposition;
 
@@ -63,6 +67,95 @@ pub struct ObjectHead {
     pub tag_count: u32,
     /// `aws:kms`, `AES256`, …: KMS-encrypted objects have ETags that are not MD5s.
     pub server_side_encryption: Option<String>,
+    /// The additional checksum S3 keeps for the object, when it has one (read with
+    /// `ChecksumMode=ENABLED`). Unlike the ETag it does not depend on how the object was written
+    /// when it is a full-object checksum, so it is what replicas are verified against.
+    pub checksum: Option<Checksum>,
+}
+
+/// An S3 additional checksum algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChecksumAlgorithm {
+    Crc32,
+    Crc32c,
+    Crc64Nvme,
+    Sha1,
+    Sha256,
+}
+
+impl fmt::Display for ChecksumAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChecksumAlgorithm::Crc32 => "CRC32",
+            ChecksumAlgorithm::Crc32c => "CRC32C",
+            ChecksumAlgorithm::Crc64Nvme => "CRC64NVME",
+            ChecksumAlgorithm::Sha1 => "SHA1",
+            ChecksumAlgorithm::Sha256 => "SHA256",
+        })
+    }
+}
+
+/// An object's additional checksum, base64 as S3 returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checksum {
+    pub algorithm: ChecksumAlgorithm,
+    pub value: String,
+    /// A checksum of the whole content (`FULL_OBJECT`), comparable between objects written in
+    /// different ways. A `COMPOSITE` checksum (`…-N`, a checksum of the parts' checksums)
+    /// depends on the part layout and says nothing about a replica with other parts.
+    pub full_object: bool,
+}
+
+impl Checksum {
+    /// Whether `self` and `other` must be equal for the contents to be equal.
+    pub fn comparable_with(&self, other: &Checksum) -> bool {
+        self.full_object && other.full_object && self.algorithm == other.algorithm
+    }
+}
+
+/// A new object to be written into this store's bucket (a `PutObject` or a multipart upload):
+/// everything but the bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewObject {
+    pub bucket: String,
+    pub key: String,
+    pub headers: ContentHeaders,
+    pub metadata: BTreeMap<String, String>,
+    pub tags: Vec<Tag>,
+    pub storage_class: Option<String>,
+    pub sse_kms_key_id: Option<String>,
+    /// For a single `PutObject`: the source's full-object checksum, sent with the body so that
+    /// S3 rejects bytes that differ from the source's.
+    pub expected_checksum: Option<Checksum>,
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRef {
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+}
+
+/// One part of a multipart upload, as `CompleteMultipartUpload` needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletedPart {
+    /// 1..=10,000.
+    pub part_number: u32,
+    /// Without surrounding quotes.
+    pub etag: String,
+}
+
+/// `UploadPartCopy`: one byte range of the source becomes one part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartCopyRequest {
+    pub source: ObjectRef,
+    /// Every part is pinned to the same source bytes: `x-amz-copy-source-if-match`.
+    pub source_if_match: Option<String>,
+    pub upload: UploadRef,
+    pub part_number: u32,
+    /// Half-open byte range of the source.
+    pub range: Range<u64>,
 }
 
 /// One object tag.
@@ -98,12 +191,28 @@ pub struct Written {
 }
 
 /// The S3 operation that failed, for messages and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
     HeadObject,
     GetObjectTagging,
     CopyObject,
     ListObjects,
+    GetObject,
+    PutObject,
+    CreateMultipartUpload,
+    UploadPartCopy,
+    UploadPart,
+    CompleteMultipartUpload,
+    AbortMultipartUpload,
+    ListMultipartUploads,
+}
+
+impl Operation {
+    /// A server-side copy, which reads the source with the *target's* principal: access denied
+    /// here may mean that principal cannot read the source (see `copy_mode = "auto"`).
+    pub fn is_server_side_copy(self) -> bool {
+        matches!(self, Operation::CopyObject | Operation::UploadPartCopy)
+    }
 }
 
 impl fmt::Display for Operation {
@@ -113,6 +222,14 @@ impl fmt::Display for Operation {
             Operation::GetObjectTagging => "GetObjectTagging",
             Operation::CopyObject => "CopyObject",
             Operation::ListObjects => "ListObjectsV2",
+            Operation::GetObject => "GetObject",
+            Operation::PutObject => "PutObject",
+            Operation::CreateMultipartUpload => "CreateMultipartUpload",
+            Operation::UploadPartCopy => "UploadPartCopy",
+            Operation::UploadPart => "UploadPart",
+            Operation::CompleteMultipartUpload => "CompleteMultipartUpload",
+            Operation::AbortMultipartUpload => "AbortMultipartUpload",
+            Operation::ListMultipartUploads => "ListMultipartUploads",
         })
     }
 }
@@ -237,10 +354,13 @@ pub struct ListPage {
 
 /// The operations the replicator needs from an object store.
 ///
-/// Futures are `Send` so that work can be spread over the runtime's threads.
-pub trait ObjectStore: Send + Sync + 'static {
-    /// `HeadObject`; `if_match` makes the call fail with [`StoreErrorKind::PreconditionFailed`]
-    /// when the object's ETag differs. `Ok(None)` when the object does not exist.
+/// Futures are `Send` so that work can be spread over the runtime's threads. Stores are `Clone`
+/// (a cheap handle) so that a multipart upload dropped midway can still be aborted by a task
+/// of its own (see `copy::multipart`).
+pub trait ObjectStore: Clone + Send + Sync + 'static {
+    /// `HeadObject` with `ChecksumMode=ENABLED`; `if_match` makes the call fail with
+    /// [`StoreErrorKind::PreconditionFailed`] when the object's ETag differs. `Ok(None)` when
+    /// the object does not exist.
     fn head_object(
         &self,
         object: &ObjectRef,
@@ -267,6 +387,62 @@ pub trait ObjectStore: Send + Sync + 'static {
         &self,
         request: &CopyRequest,
     ) -> impl Future<Output = Result<Written, StoreError>> + Send;
+
+    /// Reads `range` (half-open, non-empty) of the object into one buffer of exactly that
+    /// size; fails with [`StoreErrorKind::PreconditionFailed`] when the ETag differs from
+    /// `if_match`. The caller bounds the memory (see `copy::budget`).
+    fn get_object_range(
+        &self,
+        object: &ObjectRef,
+        if_match: Option<&str>,
+        range: Range<u64>,
+    ) -> impl Future<Output = Result<Bytes, StoreError>> + Send;
+
+    /// `PutObject` of a whole object in one request.
+    fn put_object(
+        &self,
+        object: &NewObject,
+        body: Bytes,
+    ) -> impl Future<Output = Result<Written, StoreError>> + Send;
+
+    /// `CreateMultipartUpload` with the object's headers, metadata and tags: the parts carry
+    /// none of them, so they are set here, once.
+    fn create_multipart_upload(
+        &self,
+        object: &NewObject,
+    ) -> impl Future<Output = Result<UploadRef, StoreError>> + Send;
+
+    fn upload_part_copy(
+        &self,
+        request: &PartCopyRequest,
+    ) -> impl Future<Output = Result<CompletedPart, StoreError>> + Send;
+
+    fn upload_part(
+        &self,
+        upload: &UploadRef,
+        part_number: u32,
+        body: Bytes,
+    ) -> impl Future<Output = Result<CompletedPart, StoreError>> + Send;
+
+    /// Fails with [`StoreErrorKind::BadResponse`] when S3 answers without an ETag (a 200 can
+    /// carry an error in its body).
+    fn complete_multipart_upload(
+        &self,
+        upload: &UploadRef,
+        parts: &[CompletedPart],
+    ) -> impl Future<Output = Result<Written, StoreError>> + Send;
+
+    fn abort_multipart_upload(
+        &self,
+        upload: &UploadRef,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The multipart uploads in progress under `prefix`, for tests and clean-up checks.
+    fn list_multipart_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<UploadRef>, StoreError>> + Send;
 }
 
 /// Every object under `prefix` (after `start_after`), page by page, in key order: memory stays

@@ -356,7 +356,7 @@ async fn a_lasting_passing_failure_hands_the_message_back_with_a_growing_delay()
     run_until(&world, &queue, || !queue.visibility_changes().is_empty()).await;
     assert_eq!(
         queue.visibility_changes(),
-        [(id.clone(), 10)],
+        [(format!("{id}-r1"), 10)],
         "first delivery: 10 s"
     );
     assert!(world.publisher.completions().is_empty());
@@ -414,5 +414,5 @@ async fn shutdown_hands_back_a_message_whose_copy_does_not_finish_in_time() {
         1,
         "handed back at once for another consumer"
     );
-    assert_eq!(queue.visibility_changes(), [(id, 0)]);
+    assert_eq!(queue.visibility_changes(), [(format!("{id}-r1"), 0)]);
 }

@@ -15,7 +15,7 @@ struct State {
     /// Message ids whose next delete fails with this code.
     fail_delete: HashMap<String, String>,
     delete_calls: usize,
-    /// Every `ChangeMessageVisibility`: (message id, seconds).
+    /// Every successful `change_visibility`: receipt handle and seconds.
     visibility_changes: Vec<(String, i32)>,
 }
 
@@ -53,7 +53,7 @@ impl MemoryQueue {
         self.state().delete_calls
     }
 
-    /// Every visibility change so far: (message id, seconds).
+    /// Every visibility change that went through, in order: receipt handle and seconds.
     pub fn visibility_changes(&self) -> Vec<(String, i32)> {
         self.state().visibility_changes.clone()
     }
@@ -147,10 +147,18 @@ impl MessageSource for MemoryQueue {
         visibility_secs: i32,
     ) -> Result<(), QueueError> {
         let mut state = self.state();
-        if let Some((id, _, _)) = state.in_flight.get(receipt_handle) {
-            let id = id.clone();
-            state.visibility_changes.push((id, visibility_secs));
+        // Like SQS: only the handle of a message that is still invisible can change it.
+        if !state.in_flight.contains_key(receipt_handle) {
+            return Err(QueueError {
+                operation: "ChangeMessageVisibility",
+                queue: "memory".into(),
+                message: format!("ReceiptHandleIsInvalid: {receipt_handle} is stale"),
+                transient: false,
+            });
         }
+        state
+            .visibility_changes
+            .push((receipt_handle.to_owned(), visibility_secs));
         if visibility_secs == 0 {
             if let Some(message) = state.in_flight.remove(receipt_handle) {
                 state.visible.push_back(message);

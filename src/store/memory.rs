@@ -4,11 +4,15 @@
 //! each handle is a principal, and access can be denied per principal and bucket.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use bytes::Bytes;
+
 use super::{
-    unquote_etag, ContentHeaders, CopyRequest, ListPage, Listed, ObjectHead, ObjectRef,
-    ObjectStore, Operation, StoreError, StoreErrorKind, Tag, Written,
+    unquote_etag, Checksum, ChecksumAlgorithm, CompletedPart, ContentHeaders, CopyRequest,
+    ListPage, Listed, NewObject, ObjectHead, ObjectRef, ObjectStore, Operation, PartCopyRequest,
+    StoreError, StoreErrorKind, Tag, UploadRef, Written,
 };
 
 /// One stored object.
@@ -32,6 +36,16 @@ pub struct World {
     /// Buckets whose copies never finish (to test cancellation).
     stalled: HashSet<String>,
     copies: usize,
+    /// Multipart uploads in progress, by upload id.
+    uploads: BTreeMap<String, Upload>,
+    next_upload: u64,
+}
+
+/// A multipart upload in progress: the object it will become and the parts received so far.
+#[derive(Debug, Clone)]
+struct Upload {
+    object: NewObject,
+    parts: BTreeMap<u32, Vec<u8>>,
 }
 
 /// One principal's view of the shared [`World`].
@@ -111,6 +125,29 @@ impl MemoryStore {
         self.world().copies
     }
 
+    /// Multipart uploads started and neither completed nor aborted, in every bucket.
+    pub fn open_uploads(&self) -> usize {
+        self.world().uploads.len()
+    }
+
+    fn store(world: &mut World, bucket: &str, key: &str, object: StoredObject) {
+        world
+            .buckets
+            .entry(bucket.to_owned())
+            .or_default()
+            .insert(key.to_owned(), object);
+    }
+
+    fn no_upload(op: Operation, upload: &UploadRef) -> StoreError {
+        StoreError::new(
+            op,
+            &upload.bucket,
+            &upload.key,
+            StoreErrorKind::NotFound,
+            "NoSuchUpload",
+        )
+    }
+
     fn check(
         &self,
         world: &mut World,
@@ -146,6 +183,16 @@ impl MemoryStore {
             ));
         }
         Ok(())
+    }
+}
+
+/// The full-object checksum the fake keeps for every object, as S3 keeps a CRC64NVME for
+/// new objects: derived from the content, so a replica with other bytes has another one.
+fn checksum(body: &[u8]) -> Checksum {
+    Checksum {
+        algorithm: ChecksumAlgorithm::Crc64Nvme,
+        value: format!("{:016x}", fnv1a(body) as u64),
+        full_object: true,
     }
 }
 
@@ -195,6 +242,7 @@ impl ObjectStore for MemoryStore {
             metadata: stored.metadata.clone(),
             tag_count: stored.tags.len() as u32,
             server_side_encryption: None,
+            checksum: Some(checksum(&stored.body)),
         }))
     }
 
@@ -293,5 +341,229 @@ impl ObjectStore for MemoryStore {
             etag: original.etag,
             version_id: None,
         })
+    }
+
+    async fn get_object_range(
+        &self,
+        object: &ObjectRef,
+        if_match: Option<&str>,
+        range: Range<u64>,
+    ) -> Result<Bytes, StoreError> {
+        let mut world = self.world();
+        let op = Operation::GetObject;
+        self.check(&mut world, op, &object.bucket, &object.key)?;
+        let stored = world.buckets[&object.bucket]
+            .get(&object.key)
+            .ok_or_else(|| {
+                StoreError::new(
+                    op,
+                    &object.bucket,
+                    &object.key,
+                    StoreErrorKind::NotFound,
+                    "no such key",
+                )
+            })?;
+        if if_match.is_some_and(|e| unquote_etag(e) != stored.etag) {
+            return Err(StoreError::new(
+                op,
+                &object.bucket,
+                &object.key,
+                StoreErrorKind::PreconditionFailed,
+                "etag differs",
+            ));
+        }
+        let end = (range.end as usize).min(stored.body.len());
+        let start = (range.start as usize).min(end);
+        Ok(Bytes::copy_from_slice(&stored.body[start..end]))
+    }
+
+    async fn put_object(&self, object: &NewObject, body: Bytes) -> Result<Written, StoreError> {
+        let mut world = self.world();
+        self.check(
+            &mut world,
+            Operation::PutObject,
+            &object.bucket,
+            &object.key,
+        )?;
+        let etag = format!("{:032x}", fnv1a(&body));
+        let stored = StoredObject {
+            body: body.to_vec(),
+            etag: etag.clone(),
+            headers: object.headers.clone(),
+            metadata: object.metadata.clone(),
+            tags: object.tags.clone(),
+            storage_class: object.storage_class.clone(),
+        };
+        Self::store(&mut world, &object.bucket, &object.key, stored);
+        Ok(Written {
+            etag,
+            version_id: None,
+        })
+    }
+
+    async fn create_multipart_upload(&self, object: &NewObject) -> Result<UploadRef, StoreError> {
+        let mut world = self.world();
+        let op = Operation::CreateMultipartUpload;
+        self.check(&mut world, op, &object.bucket, &object.key)?;
+        world.next_upload += 1;
+        let upload_id = format!("upload-{}", world.next_upload);
+        world.uploads.insert(
+            upload_id.clone(),
+            Upload {
+                object: object.clone(),
+                parts: BTreeMap::new(),
+            },
+        );
+        Ok(UploadRef {
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+            upload_id,
+        })
+    }
+
+    async fn upload_part_copy(
+        &self,
+        request: &PartCopyRequest,
+    ) -> Result<CompletedPart, StoreError> {
+        let op = Operation::UploadPartCopy;
+        let source = &request.source;
+        let body = {
+            let mut world = self.world();
+            self.check(&mut world, op, &source.bucket, &source.key)?;
+            self.check(&mut world, op, &request.upload.bucket, &request.upload.key)?;
+            let stored = world.buckets[&source.bucket]
+                .get(&source.key)
+                .ok_or_else(|| {
+                    StoreError::new(
+                        op,
+                        &source.bucket,
+                        &source.key,
+                        StoreErrorKind::NotFound,
+                        "no such key",
+                    )
+                })?;
+            if request
+                .source_if_match
+                .as_deref()
+                .is_some_and(|e| unquote_etag(e) != stored.etag)
+            {
+                return Err(StoreError::new(
+                    op,
+                    &source.bucket,
+                    &source.key,
+                    StoreErrorKind::PreconditionFailed,
+                    "etag differs",
+                ));
+            }
+            let end = (request.range.end as usize).min(stored.body.len());
+            let start = (request.range.start as usize).min(end);
+            stored.body[start..end].to_vec()
+        };
+        let etag = format!("{:032x}", fnv1a(&body));
+        let mut world = self.world();
+        let upload = world
+            .uploads
+            .get_mut(&request.upload.upload_id)
+            .ok_or_else(|| Self::no_upload(op, &request.upload))?;
+        upload.parts.insert(request.part_number, body);
+        Ok(CompletedPart {
+            part_number: request.part_number,
+            etag,
+        })
+    }
+
+    async fn upload_part(
+        &self,
+        upload: &UploadRef,
+        part_number: u32,
+        body: Bytes,
+    ) -> Result<CompletedPart, StoreError> {
+        let op = Operation::UploadPart;
+        let mut world = self.world();
+        self.check(&mut world, op, &upload.bucket, &upload.key)?;
+        let etag = format!("{:032x}", fnv1a(&body));
+        world
+            .uploads
+            .get_mut(&upload.upload_id)
+            .ok_or_else(|| Self::no_upload(op, upload))?
+            .parts
+            .insert(part_number, body.to_vec());
+        Ok(CompletedPart { part_number, etag })
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        upload: &UploadRef,
+        parts: &[CompletedPart],
+    ) -> Result<Written, StoreError> {
+        let op = Operation::CompleteMultipartUpload;
+        let mut world = self.world();
+        self.check(&mut world, op, &upload.bucket, &upload.key)?;
+        let pending = world
+            .uploads
+            .remove(&upload.upload_id)
+            .ok_or_else(|| Self::no_upload(op, upload))?;
+        let mut body = Vec::new();
+        let mut etags = String::new();
+        for part in parts {
+            let Some(bytes) = pending.parts.get(&part.part_number) else {
+                return Err(StoreError::new(
+                    op,
+                    &upload.bucket,
+                    &upload.key,
+                    StoreErrorKind::Other,
+                    format!("InvalidPart: part {} was never uploaded", part.part_number),
+                ));
+            };
+            body.extend_from_slice(bytes);
+            etags.push_str(&part.etag);
+        }
+        let etag = format!("{:032x}-{}", fnv1a(etags.as_bytes()), parts.len());
+        let object = pending.object;
+        let stored = StoredObject {
+            body,
+            etag: etag.clone(),
+            headers: object.headers,
+            metadata: object.metadata,
+            tags: object.tags,
+            storage_class: object.storage_class,
+        };
+        Self::store(&mut world, &upload.bucket, &upload.key, stored);
+        world.copies += 1;
+        Ok(Written {
+            etag,
+            version_id: None,
+        })
+    }
+
+    async fn abort_multipart_upload(&self, upload: &UploadRef) -> Result<(), StoreError> {
+        let mut world = self.world();
+        self.check(
+            &mut world,
+            Operation::AbortMultipartUpload,
+            &upload.bucket,
+            &upload.key,
+        )?;
+        world.uploads.remove(&upload.upload_id);
+        Ok(())
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<UploadRef>, StoreError> {
+        let mut world = self.world();
+        self.check(&mut world, Operation::ListMultipartUploads, bucket, prefix)?;
+        Ok(world
+            .uploads
+            .iter()
+            .filter(|(_, u)| u.object.bucket == bucket && u.object.key.starts_with(prefix))
+            .map(|(id, u)| UploadRef {
+                bucket: u.object.bucket.clone(),
+                key: u.object.key.clone(),
+                upload_id: id.clone(),
+            })
+            .collect())
     }
 }

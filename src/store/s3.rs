@@ -1,16 +1,23 @@
 //! The S3 adapter of [`ObjectStore`]: the only place that speaks aws-sdk-s3.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
-use aws_sdk_s3::types::{MetadataDirective, ServerSideEncryption, StorageClass, TaggingDirective};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    ChecksumMode, ChecksumType, CompletedMultipartUpload, MetadataDirective, ServerSideEncryption,
+    StorageClass, TaggingDirective,
+};
 use aws_sdk_s3::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use bytes::{Bytes, BytesMut};
 
 use super::{
-    encode_copy_source, encode_tags, unquote_etag, ContentHeaders, CopyRequest, ListPage, Listed,
-    ObjectHead, ObjectRef, ObjectStore, Operation, StoreError, StoreErrorKind, Tag, Written,
+    encode_copy_source, encode_tags, unquote_etag, Checksum, ChecksumAlgorithm, CompletedPart,
+    ContentHeaders, CopyRequest, ListPage, Listed, NewObject, ObjectHead, ObjectRef, ObjectStore,
+    Operation, PartCopyRequest, StoreError, StoreErrorKind, Tag, UploadRef, Written,
 };
 use crate::aws::SdkFailure;
 
@@ -65,6 +72,7 @@ impl ObjectStore for S3Store {
             .key(&object.key)
             .set_version_id(object.version_id.clone())
             .set_if_match(if_match.map(|etag| format!("\"{}\"", unquote_etag(etag))))
+            .checksum_mode(ChecksumMode::Enabled)
             .send()
             .await;
         let out = match result {
@@ -96,6 +104,16 @@ impl ObjectStore for S3Store {
                 .unwrap_or_default(),
             tag_count: out.tag_count().unwrap_or(0).max(0) as u32,
             server_side_encryption: out.server_side_encryption().map(|s| s.as_str().to_owned()),
+            checksum: checksum_of(
+                [
+                    (ChecksumAlgorithm::Crc64Nvme, out.checksum_crc64_nvme()),
+                    (ChecksumAlgorithm::Crc32c, out.checksum_crc32_c()),
+                    (ChecksumAlgorithm::Crc32, out.checksum_crc32()),
+                    (ChecksumAlgorithm::Sha256, out.checksum_sha256()),
+                    (ChecksumAlgorithm::Sha1, out.checksum_sha1()),
+                ],
+                out.checksum_type(),
+            ),
         }))
     }
 
@@ -218,4 +236,385 @@ impl ObjectStore for S3Store {
             version_id: out.version_id().map(str::to_owned),
         })
     }
+
+    async fn get_object_range(
+        &self,
+        object: &ObjectRef,
+        if_match: Option<&str>,
+        range: Range<u64>,
+    ) -> Result<Bytes, StoreError> {
+        let fail = |e| translate(Operation::GetObject, &object.bucket, &object.key, &e);
+        let out = self
+            .client
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .set_if_match(if_match.map(|etag| format!("\"{}\"", unquote_etag(etag))))
+            .range(format!("bytes={}-{}", range.start, range.end - 1))
+            .send()
+            .await
+            .map_err(fail)?;
+        // One buffer of exactly the range's size, filled chunk by chunk: collecting the body
+        // and then flattening it would hold the part twice.
+        let wanted = (range.end - range.start) as usize;
+        let mut buffer = BytesMut::with_capacity(wanted);
+        let mut body = out.body;
+        loop {
+            match body.try_next().await {
+                Ok(Some(chunk)) => buffer.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(StoreError::new(
+                        Operation::GetObject,
+                        &object.bucket,
+                        &object.key,
+                        StoreErrorKind::Transient,
+                        format!("reading the body failed: {e}"),
+                    ))
+                }
+            }
+        }
+        if buffer.len() != wanted {
+            return Err(StoreError::new(
+                Operation::GetObject,
+                &object.bucket,
+                &object.key,
+                StoreErrorKind::Transient,
+                format!(
+                    "asked for bytes {}..{} ({wanted} bytes), received {}",
+                    range.start,
+                    range.end,
+                    buffer.len()
+                ),
+            ));
+        }
+        Ok(buffer.freeze())
+    }
+
+    async fn put_object(&self, object: &NewObject, body: Bytes) -> Result<Written, StoreError> {
+        let headers = &object.headers;
+        let length = body.len() as i64;
+        let mut call = self
+            .client
+            .put_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .body(ByteStream::from(body))
+            .content_length(length)
+            .set_metadata(Some(to_map(&object.metadata)))
+            .set_content_type(headers.content_type.clone())
+            .set_content_encoding(headers.content_encoding.clone())
+            .set_content_disposition(headers.content_disposition.clone())
+            .set_content_language(headers.content_language.clone())
+            .set_cache_control(headers.cache_control.clone())
+            .set_storage_class(object.storage_class.as_deref().map(StorageClass::from));
+        if !object.tags.is_empty() {
+            call = call.tagging(encode_tags(&object.tags));
+        }
+        if let Some(kms_key) = &object.sse_kms_key_id {
+            call = call
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(kms_key);
+        }
+        // S3 checks the body against the checksum it is sent: a streamed copy that differs from
+        // the source is refused by S3 itself.
+        if let Some(checksum) = object.expected_checksum.as_ref().filter(|c| c.full_object) {
+            let value = Some(checksum.value.clone());
+            call = match checksum.algorithm {
+                ChecksumAlgorithm::Crc32 => call.set_checksum_crc32(value),
+                ChecksumAlgorithm::Crc32c => call.set_checksum_crc32_c(value),
+                ChecksumAlgorithm::Crc64Nvme => call.set_checksum_crc64_nvme(value),
+                ChecksumAlgorithm::Sha1 => call.set_checksum_sha1(value),
+                ChecksumAlgorithm::Sha256 => call.set_checksum_sha256(value),
+            };
+        }
+        let out = call
+            .send()
+            .await
+            .map_err(|e| translate(Operation::PutObject, &object.bucket, &object.key, &e))?;
+        let etag = required_etag(
+            out.e_tag(),
+            Operation::PutObject,
+            &object.bucket,
+            &object.key,
+        )?;
+        Ok(Written {
+            etag,
+            version_id: out.version_id().map(str::to_owned),
+        })
+    }
+
+    async fn create_multipart_upload(&self, object: &NewObject) -> Result<UploadRef, StoreError> {
+        let headers = &object.headers;
+        let mut call = self
+            .client
+            .create_multipart_upload()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_metadata(Some(to_map(&object.metadata)))
+            .set_content_type(headers.content_type.clone())
+            .set_content_encoding(headers.content_encoding.clone())
+            .set_content_disposition(headers.content_disposition.clone())
+            .set_content_language(headers.content_language.clone())
+            .set_cache_control(headers.cache_control.clone())
+            .set_storage_class(object.storage_class.as_deref().map(StorageClass::from));
+        if !object.tags.is_empty() {
+            call = call.tagging(encode_tags(&object.tags));
+        }
+        if let Some(kms_key) = &object.sse_kms_key_id {
+            call = call
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(kms_key);
+        }
+        let out = call.send().await.map_err(|e| {
+            translate(
+                Operation::CreateMultipartUpload,
+                &object.bucket,
+                &object.key,
+                &e,
+            )
+        })?;
+        let upload_id = out.upload_id().filter(|id| !id.is_empty()).ok_or_else(|| {
+            StoreError::new(
+                Operation::CreateMultipartUpload,
+                &object.bucket,
+                &object.key,
+                StoreErrorKind::BadResponse,
+                "the answer carries no upload id",
+            )
+        })?;
+        Ok(UploadRef {
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+            upload_id: upload_id.to_owned(),
+        })
+    }
+
+    async fn upload_part_copy(
+        &self,
+        request: &PartCopyRequest,
+    ) -> Result<CompletedPart, StoreError> {
+        let upload = &request.upload;
+        let out = self
+            .client
+            .upload_part_copy()
+            .bucket(&upload.bucket)
+            .key(&upload.key)
+            .upload_id(&upload.upload_id)
+            .part_number(request.part_number as i32)
+            .copy_source(encode_copy_source(&request.source))
+            .copy_source_range(format!(
+                "bytes={}-{}",
+                request.range.start,
+                request.range.end - 1
+            ))
+            .set_copy_source_if_match(
+                request
+                    .source_if_match
+                    .as_deref()
+                    .map(|etag| format!("\"{}\"", unquote_etag(etag))),
+            )
+            .send()
+            .await
+            .map_err(|e| translate(Operation::UploadPartCopy, &upload.bucket, &upload.key, &e))?;
+        // Like CopyObject, UploadPartCopy can answer 200 with an error in the body.
+        let etag = required_etag(
+            out.copy_part_result().and_then(|r| r.e_tag()),
+            Operation::UploadPartCopy,
+            &upload.bucket,
+            &upload.key,
+        )?;
+        Ok(CompletedPart {
+            part_number: request.part_number,
+            etag,
+        })
+    }
+
+    async fn upload_part(
+        &self,
+        upload: &UploadRef,
+        part_number: u32,
+        body: Bytes,
+    ) -> Result<CompletedPart, StoreError> {
+        let length = body.len() as i64;
+        let out = self
+            .client
+            .upload_part()
+            .bucket(&upload.bucket)
+            .key(&upload.key)
+            .upload_id(&upload.upload_id)
+            .part_number(part_number as i32)
+            .content_length(length)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| translate(Operation::UploadPart, &upload.bucket, &upload.key, &e))?;
+        let etag = required_etag(
+            out.e_tag(),
+            Operation::UploadPart,
+            &upload.bucket,
+            &upload.key,
+        )?;
+        Ok(CompletedPart { part_number, etag })
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        upload: &UploadRef,
+        parts: &[CompletedPart],
+    ) -> Result<Written, StoreError> {
+        let parts = parts
+            .iter()
+            .map(|p| {
+                aws_sdk_s3::types::CompletedPart::builder()
+                    .part_number(p.part_number as i32)
+                    .e_tag(format!("\"{}\"", p.etag))
+                    .build()
+            })
+            .collect();
+        let out = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&upload.bucket)
+            .key(&upload.key)
+            .upload_id(&upload.upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                translate(
+                    Operation::CompleteMultipartUpload,
+                    &upload.bucket,
+                    &upload.key,
+                    &e,
+                )
+            })?;
+        let etag = required_etag(
+            out.e_tag(),
+            Operation::CompleteMultipartUpload,
+            &upload.bucket,
+            &upload.key,
+        )?;
+        Ok(Written {
+            etag,
+            version_id: out.version_id().map(str::to_owned),
+        })
+    }
+
+    async fn abort_multipart_upload(&self, upload: &UploadRef) -> Result<(), StoreError> {
+        match self
+            .client
+            .abort_multipart_upload()
+            .bucket(&upload.bucket)
+            .key(&upload.key)
+            .upload_id(&upload.upload_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = translate(
+                    Operation::AbortMultipartUpload,
+                    &upload.bucket,
+                    &upload.key,
+                    &e,
+                );
+                // NoSuchUpload: already aborted or completed; nothing is left behind.
+                match err.kind {
+                    StoreErrorKind::NotFound => Ok(()),
+                    _ if err.message.contains("NoSuchUpload") => Ok(()),
+                    _ => Err(err),
+                }
+            }
+        }
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<UploadRef>, StoreError> {
+        let mut uploads = Vec::new();
+        let mut key_marker: Option<String> = None;
+        let mut upload_id_marker: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_multipart_uploads()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(upload_id_marker.take())
+                .send()
+                .await
+                .map_err(|e| translate(Operation::ListMultipartUploads, bucket, prefix, &e))?;
+            uploads.extend(out.uploads().iter().map(|u| UploadRef {
+                bucket: bucket.to_owned(),
+                key: u.key().unwrap_or_default().to_owned(),
+                upload_id: u.upload_id().unwrap_or_default().to_owned(),
+            }));
+            if out.is_truncated() != Some(true) {
+                return Ok(uploads);
+            }
+            key_marker = out.next_key_marker().map(str::to_owned);
+            upload_id_marker = out.next_upload_id_marker().map(str::to_owned);
+            if key_marker.is_none() && upload_id_marker.is_none() {
+                return Ok(uploads);
+            }
+        }
+    }
+}
+
+fn to_map(metadata: &std::collections::BTreeMap<String, String>) -> HashMap<String, String> {
+    metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// A write answered without an ETag did not happen: S3 can answer 200 with an error in the body.
+fn required_etag(
+    etag: Option<&str>,
+    operation: Operation,
+    bucket: &str,
+    key: &str,
+) -> Result<String, StoreError> {
+    etag.map(unquote_etag)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            StoreError::new(
+                operation,
+                bucket,
+                key,
+                StoreErrorKind::BadResponse,
+                "the answer carries no ETag",
+            )
+        })
+}
+
+/// The first checksum S3 returned, and whether it covers the whole content. Without a
+/// `ChecksumType` (older objects, some implementations) a `-N` suffix marks a composite one.
+fn checksum_of(
+    candidates: [(ChecksumAlgorithm, Option<&str>); 5],
+    checksum_type: Option<&ChecksumType>,
+) -> Option<Checksum> {
+    let (algorithm, value) = candidates
+        .into_iter()
+        .find_map(|(a, v)| Some((a, v.filter(|v| !v.is_empty())?)))?;
+    let full_object = match checksum_type {
+        Some(ChecksumType::Composite) => false,
+        Some(ChecksumType::FullObject) => true,
+        _ => !value.contains('-'),
+    };
+    Some(Checksum {
+        algorithm,
+        value: value.to_owned(),
+        full_object,
+    })
 }

@@ -1,0 +1,72 @@
+//! A multipart upload that is aborted unless it was completed.
+//!
+//! Incomplete uploads are invisible in the bucket listing yet billed as storage until a
+//! lifecycle rule removes them. Every way out of a multipart copy — an error, a panic, the
+//! copy's future being dropped (cancellation, shutdown) — must therefore abort the upload.
+
+use tracing::{info, warn};
+
+use crate::store::{ObjectStore, UploadRef};
+
+/// Owns an upload in progress; aborts it on [`abort`](Self::abort) or when dropped un-completed.
+pub struct UploadGuard<S: ObjectStore> {
+    store: S,
+    upload: Option<UploadRef>,
+}
+
+impl<S: ObjectStore> UploadGuard<S> {
+    pub fn new(store: S, upload: UploadRef) -> Self {
+        Self {
+            store,
+            upload: Some(upload),
+        }
+    }
+
+    pub fn upload(&self) -> &UploadRef {
+        self.upload
+            .as_ref()
+            .expect("the upload is only taken by consuming the guard")
+    }
+
+    /// The upload was completed: nothing is left to clean up.
+    pub fn completed(mut self) {
+        self.upload = None;
+    }
+
+    /// Aborts the upload now and waits for the answer (the caller is failing anyway).
+    pub async fn abort(mut self) {
+        if let Some(upload) = self.upload.take() {
+            abort(&self.store, &upload).await;
+        }
+    }
+}
+
+async fn abort<S: ObjectStore>(store: &S, upload: &UploadRef) {
+    match store.abort_multipart_upload(upload).await {
+        Ok(()) => {
+            info!(message = "Incomplete multipart upload aborted.", bucket = %upload.bucket, key = %upload.key, upload_id = %upload.upload_id)
+        }
+        Err(e) => {
+            warn!(message = "Aborting a multipart upload failed; a lifecycle rule (AbortIncompleteMultipartUpload) must remove it.", bucket = %upload.bucket, key = %upload.key, upload_id = %upload.upload_id, error = %e)
+        }
+    }
+}
+
+impl<S: ObjectStore> Drop for UploadGuard<S> {
+    fn drop(&mut self) {
+        let Some(upload) = self.upload.take() else {
+            return;
+        };
+        // Dropped without completing or aborting: the copy was cancelled or panicked. Drop
+        // cannot wait, so the abort runs as a task of its own.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let store = self.store.clone();
+                runtime.spawn(async move { abort(&store, &upload).await });
+            }
+            Err(_) => {
+                warn!(message = "A multipart upload was dropped outside the runtime and could not be aborted.", bucket = %upload.bucket, key = %upload.key, upload_id = %upload.upload_id)
+            }
+        }
+    }
+}
