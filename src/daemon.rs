@@ -35,6 +35,8 @@ const RECEIVE_BACKOFF_MAX: Duration = Duration::from_secs(20);
 /// from [`RETRY_DELAY_MIN`] up to [`RETRY_DELAY_MAX`].
 const RETRY_DELAY_MIN: Duration = Duration::from_secs(10);
 const RETRY_DELAY_MAX: Duration = Duration::from_secs(900);
+/// How long a shutdown waits for cancelled copies to abort their multipart uploads.
+const ABORT_WAIT: Duration = Duration::from_secs(10);
 /// How often alert windows are checked for summaries to send.
 const ALERT_FLUSH_EVERY: Duration = Duration::from_secs(1);
 
@@ -232,6 +234,11 @@ pub async fn run<Q, S, P>(
     if !drained {
         warn!(message = "Shutdown timeout reached: cancelling unfinished copies and handing their messages back.", unfinished = handlers.len());
         handlers.shutdown().await;
+        // Cancelled copies abort their multipart uploads from tasks of their own; wait for
+        // them, or the uploads would outlive the process, unseen and billed.
+        if !crate::transfer::guard::aborts_finished(ABORT_WAIT).await {
+            warn!(message = "Some multipart uploads may not have been aborted; a lifecycle rule (AbortIncompleteMultipartUpload) removes them.");
+        }
     }
     let unfinished: Vec<(String, String)> = lock(&in_flight).drain().collect();
     for (id, receipt_handle) in unfinished {

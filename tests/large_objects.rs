@@ -477,3 +477,85 @@ async fn a_long_copy_keeps_its_message_invisible() {
     .await;
     assert!(more.is_empty(), "one completion only");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_during_a_large_copy_aborts_its_upload_and_another_daemon_completes_it() {
+    use s3_replicator::daemon::{run, Settings};
+    let (emulator, stack) = setup("drain").await;
+    let toml = config_toml(&stack, "", &["analytics-eu", "dr-account"]);
+    let stores = stores(&toml).await;
+    // Parts into analytics-eu take far longer than the shutdown timeout.
+    stores
+        .eu
+        .delay(Operation::UploadPartCopy, Duration::from_secs(60));
+    let base = s3_replicator::aws::load_base(&stores.config.aws, None).await;
+    let pipeline = Arc::new(s3_replicator::pipeline::Pipeline::new(
+        s3_replicator::route::Router::new(&stores.config),
+        stores.replicator(),
+        s3_replicator::publish::sns::SnsPublisher::new(
+            aws_sdk_sns::Client::new(&base),
+            &stores.config.completion.topic_arn,
+            &stores.config.alerts.topic_arn,
+        ),
+    ));
+    let queue = Arc::new(SqsQueue::new(
+        aws_sdk_sqs::Client::new(&base),
+        &stack.queue_url,
+    ));
+    let settings = Settings {
+        max_messages: 10,
+        wait_time_secs: 1,
+        visibility_timeout_secs: 30,
+        concurrency: 4,
+        shutdown_timeout: Duration::from_secs(1),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let first = tokio::spawn(run(queue, pipeline, settings, async {
+        let _ = stopped.await;
+    }));
+    upload(&emulator, &stack, "big.bin", SIZE).await;
+
+    // Stop the daemon (as SIGTERM does) while its multipart upload is open.
+    let eu = emulator.s3(EU_REGION);
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while open_uploads(&eu, &stack.eu_bucket).await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no multipart upload started"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), first)
+        .await
+        .expect("the daemon stops soon after its shutdown timeout")
+        .expect("daemon task");
+    let dr = s3_with(&emulator.second_account().await, DR_REGION);
+    assert_eq!(
+        open_uploads(&eu, &stack.eu_bucket).await,
+        0,
+        "upload aborted"
+    );
+    assert_eq!(open_uploads(&dr, &stack.dr_bucket).await, 0);
+    let sqs = emulator.sqs();
+    let early = receive_until(&sqs, &stack.completions_url, Duration::from_secs(1), |r| {
+        !r.is_empty()
+    })
+    .await;
+    assert!(early.is_empty(), "no completion for an unfinished copy");
+
+    // The message was handed back at once: a second daemon takes it and completes it.
+    let (config, _file) = load_config(&toml);
+    let second = Daemon::start(config);
+    await_completions(
+        &emulator,
+        &stack,
+        &["big.bin".to_owned()],
+        |_| body(SIZE),
+        DEADLINE,
+    )
+    .await;
+    wait_for_empty(&sqs, &stack.queue_url, DEADLINE).await;
+    second.stop().await;
+    assert_eq!(open_uploads(&eu, &stack.eu_bucket).await, 0);
+}

@@ -4,9 +4,29 @@
 //! lifecycle rule removes them. Every way out of a multipart copy — an error, a panic, the
 //! copy's future being dropped (cancellation, shutdown) — must therefore abort the upload.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
 use tracing::{info, warn};
 
 use crate::store::{ObjectStore, UploadRef};
+
+/// Aborts started from `Drop` and not finished yet. A shutdown waits for them: the process
+/// must not exit (ending the runtime and its tasks) with an abort still on its way.
+static ABORTS_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Waits until every abort started by a dropped guard has finished, or `timeout` passed;
+/// `true` when none is left.
+pub async fn aborts_finished(timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while ABORTS_IN_FLIGHT.load(Ordering::SeqCst) > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
 
 /// Owns an upload in progress; aborts it on [`abort`](Self::abort) or when dropped un-completed.
 pub struct UploadGuard<S: ObjectStore> {
@@ -62,7 +82,11 @@ impl<S: ObjectStore> Drop for UploadGuard<S> {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 let store = self.store.clone();
-                runtime.spawn(async move { abort(&store, &upload).await });
+                ABORTS_IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+                runtime.spawn(async move {
+                    abort(&store, &upload).await;
+                    ABORTS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+                });
             }
             Err(_) => {
                 warn!(message = "A multipart upload was dropped outside the runtime and could not be aborted.", bucket = %upload.bucket, key = %upload.key, upload_id = %upload.upload_id)
