@@ -21,6 +21,7 @@
 //!       lists both targets (ListObjectsV2): every key must be in each and have a completion
 //!       (FILE); the event queue and its dead-letter queue must be empty. Exits 1 otherwise.
 
+#[path = "local_stack/soak.rs"]
 mod soak;
 #[path = "../tests/common/stack.rs"]
 mod stack;

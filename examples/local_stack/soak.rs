@@ -48,7 +48,9 @@ pub async fn backlog(stack: &Stack, count: usize) -> ExitCode {
     let sqs = emulator.sqs();
     let (visible, in_flight) = queue_depth(&sqs, &stack.queue_url).await;
     if visible + in_flight != 0 {
-        eprintln!("the event queue already holds {visible} + {in_flight} messages; set up a fresh stack");
+        eprintln!(
+            "the event queue already holds {visible} + {in_flight} messages; set up a fresh stack"
+        );
         return ExitCode::FAILURE;
     }
 
@@ -248,14 +250,14 @@ pub async fn drain(
 
 async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeSet<String> {
     let mut keys = BTreeSet::new();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .into_paginator()
-        .send();
+    let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.unwrap_or_else(|e| panic!("list s3://{bucket}: {e:?}"));
-        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
     }
     keys
 }
