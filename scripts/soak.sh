@@ -90,6 +90,8 @@ echo "== backlog"
 "$stack" backlog --config "$config" --count "$count"
 
 echo "== daemon: $bin, queue.concurrency $concurrency, max_messages 10 (log: $state/daemon.log)"
+# The emulator, the daemon and this client share the machine's cores with whatever else runs.
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 t0_ms=$(($(date +%s%N) / 1000000))
 "$bin" run --config "$config" 2>"$state/daemon.log" &
 daemon=$!
@@ -106,6 +108,7 @@ status=0
 "$stack" drain --config "$config" --count "$count" --since-ms "$t0_ms" \
   --record "$state/completions.tsv" || status=1
 drained_ms=$(($(date +%s%N) / 1000000 - t0_ms))
+echo "machine: load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 
 # CPU time of the daemon (utime + stime, clock ticks) before it stops.
 ticks=$(awk '{print $14 + $15}' "/proc/$daemon/stat" 2>/dev/null || echo 0)
