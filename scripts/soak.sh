@@ -53,10 +53,13 @@ endpoint="http://127.0.0.1:$port"
 
 localstack="" daemon="" sampler=""
 cleanup() {
+  local pid
   for pid in "$sampler" "$daemon" "$localstack"; do
-    [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    if [[ -n "$pid" ]]; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
   done
-  return 0
 }
 trap cleanup EXIT
 
