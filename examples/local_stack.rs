@@ -8,7 +8,21 @@
 //!   local_stack upload --config config/local.toml
 //!       uploads a handful of objects with awkward keys, prints each completion event as it
 //!       arrives, then reads every target and shows that it holds the same bytes.
+//!
+//! For the soak benchmark (`scripts/soak.sh`), on an emulator whose SQS keeps its speed at depth:
+//!   local_stack backlog --config FILE --count N
+//!       uploads N small objects to the source bucket (the bucket notification on) and waits
+//!       until the event queue holds their N notifications: a backlog for a daemon not yet running.
+//!   local_stack drain --config FILE --count N --since-ms T0 --record FILE [--timeout-secs S]
+//!       receives completion events until every one of the N keys has one, reports the rate
+//!       from T0 (epoch milliseconds, when the daemon was started) to the last `completed_at`,
+//!       and records the completions per key in FILE.
+//!   local_stack verify --config FILE --count N --record FILE
+//!       lists both targets (ListObjectsV2): every key must be in each and have a completion
+//!       (FILE); the event queue and its dead-letter queue must be empty. Exits 1 otherwise.
 
+#[path = "local_stack/soak.rs"]
+mod soak;
 #[path = "../tests/common/stack.rs"]
 mod stack;
 
@@ -21,7 +35,10 @@ use stack::*;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: local_stack setup --endpoint URL --config FILE | local_stack upload --config FILE"
+        "usage: local_stack setup --endpoint URL --config FILE | local_stack upload --config FILE\n\
+         \x20      local_stack backlog --config FILE --count N\n\
+         \x20      local_stack drain --config FILE --count N --since-ms T0 --record FILE [--timeout-secs S]\n\
+         \x20      local_stack verify --config FILE --count N --record FILE"
     );
     ExitCode::from(2)
 }
@@ -51,6 +68,28 @@ async fn main() -> ExitCode {
             setup(&endpoint, &config).await
         }
         Some("upload") => upload(&config).await,
+        Some(command @ ("backlog" | "drain" | "verify")) => {
+            let number = |name: &str| flag(name).and_then(|v| v.parse::<u64>().ok());
+            let Some(count) = number("--count") else {
+                return usage();
+            };
+            let Some(stack) = load_stack(&config) else {
+                return ExitCode::FAILURE;
+            };
+            let record = flag("--record").map(PathBuf::from);
+            match (command, record) {
+                ("backlog", _) => soak::backlog(&stack, count as usize).await,
+                ("drain", Some(record)) => {
+                    let Some(since_ms) = number("--since-ms") else {
+                        return usage();
+                    };
+                    let timeout = Duration::from_secs(number("--timeout-secs").unwrap_or(1800));
+                    soak::drain(&stack, count as usize, since_ms as i128, timeout, &record).await
+                }
+                ("verify", Some(record)) => soak::verify(&stack, count as usize, &record).await,
+                _ => usage(),
+            }
+        }
         _ => usage(),
     }
 }
@@ -122,16 +161,23 @@ fn demo_objects() -> Vec<(String, Vec<u8>, &'static str)> {
     ]
 }
 
-async fn upload(config: &Path) -> ExitCode {
-    let stack: Stack = match std::fs::read_to_string(state_path(config)) {
-        Ok(text) => serde_json::from_str(&text).expect("stack state"),
+/// The setup's names, written by `setup` beside the configuration.
+fn load_stack(config: &Path) -> Option<Stack> {
+    match std::fs::read_to_string(state_path(config)) {
+        Ok(text) => Some(serde_json::from_str(&text).expect("stack state")),
         Err(e) => {
             eprintln!(
                 "{}: {e}; run `local_stack setup` first",
                 state_path(config).display()
             );
-            return ExitCode::FAILURE;
+            None
         }
+    }
+}
+
+async fn upload(config: &Path) -> ExitCode {
+    let Some(stack) = load_stack(config) else {
+        return ExitCode::FAILURE;
     };
     let emulator = Emulator::connect(&stack.endpoint).await;
     let s3 = emulator.s3(SOURCE_REGION);
