@@ -338,7 +338,7 @@ pub fn progress_line(progress: &Progress, elapsed: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{CopyMode, TargetConfig};
+    use crate::config::TargetConfig;
     use crate::publish::memory::MemoryPublisher;
     use crate::replicate::Target;
     use crate::store::memory::{MemoryStore, StoredObject};
@@ -349,17 +349,7 @@ mod tests {
             store.create_bucket(bucket);
         }
         let target = Target {
-            config: TargetConfig {
-                name: "eu".into(),
-                bucket: "eu".into(),
-                region: "eu-west-1".into(),
-                role_arn: None,
-                external_id: None,
-                key_prefix: None,
-                storage_class: None,
-                sse_kms_key_id: None,
-                copy_mode: CopyMode::Auto,
-            },
+            config: TargetConfig::new("eu", "eu", "eu-west-1"),
             store: store.clone(),
         };
         let rule = RuleConfig {

@@ -287,6 +287,23 @@ pub struct TargetConfig {
     pub copy_mode: CopyMode,
 }
 
+impl TargetConfig {
+    /// A target written with the daemon's own credentials, every option at its default.
+    pub fn new(name: &str, bucket: &str, region: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            bucket: bucket.to_owned(),
+            region: region.to_owned(),
+            role_arn: None,
+            external_id: None,
+            key_prefix: None,
+            storage_class: None,
+            sse_kms_key_id: None,
+            copy_mode: CopyMode::default(),
+        }
+    }
+}
+
 /// How objects are copied to a target.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -413,24 +413,13 @@ impl SourceCopy<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::CopyMode;
     use crate::store::memory::{MemoryStore, StoredObject};
     use crate::store::ContentHeaders;
     use std::collections::BTreeMap;
 
     fn target(name: &str, bucket: &str, store: MemoryStore) -> Target<MemoryStore> {
         Target {
-            config: TargetConfig {
-                name: name.into(),
-                bucket: bucket.into(),
-                region: "eu-west-1".into(),
-                role_arn: None,
-                external_id: None,
-                key_prefix: None,
-                storage_class: None,
-                sse_kms_key_id: None,
-                copy_mode: CopyMode::Auto,
-            },
+            config: TargetConfig::new(name, bucket, "eu-west-1"),
             store,
         }
     }

@@ -246,7 +246,7 @@ async fn made_from<S: ObjectStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{CopyMode, TargetConfig};
+    use crate::config::TargetConfig;
     use crate::store::memory::{MemoryStore, StoredObject};
 
     #[tokio::test]
@@ -256,15 +256,8 @@ mod tests {
         store.create_bucket("eu");
         let target = Target {
             config: TargetConfig {
-                name: "eu".into(),
-                bucket: "eu".into(),
-                region: "eu-west-1".into(),
-                role_arn: None,
-                external_id: None,
                 key_prefix: Some("replica/".into()),
-                storage_class: None,
-                sse_kms_key_id: None,
-                copy_mode: CopyMode::Auto,
+                ..TargetConfig::new("eu", "eu", "eu-west-1")
             },
             store: store.clone(),
         };

@@ -33,12 +33,7 @@ async fn backfill_copies_what_is_missing_and_verify_reports_every_kind_of_differ
     let (emulator, stack) = setup("backfill").await;
     let s3 = emulator.s3(SOURCE_REGION);
     // Objects that existed before the daemon: no notification, no events.
-    s3.put_bucket_notification_configuration()
-        .bucket(&stack.source_bucket)
-        .notification_configuration(aws_sdk_s3::types::NotificationConfiguration::builder().build())
-        .send()
-        .await
-        .expect("disable notification");
+    set_notification(&s3, &stack.source_bucket, None).await;
     let keys: Vec<String> = (0..200).map(|i| format!("hist/{i:03} part.csv")).collect();
     for key in &keys {
         put_object(

@@ -101,12 +101,7 @@ async fn a_missing_object_is_alerted_after_the_deadline_and_nothing_is_announced
     let sqs = emulator.sqs();
     let prefix = "curated/d=2026-11-22/";
     // An object that reaches the source without an event, so it is never replicated.
-    s3.put_bucket_notification_configuration()
-        .bucket(&stack.source_bucket)
-        .notification_configuration(aws_sdk_s3::types::NotificationConfiguration::builder().build())
-        .send()
-        .await
-        .expect("disable notification");
+    set_notification(&s3, &stack.source_bucket, None).await;
     let hidden = format!("{prefix}hidden.csv");
     put_object(
         &s3,
@@ -118,21 +113,8 @@ async fn a_missing_object_is_alerted_after_the_deadline_and_nothing_is_announced
         None,
     )
     .await;
-    let notification = aws_sdk_s3::types::NotificationConfiguration::builder()
-        .queue_configurations(
-            aws_sdk_s3::types::QueueConfiguration::builder()
-                .queue_arn(queue_arn(&sqs, &stack.queue_url).await)
-                .events(aws_sdk_s3::types::Event::from("s3:ObjectCreated:*"))
-                .build()
-                .unwrap(),
-        )
-        .build();
-    s3.put_bucket_notification_configuration()
-        .bucket(&stack.source_bucket)
-        .notification_configuration(notification)
-        .send()
-        .await
-        .expect("enable notification");
+    let events = queue_arn(&sqs, &stack.queue_url).await;
+    set_notification(&s3, &stack.source_bucket, Some(&events)).await;
 
     let (config, _file) = load_config(&partition_config(&stack, 2));
     let daemon = Daemon::start(config);

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use s3_replicator::config::{CopyMode, RuleConfig, TargetConfig};
+use s3_replicator::config::{RuleConfig, TargetConfig};
 use s3_replicator::daemon::{run, Settings};
 use s3_replicator::pipeline::{Pipeline, Verdict};
 use s3_replicator::publish::memory::MemoryPublisher;
@@ -18,17 +18,7 @@ use s3_replicator::store::StoreErrorKind;
 
 fn target(name: &str, bucket: &str, store: MemoryStore) -> Target<MemoryStore> {
     Target {
-        config: TargetConfig {
-            name: name.into(),
-            bucket: bucket.into(),
-            region: "eu-west-1".into(),
-            role_arn: None,
-            external_id: None,
-            key_prefix: None,
-            storage_class: None,
-            sse_kms_key_id: None,
-            copy_mode: CopyMode::Auto,
-        },
+        config: TargetConfig::new(name, bucket, "eu-west-1"),
         store,
     }
 }

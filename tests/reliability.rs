@@ -205,12 +205,7 @@ async fn duplicate_and_out_of_order_events_leave_the_newest_version() {
     let s3 = emulator.s3(SOURCE_REGION);
     let sqs = emulator.sqs();
     // moto sends neither sequencer nor versionId: hand-written events for a versioned source.
-    s3.put_bucket_notification_configuration()
-        .bucket(&stack.source_bucket)
-        .notification_configuration(aws_sdk_s3::types::NotificationConfiguration::builder().build())
-        .send()
-        .await
-        .expect("disable notification");
+    set_notification(&s3, &stack.source_bucket, None).await;
     s3.put_bucket_versioning()
         .bucket(&stack.source_bucket)
         .versioning_configuration(

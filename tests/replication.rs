@@ -277,12 +277,7 @@ async fn quiet_upload(
     keys: &[&str],
 ) -> BTreeMap<String, String> {
     let s3 = emulator.s3(SOURCE_REGION);
-    s3.put_bucket_notification_configuration()
-        .bucket(&stack.source_bucket)
-        .notification_configuration(aws_sdk_s3::types::NotificationConfiguration::builder().build())
-        .send()
-        .await
-        .expect("disable notification");
+    set_notification(&s3, &stack.source_bucket, None).await;
     let mut etags = BTreeMap::new();
     for key in keys {
         let etag = put_object(

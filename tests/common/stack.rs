@@ -157,21 +157,7 @@ impl Stack {
         .await;
         let queue_arn = queue_arn(&sqs, &queue_url).await;
 
-        let notification = aws_sdk_s3::types::NotificationConfiguration::builder()
-            .queue_configurations(
-                aws_sdk_s3::types::QueueConfiguration::builder()
-                    .queue_arn(&queue_arn)
-                    .events(aws_sdk_s3::types::Event::from("s3:ObjectCreated:*"))
-                    .build()
-                    .expect("queue configuration"),
-            )
-            .build();
-        s3.put_bucket_notification_configuration()
-            .bucket(&stack.source_bucket)
-            .notification_configuration(notification)
-            .send()
-            .await
-            .expect("bucket notification");
+        set_notification(&s3, &stack.source_bucket, Some(&queue_arn)).await;
 
         let completion_topic = create_topic(&sns, &format!("{name}-replication-completed")).await;
         let alerts_topic = create_topic(&sns, &format!("{name}-replication-alerts")).await;
@@ -247,6 +233,26 @@ targets = ["analytics-eu", "dr-account"]
             source_bucket = self.source_bucket,
         )
     }
+}
+
+/// Sends the bucket's `ObjectCreated` notifications to the queue `queue_arn`, or nowhere.
+pub async fn set_notification(s3: &aws_sdk_s3::Client, bucket: &str, queue_arn: Option<&str>) {
+    let mut notification = aws_sdk_s3::types::NotificationConfiguration::builder();
+    if let Some(queue_arn) = queue_arn {
+        notification = notification.queue_configurations(
+            aws_sdk_s3::types::QueueConfiguration::builder()
+                .queue_arn(queue_arn)
+                .events(aws_sdk_s3::types::Event::from("s3:ObjectCreated:*"))
+                .build()
+                .expect("queue configuration"),
+        );
+    }
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(notification.build())
+        .send()
+        .await
+        .expect("bucket notification");
 }
 
 async fn create_bucket_in(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) {
