@@ -124,13 +124,15 @@ for gib in $sizes; do
     --part-size "$part_size" --max-inflight "$max_inflight"
   row "s3-replicator multipart_copy (server-side)" "$bytes" "$secs" "$rss"
 
-  measure "$root/.venv/bin/aws" --endpoint-url "$endpoint" s3 cp \
+  # No read timeout: on two busy cores s3s-fs can take over a minute per UploadPartCopy of a
+  # 4 GiB source, past awscli's default of 60 s.
+  measure "$root/.venv/bin/aws" --endpoint-url "$endpoint" --cli-read-timeout 0 s3 cp \
     "s3://bench-src/$key" "s3://bench-aws/$key" --only-show-errors
   row "aws s3 cp s3://… s3://… (server-side)" "$bytes" "$secs" "$rss"
 
   measure env -u AWS_CA_BUNDLE rclone --s3-no-check-bucket copyto \
     "bench:bench-src/$key" "bench:bench-rclone/$key" \
-    --s3-copy-cutoff "${part_mib}M" --s3-chunk-size "${part_mib}M"
+    --s3-copy-cutoff "${part_mib}M" --s3-chunk-size "${part_mib}M" --timeout 30m
   row "rclone copyto (server-side)" "$bytes" "$secs" "$rss"
 
   measure env -u AWS_CA_BUNDLE rclone --s3-no-check-bucket copyto \

@@ -1277,7 +1277,7 @@ impl fmt::Display for ByteSize {
         let n = self.0;
         if n != 0 {
             for (unit, size) in IEC_UNITS {
-                if n % size == 0 {
+                if n.is_multiple_of(size) {
                     return write!(f, "{} {unit}", n / size);
                 }
             }
@@ -1379,7 +1379,7 @@ impl FromStr for ByteSize {
         let denominator = 10u128.pow(frac.len() as u32);
         // Both products fit: 10^20 · 2^60 < 2^128.
         let frac_bytes = frac_value * u128::from(multiplier);
-        if frac_bytes % denominator != 0 {
+        if !frac_bytes.is_multiple_of(denominator) {
             return Err(err("not a whole number of bytes"));
         }
         let total = int * u128::from(multiplier) + frac_bytes / denominator;

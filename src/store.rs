@@ -322,7 +322,7 @@ impl StoreError {
                 "Create the bucket or fix the bucket name in the configuration; the message will be retried until it reaches the dead-letter queue."
             }
             StoreErrorKind::AccessDenied => {
-                "Grant the daemon's role (or the target's assumed role) the missing permission, e.g. s3:GetObject/s3:GetObjectTagging on the source and s3:PutObject/s3:PutObjectTagging on the target, and check bucket and KMS key policies."
+                "Grant the daemon's role (or the target's assumed role) the missing permission, e.g. s3:GetObject/s3:GetObjectTagging on the source and s3:PutObject/s3:PutObjectTagging/s3:AbortMultipartUpload on the target (kms:Decrypt for checksums of SSE-KMS objects), and check bucket and KMS key policies."
             }
             StoreErrorKind::InvalidObjectState => {
                 "The source object is archived; restore it before it can be replicated, then redrive the message from the dead-letter queue."

@@ -418,10 +418,10 @@ async fn a_long_copy_keeps_its_message_invisible() {
     use s3_replicator::daemon::{run, Settings};
     let (emulator, stack) = setup("heartbeat").await;
     let stores = stores(&config_toml(&stack, "", &["analytics-eu", "dr-account"])).await;
-    // A copy that takes 7 s, with a visibility timeout of 2 s.
+    // A copy that takes 10 s, with a visibility timeout of 3 s.
     stores
         .eu
-        .delay(Operation::CopyObject, Duration::from_secs(7));
+        .delay(Operation::CopyObject, Duration::from_secs(10));
     let base = s3_replicator::aws::load_base(&stores.config.aws, None).await;
     let pipeline = Arc::new(s3_replicator::pipeline::Pipeline::new(
         s3_replicator::route::Router::new(&stores.config),
@@ -440,7 +440,7 @@ async fn a_long_copy_keeps_its_message_invisible() {
     let settings = Settings {
         max_messages: 10,
         wait_time_secs: 1,
-        visibility_timeout_secs: 2,
+        visibility_timeout_secs: 3,
         concurrency: 4,
         shutdown_timeout: std::time::Duration::from_secs(25),
     };
@@ -455,7 +455,7 @@ async fn a_long_copy_keeps_its_message_invisible() {
         receive_until(&sqs, &stack.completions_url, DEADLINE, |r| !r.is_empty()).await;
     assert_eq!(completions.len(), 1);
     // Give a redelivery, had there been one, the time to show.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let _ = stop.send(());
     daemon.await.expect("daemon");
 
@@ -468,7 +468,7 @@ async fn a_long_copy_keeps_its_message_invisible() {
     assert_eq!(events[0].receive_count, 1);
     assert!(
         queue.visibility_changes.load(Ordering::Relaxed) >= 3,
-        "extended about every second for 7 s"
+        "extended every 1.5 s for 10 s"
     );
     assert_eq!(queue_depth(&sqs, &stack.queue_url).await, (0, 0), "deleted");
     let more = receive_until(&sqs, &stack.completions_url, Duration::from_secs(1), |_| {

@@ -46,9 +46,8 @@ where
     let failure = SdkFailure::from_sdk(err);
     let kind = match (failure.code.as_deref(), failure.status) {
         (Some("NoSuchBucket"), _) => StoreErrorKind::NoSuchBucket,
-        (Some("NoSuchKey" | "NoSuchVersion" | "NotFound"), _) | (None, Some(404)) => {
-            StoreErrorKind::NotFound
-        }
+        (Some("NoSuchKey" | "NoSuchVersion" | "NotFound" | "NoSuchUpload"), _)
+        | (None, Some(404)) => StoreErrorKind::NotFound,
         (Some("PreconditionFailed"), _) | (_, Some(412)) => StoreErrorKind::PreconditionFailed,
         (Some("InvalidObjectState"), _) => StoreErrorKind::InvalidObjectState,
         _ if failure.is_throttling() => StoreErrorKind::Throttled,
@@ -527,7 +526,6 @@ impl ObjectStore for S3Store {
                 // NoSuchUpload: already aborted or completed; nothing is left behind.
                 match err.kind {
                     StoreErrorKind::NotFound => Ok(()),
-                    _ if err.message.contains("NoSuchUpload") => Ok(()),
                     _ => Err(err),
                 }
             }

@@ -66,7 +66,7 @@ impl FaultProxy {
                     let fault = match mode.load(Ordering::SeqCst) {
                         OUTAGE => Some(Fault::Reset),
                         // Deterministic: every tenth connection, cycling through the faults.
-                        FLAKY if sequence % 10 == 0 => Some(match (sequence / 10) % 3 {
+                        FLAKY if sequence.is_multiple_of(10) => Some(match (sequence / 10) % 3 {
                             0 => Fault::SlowDown,
                             1 => Fault::InternalError,
                             _ => Fault::Reset,
