@@ -58,6 +58,33 @@ where
     StoreError::new(operation, bucket, key, kind, failure.message)
 }
 
+/// Sets what a replica carries — content headers, user metadata, tags, storage class, SSE-KMS —
+/// on a `CopyObject`, `PutObject` or `CreateMultipartUpload` call. A macro because the three
+/// SDK builders share these setters by name, not by a trait.
+macro_rules! with_replica_attributes {
+    ($call:expr, $object:expr) => {{
+        let object = $object;
+        let headers = &object.headers;
+        let mut call = $call
+            .set_metadata(Some(to_map(&object.metadata)))
+            .set_content_type(headers.content_type.clone())
+            .set_content_encoding(headers.content_encoding.clone())
+            .set_content_disposition(headers.content_disposition.clone())
+            .set_content_language(headers.content_language.clone())
+            .set_cache_control(headers.cache_control.clone())
+            .set_storage_class(object.storage_class.as_deref().map(StorageClass::from));
+        if !object.tags.is_empty() {
+            call = call.tagging(encode_tags(&object.tags));
+        }
+        if let Some(kms_key) = &object.sse_kms_key_id {
+            call = call
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(kms_key);
+        }
+        call
+    }};
+}
+
 impl ObjectStore for S3Store {
     async fn head_object(
         &self,
@@ -174,13 +201,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn copy_object(&self, request: &CopyRequest) -> Result<Written, StoreError> {
-        let headers = &request.headers;
-        let metadata: HashMap<String, String> = request
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let mut call = self
+        let call = self
             .client
             .copy_object()
             .bucket(&request.bucket)
@@ -195,23 +216,8 @@ impl ObjectStore for S3Store {
             // REPLACE, not COPY: the replica records where it came from in its metadata,
             // and COPY for tags is not honoured across accounts by every implementation.
             .metadata_directive(MetadataDirective::Replace)
-            .set_metadata(Some(metadata))
-            .set_content_type(headers.content_type.clone())
-            .set_content_encoding(headers.content_encoding.clone())
-            .set_content_disposition(headers.content_disposition.clone())
-            .set_content_language(headers.content_language.clone())
-            .set_cache_control(headers.cache_control.clone())
-            .tagging_directive(TaggingDirective::Replace)
-            .set_storage_class(request.storage_class.as_deref().map(StorageClass::from));
-        if !request.tags.is_empty() {
-            call = call.tagging(encode_tags(&request.tags));
-        }
-        if let Some(kms_key) = &request.sse_kms_key_id {
-            call = call
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(kms_key);
-        }
-        let out = call
+            .tagging_directive(TaggingDirective::Replace);
+        let out = with_replica_attributes!(call, request)
             .send()
             .await
             .map_err(|e| translate(Operation::CopyObject, &request.bucket, &request.key, &e))?;
@@ -292,30 +298,15 @@ impl ObjectStore for S3Store {
     }
 
     async fn put_object(&self, object: &NewObject, body: Bytes) -> Result<Written, StoreError> {
-        let headers = &object.headers;
         let length = body.len() as i64;
-        let mut call = self
+        let call = self
             .client
             .put_object()
             .bucket(&object.bucket)
             .key(&object.key)
             .body(ByteStream::from(body))
-            .content_length(length)
-            .set_metadata(Some(to_map(&object.metadata)))
-            .set_content_type(headers.content_type.clone())
-            .set_content_encoding(headers.content_encoding.clone())
-            .set_content_disposition(headers.content_disposition.clone())
-            .set_content_language(headers.content_language.clone())
-            .set_cache_control(headers.cache_control.clone())
-            .set_storage_class(object.storage_class.as_deref().map(StorageClass::from));
-        if !object.tags.is_empty() {
-            call = call.tagging(encode_tags(&object.tags));
-        }
-        if let Some(kms_key) = &object.sse_kms_key_id {
-            call = call
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(kms_key);
-        }
+            .content_length(length);
+        let mut call = with_replica_attributes!(call, object);
         // S3 checks the body against the checksum it is sent: a streamed copy that differs from
         // the source is refused by S3 itself.
         if let Some(checksum) = object.expected_checksum.as_ref().filter(|c| c.full_object) {
@@ -345,27 +336,12 @@ impl ObjectStore for S3Store {
     }
 
     async fn create_multipart_upload(&self, object: &NewObject) -> Result<UploadRef, StoreError> {
-        let headers = &object.headers;
-        let mut call = self
+        let call = self
             .client
             .create_multipart_upload()
             .bucket(&object.bucket)
-            .key(&object.key)
-            .set_metadata(Some(to_map(&object.metadata)))
-            .set_content_type(headers.content_type.clone())
-            .set_content_encoding(headers.content_encoding.clone())
-            .set_content_disposition(headers.content_disposition.clone())
-            .set_content_language(headers.content_language.clone())
-            .set_cache_control(headers.cache_control.clone())
-            .set_storage_class(object.storage_class.as_deref().map(StorageClass::from));
-        if !object.tags.is_empty() {
-            call = call.tagging(encode_tags(&object.tags));
-        }
-        if let Some(kms_key) = &object.sse_kms_key_id {
-            call = call
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(kms_key);
-        }
+            .key(&object.key);
+        let call = with_replica_attributes!(call, object);
         let out = call.send().await.map_err(|e| {
             translate(
                 Operation::CreateMultipartUpload,
