@@ -84,8 +84,14 @@ fn settings() -> Settings {
     }
 }
 
-/// Runs the daemon over `queue` until `done` holds (or a deadline passes), then stops it.
-async fn run_until(world: &World, queue: &MemoryQueue, done: impl Fn() -> bool) {
+/// Starts the daemon over `queue`; it runs until the sender is used (or dropped).
+fn spawn_daemon(
+    world: &World,
+    queue: &MemoryQueue,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let daemon = tokio::spawn(run(
         Arc::new(queue.clone()),
@@ -95,6 +101,12 @@ async fn run_until(world: &World, queue: &MemoryQueue, done: impl Fn() -> bool) 
             let _ = stopped.await;
         },
     ));
+    (stop, daemon)
+}
+
+/// Runs the daemon over `queue` until `done` holds (or a deadline passes), then stops it.
+async fn run_until(world: &World, queue: &MemoryQueue, done: impl Fn() -> bool) {
+    let (stop, daemon) = spawn_daemon(world, queue);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !done() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -379,15 +391,7 @@ async fn shutdown_hands_back_a_message_whose_copy_does_not_finish_in_time() {
         .put("lake", "in/slow", b"abc", StoredObject::default());
     world.store.stall("dr");
     let id = queue.send(&serde_json::json!({ "Records": [record("in/slow", &etag)] }).to_string());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let daemon = tokio::spawn(run(
-        Arc::new(queue.clone()),
-        Arc::clone(&world.pipeline),
-        settings(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let (stop, daemon) = spawn_daemon(&world, &queue);
     let deadline = Instant::now() + Duration::from_secs(10);
     while world.store.get("eu", "in/slow").is_none() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
