@@ -1511,22 +1511,7 @@ pub enum LogFormat {
 mod operations_tests {
     use super::*;
 
-    const MINIMAL: &str = r#"
-        [queue]
-        url = "https://sqs.us-east-1.amazonaws.com/111111111111/q"
-        [completion]
-        topic_arn = "arn:aws:sns:us-east-1:111111111111:done"
-        [alerts]
-        topic_arn = "arn:aws:sns:us-east-1:111111111111:alerts"
-        [[targets]]
-        name = "t"
-        bucket = "target-bucket"
-        region = "eu-west-1"
-        [[rules]]
-        name = "r"
-        source_bucket = "source-bucket"
-        targets = ["t"]
-    "#;
+    use super::tests::MINIMAL;
 
     fn load(text: &str) -> Result<Config, ConfigError> {
         Config::from_figment(
@@ -1616,7 +1601,7 @@ mod tests {
             .unwrap()
     }
 
-    const MINIMAL: &str = r#"
+    pub(super) const MINIMAL: &str = r#"
         [queue]
         url = "https://sqs.us-east-1.amazonaws.com/111111111111/q"
         [completion]

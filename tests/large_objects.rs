@@ -245,6 +245,22 @@ async fn stores(toml: &str) -> Stores {
 }
 
 impl Stores {
+    /// The daemon's pipeline over these stores, publishing to the setup's topics.
+    async fn pipeline(
+        &self,
+    ) -> Arc<
+        s3_replicator::pipeline::Pipeline<
+            FaultyStore<S3Store>,
+            s3_replicator::publish::sns::SnsPublisher,
+        >,
+    > {
+        Arc::new(s3_replicator::pipeline::Pipeline::new(
+            s3_replicator::route::Router::new(&self.config),
+            self.replicator(),
+            s3_replicator::daemon::build_publisher(&self.config).await,
+        ))
+    }
+
     fn replicator(&self) -> Replicator<FaultyStore<S3Store>> {
         let target = |name: &str, store: &FaultyStore<S3Store>| Target {
             config: self
@@ -423,15 +439,7 @@ async fn a_long_copy_keeps_its_message_invisible() {
         .eu
         .delay(Operation::CopyObject, Duration::from_secs(10));
     let base = s3_replicator::aws::load_base(&stores.config.aws, None).await;
-    let pipeline = Arc::new(s3_replicator::pipeline::Pipeline::new(
-        s3_replicator::route::Router::new(&stores.config),
-        stores.replicator(),
-        s3_replicator::publish::sns::SnsPublisher::new(
-            aws_sdk_sns::Client::new(&base),
-            &stores.config.completion.topic_arn,
-            &stores.config.alerts.topic_arn,
-        ),
-    ));
+    let pipeline = stores.pipeline().await;
     let queue = Arc::new(Recording {
         inner: SqsQueue::new(aws_sdk_sqs::Client::new(&base), &stack.queue_url),
         received: Mutex::default(),
@@ -489,15 +497,7 @@ async fn a_shutdown_during_a_large_copy_aborts_its_upload_and_another_daemon_com
         .eu
         .delay(Operation::UploadPartCopy, Duration::from_secs(60));
     let base = s3_replicator::aws::load_base(&stores.config.aws, None).await;
-    let pipeline = Arc::new(s3_replicator::pipeline::Pipeline::new(
-        s3_replicator::route::Router::new(&stores.config),
-        stores.replicator(),
-        s3_replicator::publish::sns::SnsPublisher::new(
-            aws_sdk_sns::Client::new(&base),
-            &stores.config.completion.topic_arn,
-            &stores.config.alerts.topic_arn,
-        ),
-    ));
+    let pipeline = stores.pipeline().await;
     let queue = Arc::new(SqsQueue::new(
         aws_sdk_sqs::Client::new(&base),
         &stack.queue_url,
