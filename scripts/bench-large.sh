@@ -12,52 +12,39 @@
 #
 # Installs what is missing into project-local, gitignored places: s3s-fs into .tools/ (cargo
 # install, ~5 min the first time), awscli into .venv/. rclone is the Debian package
-# (`apt-get install -y rclone`). Data lives in .bench/ (deleted at the end; ~15 GiB at peak).
+# (`apt-get install -y rclone`). Data lives in .bench-large/ (deleted at the end; ~15 GiB at peak).
 #
 # Environment: BENCH_SIZES_GIB (default "1 4"), BENCH_MAX_INFLIGHT (default "256 MiB"),
-# BENCH_PART_SIZE (default "64 MiB").
+# BENCH_PART_SIZE (default "64 MiB"), BENCH_JSON (a file to append one JSON object per row to,
+# for scripts/bench.sh's results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
-tools="$root/.tools"
-bench="$root/.bench"
+bench="$root/.bench-large"
 sizes="${BENCH_SIZES_GIB:-1 4}"
 max_inflight="${BENCH_MAX_INFLIGHT:-256 MiB}"
 part_size="${BENCH_PART_SIZE:-64 MiB}"
 part_mib="${part_size%% *}"
 
-if [[ ! -x "$tools/bin/s3s-fs" ]]; then
-  echo "bench: installing s3s-fs 0.14.1 into .tools/ (takes a few minutes)" >&2
-  cargo install s3s-fs --version 0.14.1 --locked --features binary --root "$tools" >&2
-fi
-if [[ ! -x "$root/.venv/bin/aws" ]]; then
-  echo "bench: installing awscli into .venv/" >&2
-  [[ -x "$root/.venv/bin/pip" ]] || python3 -m venv "$root/.venv"
-  "$root/.venv/bin/pip" install --quiet --disable-pip-version-check awscli >&2
-fi
-if ! command -v rclone >/dev/null; then
-  echo "bench: rclone is missing; install it with: apt-get install -y rclone" >&2
-  exit 1
-fi
+source scripts/lib/emulators.sh
+s3sfs_install
+awscli_install >&2
+rclone_check
 cargo build --quiet --release --example bench_copy
 copy="$root/target/release/examples/bench_copy"
 
 rm -rf "$bench"
 mkdir -p "$bench/data"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-endpoint="http://127.0.0.1:$port"
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret-key AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
-"$tools/bin/s3s-fs" --host 127.0.0.1 --port "$port" \
-  --access-key "$AWS_ACCESS_KEY_ID" --secret-key "$AWS_SECRET_ACCESS_KEY" \
-  "$bench/data" >"$bench/s3s-fs.log" 2>&1 &
-server=$!
+server=""
 cleanup() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
+  stop_pid "$server"
   rm -rf "$bench"
 }
 trap cleanup EXIT
+s3sfs_start "$bench/data" "$bench/s3s-fs.log"
+server=$S3SFS_PID endpoint=$S3SFS_URL
 
 # Every tool copies with the same part size: awscli's default of 8 MiB would make it pay for
 # eight times as many UploadPartCopy calls.
@@ -69,11 +56,6 @@ s3 =
 CONF
 export AWS_CONFIG_FILE="$bench/aws-config"
 aws() { "$root/.venv/bin/aws" --endpoint-url "$endpoint" "$@"; }
-deadline=$((SECONDS + 30))
-until aws s3api list-buckets >/dev/null 2>&1; do
-  ((SECONDS < deadline)) || { echo "bench: s3s-fs did not start" >&2; cat "$bench/s3s-fs.log" >&2; exit 1; }
-  sleep 0.5
-done
 
 export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other \
   RCLONE_CONFIG_BENCH_ENDPOINT="$endpoint" RCLONE_CONFIG_BENCH_REGION=us-east-1 \
@@ -91,11 +73,15 @@ measure() {
 }
 notes=()
 row() { # name bytes seconds rss_kib
-  python3 - "$@" <<'PY'
-import sys
-name, size, secs, rss = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+  python3 - "$@" "${BENCH_JSON:-}" <<'PY'
+import json, sys
+name, size, secs, rss, out = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 mib = size / 2**20
 print(f"| {name:<44} | {mib:>6.0f} | {secs:>7.1f} | {mib / max(secs, 0.01):>7.1f} | {rss / 1024:>8.0f} |")
+if out:
+    with open(out, "a") as f:
+        row = {"tool": name, "mib": mib, "seconds": secs, "mib_per_s": mib / max(secs, 0.01), "peak_rss_mib": rss / 1024}
+        f.write(json.dumps(row) + "\n")
 PY
 }
 

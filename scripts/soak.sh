@@ -15,7 +15,7 @@
 #
 # Prints objects/s, the RSS series summary and the messages lost; exits 1 if anything was lost.
 # Environment: SOAK_COUNT (10000), SOAK_CONCURRENCY (queue.concurrency, 64 = the daemon's
-# default), SOAK_WARMUP_SECS (10), SOAK_PYTHON (a Python 3.13 for LocalStack). State and logs
+# default), SOAK_WARMUP_SECS (10), BENCH_PYTHON (a Python 3.13 for LocalStack). State and logs
 # go to .soak/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,34 +23,19 @@ cd "$(dirname "$0")/.."
 count="${SOAK_COUNT:-10000}"
 concurrency="${SOAK_CONCURRENCY:-64}"
 warmup_secs="${SOAK_WARMUP_SECS:-10}"
-venv=.venv-localstack
 state=.soak
-# Pinned: EMULATORS.md describes this version; the extra pins make it run on Python 3.13.
-packages=('localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyOpenSSL<24.3' 'cryptography<44' service_identity)
-
-python="${SOAK_PYTHON:-}"
-if [[ -z "$python" ]]; then
-  python="$(command -v python3.13 || true)"
-  [[ -z "$python" ]] && python="$(ls "$(pyenv root 2>/dev/null || echo ~/.pyenv)"/versions/3.13*/bin/python3.13 2>/dev/null | head -1)"
-fi
+# LocalStack's installation and start: scripts/lib/emulators.sh.
+source scripts/lib/emulators.sh
 
 echo "== build (release)"
 cargo build --release --quiet --bin s3-replicator --example local_stack
 bin=target/release/s3-replicator
 stack=target/release/examples/local_stack
 
-if ! "$venv/bin/python" -c 'import localstack' 2>/dev/null; then
-  [[ -x "$python" ]] || { echo "soak: LocalStack needs Python 3.13; set SOAK_PYTHON" >&2; exit 2; }
-  echo "== installing LocalStack core into $venv"
-  "$python" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "${packages[@]}"
-fi
+localstack_install
 
 rm -rf "$state"
 mkdir -p "$state"
-port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-endpoint="http://127.0.0.1:$port"
-
 localstack="" daemon="" sampler=""
 cleanup() {
   local pid
@@ -63,23 +48,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Queue URLs name 127.0.0.1 (path strategy); no DNS server; files under .soak/.
-# Note: LocalStack binds 0.0.0.0 despite GATEWAY_LISTEN.
-GATEWAY_LISTEN="127.0.0.1:$port" LOCALSTACK_HOST="127.0.0.1:$port" SQS_ENDPOINT_STRATEGY=path \
-  SERVICES=s3,sqs,sns,sts EAGER_SERVICE_LOADING=1 DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 \
-  DNS_ADDRESS=0 FILESYSTEM_ROOT="$PWD/$state/localstack-fs" \
-  "$venv/bin/python" -m localstack.runtime.main >"$state/localstack.log" 2>&1 &
-localstack=$!
-deadline=$((SECONDS + 90))
-until grep -q '^Ready\.' "$state/localstack.log"; do
-  if ! kill -0 "$localstack" 2>/dev/null || ((SECONDS > deadline)); then
-    echo "soak: LocalStack did not start; $state/localstack.log:" >&2
-    tail -20 "$state/localstack.log" >&2
-    exit 2
-  fi
-  sleep 0.2
-done
-echo "== LocalStack $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("localstack-core"))') on $endpoint"
+localstack_start "$state"
+localstack=$LOCALSTACK_PID endpoint=$LOCALSTACK_URL
+echo "== LocalStack $(localstack_version) on $endpoint"
 
 # The emulator accepts any credentials; the daemon reads them from the environment as on AWS.
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1

@@ -298,7 +298,7 @@ pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
         .clone()
 }
 
-async fn create_topic(sns: &aws_sdk_sns::Client, name: &str) -> String {
+pub async fn create_topic(sns: &aws_sdk_sns::Client, name: &str) -> String {
     sns.create_topic()
         .name(name)
         .send()
@@ -309,7 +309,7 @@ async fn create_topic(sns: &aws_sdk_sns::Client, name: &str) -> String {
         .to_owned()
 }
 
-async fn subscribe_queue(
+pub async fn subscribe_queue(
     sqs: &aws_sdk_sqs::Client,
     sns: &aws_sdk_sns::Client,
     topic_arn: &str,

@@ -1,0 +1,162 @@
+//! The benchmark's results file (`bench/results.json`): what one run of `scripts/bench.sh`
+//! measured, written by the harness and read back to draw the chart.
+
+use serde::{Deserialize, Serialize};
+
+/// Identifies the format of the file.
+pub const SCHEMA: &str = "s3-replicator.bench.v1";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Results {
+    pub schema: String,
+    pub run: Run,
+    /// Part 1: PutObject returned → completion event on a subscriber queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Latency>,
+    /// Part 2: 10,000 small objects to 2 targets, every tool against the raw copy capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<Throughput>,
+    /// Part 3: large objects (from `scripts/bench-large.sh`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub large_objects: Vec<LargeObjectRow>,
+    /// Part 4: the throughput run with 1 and 2 daemon processes on one queue.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scale: Vec<ScaleRow>,
+    /// Part 5: AWS API requests the daemon made, from its own metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Requests>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Run {
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// The command that produced the file.
+    pub command: String,
+    /// `git describe --always --dirty` of the tree measured.
+    pub revision: String,
+    pub cores: usize,
+    /// `/proc/loadavg`'s 1-minute value at the start and at the end.
+    pub load_average_start: f64,
+    pub load_average_end: f64,
+    /// Which emulator served each service, with its version.
+    pub emulators: Vec<Emulator>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Emulator {
+    /// `s3`, `sqs`, `sns`.
+    pub service: String,
+    /// `s3s-fs 0.14.1`, `LocalStack core 2026.3.0`.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Latency {
+    pub objects: usize,
+    pub object_bytes: usize,
+    pub targets: usize,
+    /// Uploads per second, evenly spaced.
+    pub rate_per_s: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub floor: Floor,
+    /// `p50_ms / floor.median_ms`.
+    pub ratio_p50_to_floor: f64,
+}
+
+/// The same API calls one after another by a minimal client, for one object.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Floor {
+    /// How many times the sequence was timed.
+    pub samples: usize,
+    /// Median and minimum of the whole sequence.
+    pub median_ms: f64,
+    pub min_ms: f64,
+    /// Median of each call, in order.
+    pub calls: Vec<CallTime>,
+    /// Median time from `Publish` returning to the message arriving on the topic's SQS
+    /// subscriber: part of the daemon's latency, not of the floor.
+    #[serde(default)]
+    pub delivery_ms: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CallTime {
+    /// `sqs:ReceiveMessage`, `s3:CopyObject (target 1)`, …
+    pub call: String,
+    pub median_ms: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Throughput {
+    pub objects: usize,
+    pub object_bytes: usize,
+    pub targets: usize,
+    /// The emulator's raw capacity for the copies alone: a concurrent client issuing only the
+    /// `objects × targets` CopyObject calls.
+    pub raw: RawCapacity,
+    /// The emulator's ceiling for the daemon's one SNS Publish per object (same client shape).
+    pub sns_publish_per_s: f64,
+    /// One row per tool, the daemon's included.
+    pub rows: Vec<ThroughputRow>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RawCapacity {
+    pub concurrency: usize,
+    pub copies_per_s: f64,
+    /// `copies_per_s / targets`.
+    pub objects_per_s: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ThroughputRow {
+    /// `s3-replicator (1 daemon)`, `rclone copy`, `aws s3 sync`.
+    pub tool: String,
+    /// How it was run (flags, concurrency).
+    pub how: String,
+    pub seconds: f64,
+    pub objects_per_s: f64,
+    /// `objects_per_s / raw.objects_per_s`.
+    pub ratio_to_raw: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LargeObjectRow {
+    pub tool: String,
+    pub mib: f64,
+    pub seconds: f64,
+    pub mib_per_s: f64,
+    pub peak_rss_mib: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ScaleRow {
+    pub daemons: usize,
+    pub seconds: f64,
+    pub objects_per_s: f64,
+    /// CPU seconds (user + system) of all daemon processes together.
+    pub daemon_cpu_seconds: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Requests {
+    pub objects: usize,
+    pub targets: usize,
+    /// `service:Operation` → requests per replicated object per target (calls on the source
+    /// side and the queue are divided by the targets too, so the column adds up).
+    pub per_object_per_target: Vec<RequestRate>,
+    pub total_per_object_per_target: f64,
+    /// What CRR does per object per destination, as AWS documents it.
+    pub crr: Vec<RequestRate>,
+    pub crr_total_per_object_per_target: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RequestRate {
+    pub request: String,
+    pub per_object_per_target: f64,
+}

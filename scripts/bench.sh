@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The benchmark against peers (prints figures; not a test): one command, one run, the same
+# emulators for every tool.
+#
+#   scripts/bench.sh        # ~15 min here, plus the installs the first time
+#
+# 1. installs what is missing into gitignored places: LocalStack core (.venv-localstack/),
+#    s3s-fs (.tools/), awscli (.venv/); rclone is Debian's package;
+# 2. starts s3s-fs (S3) and LocalStack (SQS, SNS) on 127.0.0.1;
+# 3. `bench run` (examples/bench.rs): latency and its floor, the emulators' ceilings, throughput
+#    of the daemon (1 and 2 processes), rclone and `aws s3 sync`, requests per object;
+# 4. scripts/bench-large.sh for the large-object rows (BENCH_LARGE_GIB, default 1; 0 skips it);
+# 5. writes docs/bench/results.json and docs/bench/chart.png and prints the tables.
+#
+# Environment: BENCH_OBJECTS (10000), BENCH_LATENCY_OBJECTS (200), BENCH_LATENCY_RATE (10 per s),
+# BENCH_LARGE_GIB (1), BENCH_OUT (docs/bench), BENCH_PYTHON (a Python 3.13 for LocalStack).
+# State and logs go to .bench/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/emulators.sh
+
+objects="${BENCH_OBJECTS:-10000}"
+latency_objects="${BENCH_LATENCY_OBJECTS:-200}"
+latency_rate="${BENCH_LATENCY_RATE:-10}"
+large_gib="${BENCH_LARGE_GIB:-1}"
+out="${BENCH_OUT:-docs/bench}"
+state=.bench
+
+echo "== build (release)"
+cargo build --release --quiet --bin s3-replicator --example bench --example bench_copy
+localstack_install
+s3sfs_install
+awscli_install
+rclone_check
+
+rm -rf "$state"
+mkdir -p "$state" "$out"
+localstack="" s3sfs=""
+cleanup() {
+  stop_pid "$s3sfs"
+  stop_pid "$localstack"
+}
+trap cleanup EXIT
+
+# One set of credentials for everything: s3s-fs checks them, LocalStack accepts any.
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret-key AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+s3sfs_start "$state/s3" "$state/s3s-fs.log"
+s3sfs=$S3SFS_PID
+localstack_start "$state"
+localstack=$LOCALSTACK_PID
+export BENCH_S3_EMULATOR="s3s-fs $s3sfs_version" BENCH_SQS_EMULATOR="LocalStack core $(localstack_version) (host mode)"
+export BENCH_COMMAND="scripts/bench.sh"
+echo "== S3: $BENCH_S3_EMULATOR on $S3SFS_URL; SQS and SNS: $BENCH_SQS_EMULATOR on $LOCALSTACK_URL"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
+
+target/release/examples/bench run --sqs-sns "$LOCALSTACK_URL" --s3 "$S3SFS_URL" \
+  --bin target/release/s3-replicator --aws .venv/bin/aws --rclone "$(command -v rclone)" \
+  --objects "$objects" --latency-objects "$latency_objects" --latency-rate "$latency_rate" \
+  --out "$out/results.json"
+cleanup
+localstack="" s3sfs=""
+
+if [[ "$large_gib" != 0 ]]; then
+  echo "== large objects: scripts/bench-large.sh ($large_gib GiB)"
+  rows="$PWD/$state/large.jsonl"
+  BENCH_SIZES_GIB="$large_gib" BENCH_JSON="$rows" scripts/bench-large.sh
+  target/release/examples/bench large --results "$out/results.json" --rows "$rows"
+fi
+
+target/release/examples/bench chart --results "$out/results.json" --png "$out/chart.png"
+echo "== results: $out/results.json, chart: $out/chart.png"
+target/release/examples/bench table --results "$out/results.json"
