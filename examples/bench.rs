@@ -23,6 +23,8 @@
 // CHART mod chart;
 #[path = "bench/parts.rs"]
 mod parts;
+#[path = "bench/report.rs"]
+mod report;
 #[path = "bench/results.rs"]
 mod results;
 #[path = "../tests/common/stack.rs"]
@@ -105,7 +107,7 @@ async fn main() -> ExitCode {
             match parts::run(&plan).await {
                 Ok(results) => write(&out, &results).map(|()| {
                     println!("results: {}", out.display());
-                    print!("{}", parts::tables(&results));
+                    print!("{}", report::tables(&results));
                 }),
                 Err(e) => Err(e),
             }
@@ -115,7 +117,7 @@ async fn main() -> ExitCode {
                 return usage();
             };
             read(&results).and_then(|mut r| {
-                r.large_objects = parts::read_large_rows(&rows)?;
+                r.large_objects = report::read_large_rows(&rows)?;
                 write(&results, &r)
             })
         }
@@ -131,7 +133,7 @@ async fn main() -> ExitCode {
             let Some(results) = path("--results") else {
                 return usage();
             };
-            read(&results).map(|r| print!("{}", parts::tables(&r)))
+            read(&results).map(|r| print!("{}", report::tables(&r)))
         }
         _ => return usage(),
     };

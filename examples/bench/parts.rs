@@ -813,6 +813,85 @@ async fn raw_publishes(env: &Env, n: usize) -> Result<f64, Error> {
     Ok(n as f64 / secs)
 }
 
+/// The same client shape receiving and deleting `etags.len()` events, ten per call, from a
+/// queue that holds them all (the daemon's side of SQS).
+async fn raw_receives(env: &Env, etags: &[String]) -> Result<f64, Error> {
+    let route = Route {
+        name: "ceiling-sqs".into(),
+        source_bucket: "tp-src".into(),
+        queue_url: create_queue(&env.sqs, "ceiling-events", &[]).await,
+        topic_arn: String::new(),
+        alerts_arn: String::new(),
+        completions_url: String::new(),
+        targets: Vec::new(),
+    };
+    enqueue(env, &route, "tp", etags).await?;
+    let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    // When the last message was deleted: the pollers' final empty long polls do not count.
+    let finished = Arc::new(Mutex::new(started));
+    let deadline = started + PART_DEADLINE;
+    let poller = |received: Arc<std::sync::atomic::AtomicUsize>, finished: Arc<Mutex<Instant>>| {
+        let url = &route.queue_url;
+        async move {
+            use std::sync::atomic::Ordering::Relaxed;
+            while received.load(Relaxed) < etags.len() && Instant::now() < deadline {
+                let out = env
+                    .sqs
+                    .receive_message()
+                    .queue_url(url)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(1)
+                    .send()
+                    .await
+                    .map_err(sdk("receive"))?;
+                let entries: Vec<_> = out
+                    .messages()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        DeleteMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .receipt_handle(m.receipt_handle().unwrap_or_default())
+                            .build()
+                            .expect("entry")
+                    })
+                    .collect();
+                if entries.is_empty() {
+                    continue;
+                }
+                let n = entries.len();
+                env.sqs
+                    .delete_message_batch()
+                    .queue_url(url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                    .map_err(sdk("delete"))?;
+                received.fetch_add(n, Relaxed);
+                *finished.lock().expect("finished") = Instant::now();
+            }
+            Ok::<(), Error>(())
+        }
+    };
+    // Seven pollers: the daemon's receive calls in flight at 64 messages in flight.
+    let results =
+        futures::future::join_all((0..7).map(|_| poller(received.clone(), finished.clone()))).await;
+    let secs = finished
+        .lock()
+        .expect("finished")
+        .duration_since(started)
+        .as_secs_f64();
+    results.into_iter().collect::<Result<(), Error>>()?;
+    let _ = env
+        .sqs
+        .delete_queue()
+        .queue_url(&route.queue_url)
+        .send()
+        .await;
+    Ok(received.load(std::sync::atomic::Ordering::Relaxed) as f64 / secs)
+}
+
 /// One throughput run of the daemon: `daemons` processes drain `n` events from one queue.
 struct DaemonRun {
     seconds: f64,
@@ -1082,6 +1161,8 @@ pub async fn run(plan: &Plan) -> Result<Results, Error> {
     );
     let sns_publish_per_s = raw_publishes(&env, n).await?;
     println!("raw SNS Publish: {sns_publish_per_s:.0}/s");
+    let sqs_receive_delete_per_s = raw_receives(&env, &etags).await?;
+    println!("raw SQS receive + delete: {sqs_receive_delete_per_s:.0} messages/s");
 
     println!(
         "== latency: {} objects at {}/s",
@@ -1147,129 +1228,9 @@ pub async fn run(plan: &Plan) -> Result<Results, Error> {
         targets: TARGETS,
         raw,
         sns_publish_per_s,
+        sqs_receive_delete_per_s,
         rows,
     });
     results.run.load_average_end = load_average();
     Ok(results)
-}
-
-/// The rows `scripts/bench-large.sh` wrote, one JSON object per line.
-pub fn read_large_rows(path: &Path) -> Result<Vec<LargeObjectRow>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(|e| format!("{}: {e}: {l}", path.display())))
-        .collect()
-}
-
-/// The results as the README's Markdown tables.
-pub fn tables(r: &Results) -> String {
-    let mut out = String::new();
-    let w = &mut out;
-    let _ = writeln!(
-        w,
-        "\nrun {} at {}, {} cores, load average {:.1} → {:.1}",
-        r.run.revision,
-        r.run.started_at,
-        r.run.cores,
-        r.run.load_average_start,
-        r.run.load_average_end
-    );
-    for e in &r.run.emulators {
-        let _ = writeln!(w, "  {}: {}", e.service, e.name);
-    }
-    if let Some(l) = &r.latency {
-        let _ = writeln!(w, "\nLatency, {} objects of {} bytes at {}/s to {} targets (PutObject returned → completion event received):\n", l.objects, l.object_bytes, l.rate_per_s, l.targets);
-        let _ = writeln!(w, "| | p50 | p95 | p99 | max |\n|---|---|---|---|---|");
-        let _ = writeln!(
-            w,
-            "| s3-replicator | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms |",
-            l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms
-        );
-        let _ = writeln!(
-            w,
-            "| floor (median of {}) | {:.0} ms | | | |",
-            l.floor.samples, l.floor.median_ms
-        );
-        let _ = writeln!(w, "\ndaemon p50 / floor = {:.2}; floor calls (medians): {}; SNS → SQS delivery {:.0} ms (not in the floor)", l.ratio_p50_to_floor,
-            l.floor.calls.iter().map(|c| format!("{} {:.1} ms", c.call, c.median_ms)).collect::<Vec<_>>().join(", "), l.floor.delivery_ms);
-    }
-    if let Some(t) = &r.throughput {
-        let _ = writeln!(
-            w,
-            "\nThroughput, {} objects of {} bytes to {} targets:\n",
-            t.objects, t.object_bytes, t.targets
-        );
-        let _ = writeln!(
-            w,
-            "| tool | objects/s | ratio to raw | s | how |\n|---|---|---|---|---|"
-        );
-        let _ = writeln!(w, "| emulator raw capacity: CopyObject only | {:.0} | 1.00 | | {} in flight, {:.0} copies/s |", t.raw.objects_per_s, t.raw.concurrency, t.raw.copies_per_s);
-        for row in &t.rows {
-            let _ = writeln!(
-                w,
-                "| {} | {:.0} | {:.2} | {:.1} | {} |",
-                row.tool, row.objects_per_s, row.ratio_to_raw, row.seconds, row.how
-            );
-        }
-        let _ = writeln!(
-            w,
-            "\nemulator ceiling for the daemon's one SNS Publish per object: {:.0} Publish/s",
-            t.sns_publish_per_s
-        );
-    }
-    if !r.scale.is_empty() {
-        let _ = writeln!(
-            w,
-            "\n| daemons | objects/s | s | daemon CPU s |\n|---|---|---|---|"
-        );
-        for s in &r.scale {
-            let _ = writeln!(
-                w,
-                "| {} | {:.0} | {:.1} | {:.1} |",
-                s.daemons, s.objects_per_s, s.seconds, s.daemon_cpu_seconds
-            );
-        }
-    }
-    if let Some(q) = &r.requests {
-        let _ = writeln!(
-            w,
-            "\nRequests per object per target ({} objects, {} targets):\n",
-            q.objects, q.targets
-        );
-        let _ = writeln!(w, "| request | s3-replicator | CRR |\n|---|---|---|");
-        for rate in &q.per_object_per_target {
-            let _ = writeln!(
-                w,
-                "| {} | {:.2} | |",
-                rate.request, rate.per_object_per_target
-            );
-        }
-        for rate in &q.crr {
-            let _ = writeln!(
-                w,
-                "| {} | | {:.2} |",
-                rate.request, rate.per_object_per_target
-            );
-        }
-        let _ = writeln!(
-            w,
-            "| **total** | **{:.2}** | **{:.2}** |",
-            q.total_per_object_per_target, q.crr_total_per_object_per_target
-        );
-    }
-    if !r.large_objects.is_empty() {
-        let _ = writeln!(
-            w,
-            "\n| large object copy | MiB | s | MiB/s | peak RSS MiB |\n|---|---|---|---|---|"
-        );
-        for l in &r.large_objects {
-            let _ = writeln!(
-                w,
-                "| {} | {:.0} | {:.1} | {:.1} | {:.0} |",
-                l.tool, l.mib, l.seconds, l.mib_per_s, l.peak_rss_mib
-            );
-        }
-    }
-    out
 }

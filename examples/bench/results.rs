@@ -100,6 +100,10 @@ pub struct Throughput {
     pub raw: RawCapacity,
     /// The emulator's ceiling for the daemon's one SNS Publish per object (same client shape).
     pub sns_publish_per_s: f64,
+    /// The emulator's ceiling for receiving and deleting the events (batches of 10, the
+    /// daemon's receive size), messages per second.
+    #[serde(default)]
+    pub sqs_receive_delete_per_s: f64,
     /// One row per tool, the daemon's included.
     pub rows: Vec<ThroughputRow>,
 }
