@@ -79,9 +79,10 @@ async fn main() -> ExitCode {
     let aws = AwsConfig {
         endpoint_url: Some(endpoint),
         region: Some("us-east-1".into()),
+        ..AwsConfig::default()
     };
     let base = load_base(&aws, None).await;
-    let store = S3Store::new(s3_client(&base, "us-east-1", None));
+    let store = S3Store::new(s3_client(&base, None, "us-east-1", None));
     let source = ObjectRef {
         bucket: src_bucket.clone(),
         key: src_key.clone(),

@@ -33,10 +33,12 @@ pub async fn load_base(aws: &AwsConfig, fallback_region: Option<String>) -> SdkC
 
 /// An S3 client in `region`, with `credentials` when given (else the base chain).
 ///
-/// Path-style addressing is forced when an endpoint override is set: emulators on
-/// 127.0.0.1 cannot serve `bucket.127.0.0.1` host names.
+/// `endpoint` (`aws.s3_endpoint_url`) overrides the base's endpoint for S3 alone. Path-style
+/// addressing is forced when either overrides S3's endpoint: emulators and S3-compatible
+/// stores on 127.0.0.1 cannot serve `bucket.127.0.0.1` host names.
 pub fn s3_client(
     base: &SdkConfig,
+    endpoint: Option<&str>,
     region: &str,
     credentials: Option<SharedCredentialsProvider>,
 ) -> aws_sdk_s3::Client {
@@ -45,7 +47,10 @@ pub fn s3_client(
     if let Some(credentials) = credentials {
         builder = builder.credentials_provider(credentials);
     }
-    if base.endpoint_url().is_some() {
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    if endpoint.is_some() || base.endpoint_url().is_some() {
         builder = builder.force_path_style(true);
     }
     aws_sdk_s3::Client::from_conf(builder.build())
@@ -174,6 +179,103 @@ impl SdkFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_credential_types::Credentials;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::mpsc;
+
+    const NOT_FOUND: &[u8] =
+        b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+
+    /// Listens on 127.0.0.1 and answers every request `404`; reports each request's line and
+    /// `Host` header (`"HEAD /bucket/key HTTP/1.1 @ localhost:PORT"`).
+    async fn capture() -> (u16, mpsc::UnboundedReceiver<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                let mut buf = [0; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let line = head.lines().next().unwrap_or_default();
+                let host = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("host: ").or(l.strip_prefix("Host: ")))
+                    .unwrap_or_default();
+                let _ = tx.send(format!("{line} @ {host}"));
+                let _ = stream.write_all(NOT_FOUND).await;
+            }
+        });
+        (port, rx)
+    }
+
+    /// Sends one `HeadObject` through [`s3_client`] made the daemon's way from `aws`.
+    async fn head_through(aws: AwsConfig) {
+        let base = load_base(&aws, None).await;
+        let credentials =
+            SharedCredentialsProvider::new(Credentials::new("test", "test", None, None, "unit"));
+        let client = s3_client(
+            &base,
+            aws.s3_endpoint_url.as_deref(),
+            "eu-west-1",
+            Some(credentials),
+        );
+        // The capture answers 404; only where the request went matters.
+        let _ = client
+            .head_object()
+            .bucket("unit-bucket")
+            .key("some/key")
+            .send()
+            .await;
+    }
+
+    #[tokio::test]
+    async fn s3_goes_to_s3_endpoint_url_path_style_else_to_endpoint_url() {
+        // `localhost`, not an IP: the SDK would address a bucket on it virtual-host style
+        // (`unit-bucket.localhost`) unless path-style is forced.
+        let (shared, mut at_shared) = capture().await;
+        let (s3, mut at_s3) = capture().await;
+        let url = |port: u16| Some(format!("http://localhost:{port}"));
+        let request = |port: u16| format!("HEAD /unit-bucket/some/key HTTP/1.1 @ localhost:{port}");
+
+        // Both set: S3 uses its own, the shared endpoint sees nothing.
+        head_through(AwsConfig {
+            endpoint_url: url(shared),
+            s3_endpoint_url: url(s3),
+            region: Some("us-east-1".into()),
+        })
+        .await;
+        assert_eq!(at_s3.try_recv().as_deref(), Ok(request(s3).as_str()));
+        assert!(at_shared.try_recv().is_err());
+
+        // Only the S3 endpoint: still path-style.
+        head_through(AwsConfig {
+            endpoint_url: None,
+            s3_endpoint_url: url(s3),
+            region: Some("us-east-1".into()),
+        })
+        .await;
+        assert_eq!(at_s3.try_recv().as_deref(), Ok(request(s3).as_str()));
+
+        // Only the shared endpoint: S3 follows it, path-style.
+        head_through(AwsConfig {
+            endpoint_url: url(shared),
+            s3_endpoint_url: None,
+            region: Some("us-east-1".into()),
+        })
+        .await;
+        assert_eq!(
+            at_shared.try_recv().as_deref(),
+            Ok(request(shared).as_str())
+        );
+        assert!(at_s3.try_recv().is_err());
+    }
 
     #[test]
     fn regions_from_arns_and_queue_urls() {

@@ -111,6 +111,11 @@ pub struct AwsConfig {
     /// `None` uses the real AWS endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_url: Option<String>,
+    /// Endpoint for S3 alone (the source and every target), overriding `endpoint_url` there:
+    /// an S3-compatible store, or a second emulator for S3 while SQS, SNS and STS use
+    /// `endpoint_url` or AWS. `None` leaves S3 to `endpoint_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_endpoint_url: Option<String>,
     /// Default region for the source side and for SQS/SNS when the queue URL or topic ARN does
     /// not name one. `None` leaves it to the SDK's default chain (`AWS_REGION`, profile, IMDS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -679,6 +684,14 @@ impl Config {
                 );
             }
         }
+        if let Some(url) = &self.aws.s3_endpoint_url {
+            if let Err(why) = check_http_url(url) {
+                p.push(
+                    "aws.s3_endpoint_url",
+                    format!("{why}; expected an http(s) URL such as \"http://127.0.0.1:9000\", or leave it out to reach S3 like the other services"),
+                );
+            }
+        }
         if let Some(region) = &self.aws.region {
             if let Err(why) = check_region(region) {
                 p.push(
@@ -1127,6 +1140,14 @@ impl Config {
                 .endpoint_url
                 .as_deref()
                 .unwrap_or("(AWS endpoints)")
+        )?;
+        writeln!(
+            out,
+            "  s3_endpoint_url:         {}",
+            self.aws
+                .s3_endpoint_url
+                .as_deref()
+                .unwrap_or("(as endpoint_url)")
         )?;
         let c = &self.copy;
         writeln!(out, "Copy")?;
@@ -1716,6 +1737,7 @@ mod tests {
             ("COPY__PART_SIZE", "8 MiB"),
             ("COPY__MAX_INFLIGHT_BYTES", "1073741824"),
             ("AWS__ENDPOINT_URL", "http://127.0.0.1:5000"),
+            ("AWS__S3_ENDPOINT_URL", "http://127.0.0.1:9000"),
             ("QUEUE__URL", "http://127.0.0.1:5000/111111111111/other"),
             // Variables of the CLI and the test scripts share the prefix; they are not keys.
             ("CONFIG", "/etc/s3-replicator.toml"),
@@ -1739,6 +1761,10 @@ mod tests {
         assert_eq!(
             config.aws.endpoint_url.as_deref(),
             Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(
+            config.aws.s3_endpoint_url.as_deref(),
+            Some("http://127.0.0.1:9000")
         );
 
         // A bad value from the environment names the variable.
@@ -1893,6 +1919,7 @@ mod tests {
     fn every_validation_problem_is_reported_together() {
         let mut c = valid();
         c.aws.endpoint_url = Some("localhost:5000".into());
+        c.aws.s3_endpoint_url = Some("s3://bucket".into());
         c.aws.region = Some(String::new());
         c.queue.url = "sqs://nope".into();
         c.queue.max_messages = 11;
@@ -1941,6 +1968,7 @@ mod tests {
         let text = err.to_string();
         let expected = [
             "aws.endpoint_url",
+            "aws.s3_endpoint_url",
             "aws.region",
             "queue.url",
             "queue.max_messages",
@@ -1985,6 +2013,51 @@ mod tests {
         );
         assert!(text.contains("replicated again, forever"), "{text}");
         assert!(text.contains("STANDARD_IA"), "{text}");
+    }
+
+    #[test]
+    fn s3_endpoint_url_is_validated_on_its_own_and_described() {
+        let with = |url: &str| format!("{MINIMAL}\n[aws]\ns3_endpoint_url = \"{url}\"\n");
+        let config = load_text(&with("http://127.0.0.1:9000")).unwrap();
+        assert_eq!(
+            config.aws.s3_endpoint_url.as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(config.aws.endpoint_url, None);
+        let text = config.describe();
+        assert!(
+            text.contains("  endpoint_url:            (AWS endpoints)\n  s3_endpoint_url:         http://127.0.0.1:9000\n"),
+            "{text}"
+        );
+        assert!(
+            valid()
+                .describe()
+                .contains("  s3_endpoint_url:         (as endpoint_url)\n"),
+            "unset: S3 follows endpoint_url"
+        );
+
+        for (bad, why) in [
+            ("127.0.0.1:9000", "does not start with https:// or http://"),
+            ("", "is empty"),
+            ("http://", "has no host"),
+            ("http://127.0.0.1:9000/ x", "contains whitespace"),
+        ] {
+            let err = load_text(&with(bad)).unwrap_err();
+            assert_eq!(fields(&err), ["aws.s3_endpoint_url"], "{bad:?}: {err}");
+            let text = err.to_string();
+            assert!(
+                text.contains("aws.s3_endpoint_url: ") && text.contains(why),
+                "{bad:?}: {text}"
+            );
+        }
+        // A valid S3 endpoint does not excuse an invalid shared one, and the other way round.
+        let mut c = valid();
+        c.aws.endpoint_url = Some("localhost:5000".into());
+        c.aws.s3_endpoint_url = Some("http://127.0.0.1:9000".into());
+        assert_eq!(fields(&c.validate().unwrap_err()), ["aws.endpoint_url"]);
+        c.aws.endpoint_url = Some("http://127.0.0.1:5000".into());
+        c.aws.s3_endpoint_url = Some("localhost:9000".into());
+        assert_eq!(fields(&c.validate().unwrap_err()), ["aws.s3_endpoint_url"]);
     }
 
     #[test]

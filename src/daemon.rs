@@ -366,7 +366,7 @@ pub async fn build_pipeline(
 }
 
 /// S3 stores for the source (the daemon's own credentials, in the sources' region) and for
-/// every target (its region, its assumed role).
+/// every target (its region, its assumed role), all at `aws.s3_endpoint_url` when it is set.
 pub async fn build_replicator(
     config: &crate::config::Config,
 ) -> crate::replicate::Replicator<crate::store::s3::S3Store> {
@@ -375,13 +375,14 @@ pub async fn build_replicator(
 
     // S3 notifications reach SQS only within one region, so the sources live in the queue's.
     let base = load_base(&config.aws, queue_region(config)).await;
-    let source = S3Store::new(s3_client(&base, &source_region(&base), None));
+    let endpoint = config.aws.s3_endpoint_url.as_deref();
+    let source = S3Store::new(s3_client(&base, endpoint, &source_region(&base), None));
     let mut targets = Vec::with_capacity(config.targets.len());
     for target in &config.targets {
         let credentials = target_credentials(&base, target).await;
         targets.push(crate::replicate::Target {
             config: target.clone(),
-            store: S3Store::new(s3_client(&base, &target.region, credentials)),
+            store: S3Store::new(s3_client(&base, endpoint, &target.region, credentials)),
         });
     }
     crate::replicate::Replicator::new(source, targets).with_limits((&config.copy).into())

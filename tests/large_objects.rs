@@ -236,10 +236,16 @@ async fn stores(toml: &str) -> Stores {
     };
     let (eu, dr) = (target("analytics-eu"), target("dr-account"));
     let dr_credentials = target_credentials(&base, &dr).await;
+    let s3 = config.aws.s3_endpoint_url.as_deref();
     Stores {
-        source: FaultyStore::new(S3Store::new(s3_client(&base, SOURCE_REGION, None))),
-        eu: FaultyStore::new(S3Store::new(s3_client(&base, &eu.region, None))),
-        dr: FaultyStore::new(S3Store::new(s3_client(&base, &dr.region, dr_credentials))),
+        source: FaultyStore::new(S3Store::new(s3_client(&base, s3, SOURCE_REGION, None))),
+        eu: FaultyStore::new(S3Store::new(s3_client(&base, s3, &eu.region, None))),
+        dr: FaultyStore::new(S3Store::new(s3_client(
+            &base,
+            s3,
+            &dr.region,
+            dr_credentials,
+        ))),
         config,
     }
 }

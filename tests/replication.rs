@@ -465,3 +465,79 @@ async fn key_prefix_storage_class_and_kms_key_apply_to_the_replica() {
     assert_eq!(head.content_type(), Some("application/json"));
     daemon.stop().await;
 }
+
+/// `aws.s3_endpoint_url` alone carries S3: with `aws.endpoint_url` on a closed port, the
+/// daemon's S3 stores (source and target, as `build_replicator` makes them) still read the
+/// emulator; without the S3 key the same reads fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_endpoint_url_carries_s3_while_endpoint_url_is_elsewhere() {
+    use s3_replicator::store::{ObjectRef, ObjectStore};
+
+    let (emulator, stack) = setup("s3-endpoint").await;
+    let body = b"reached through aws.s3_endpoint_url".to_vec();
+    put_object(
+        &emulator.s3(SOURCE_REGION),
+        &stack.source_bucket,
+        "only-s3/source.txt",
+        &body,
+        "text/plain",
+        &[],
+        None,
+    )
+    .await;
+    put_object(
+        &emulator.s3(EU_REGION),
+        &stack.eu_bucket,
+        "only-s3/replica.txt",
+        b"x",
+        "text/plain",
+        &[],
+        None,
+    )
+    .await;
+    let source = ObjectRef {
+        bucket: stack.source_bucket.clone(),
+        key: "only-s3/source.txt".into(),
+        version_id: None,
+    };
+    let replica = ObjectRef {
+        bucket: stack.eu_bucket.clone(),
+        key: "only-s3/replica.txt".into(),
+        version_id: None,
+    };
+    let shared = format!("endpoint_url = \"{}\"", stack.endpoint);
+    let closed = format!("endpoint_url = \"http://127.0.0.1:{}\"", ops::closed_port());
+
+    let toml = stack.config_toml().replace(
+        &shared,
+        &format!("{closed}\ns3_endpoint_url = \"{}\"", stack.endpoint),
+    );
+    let (config, _file) = load_config(&toml);
+    let replicator = s3_replicator::daemon::build_replicator(&config).await;
+    let head = replicator
+        .source()
+        .head_object(&source, None)
+        .await
+        .expect("the source is read through aws.s3_endpoint_url");
+    assert_eq!(head.map(|h| h.size), Some(body.len() as u64));
+    let eu = &replicator.target("analytics-eu").expect("target").store;
+    let head = eu
+        .head_object(&replica, None)
+        .await
+        .expect("the target is read through aws.s3_endpoint_url");
+    assert_eq!(head.map(|h| h.size), Some(1));
+
+    // The control: without the S3 key, S3 follows endpoint_url to the closed port.
+    let (config, _file) = load_config(&stack.config_toml().replace(&shared, &closed));
+    let replicator = s3_replicator::daemon::build_replicator(&config).await;
+    let err = replicator
+        .source()
+        .head_object(&source, None)
+        .await
+        .expect_err("S3 on the closed port");
+    assert_eq!(
+        err.kind,
+        s3_replicator::store::StoreErrorKind::Transient,
+        "{err}"
+    );
+}
