@@ -4,12 +4,22 @@
 //! so that the SDK's own retries stay the only transport-level retries. Targets with a
 //! `role_arn` get an [`AssumeRoleProvider`], which caches and refreshes its credentials by
 //! itself before they expire.
+//!
+//! Every S3, SQS and SNS client carries [`CountRequests`], so that `s3r_aws_requests_total`
+//! sees each request the daemon sends. The STS client inside [`AssumeRoleProvider`] does not:
+//! the provider builds it from an [`SdkConfig`], which has no place for interceptors, so
+//! `AssumeRole` is not counted (one call per target role and credential lifetime, about an hour).
 
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -42,8 +52,9 @@ pub fn s3_client(
     region: &str,
     credentials: Option<SharedCredentialsProvider>,
 ) -> aws_sdk_s3::Client {
-    let mut builder =
-        aws_sdk_s3::config::Builder::from(base).region(Region::new(region.to_owned()));
+    let mut builder = aws_sdk_s3::config::Builder::from(base)
+        .region(Region::new(region.to_owned()))
+        .interceptor(CountRequests);
     if let Some(credentials) = credentials {
         builder = builder.credentials_provider(credentials);
     }
@@ -54,6 +65,53 @@ pub fn s3_client(
         builder = builder.force_path_style(true);
     }
     aws_sdk_s3::Client::from_conf(builder.build())
+}
+
+/// An SQS client from `base` (its region and endpoint), its requests counted.
+pub fn sqs_client(base: &SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(base)
+            .interceptor(CountRequests)
+            .build(),
+    )
+}
+
+/// An SNS client from `base` (its region and endpoint), its requests counted.
+pub fn sns_client(base: &SdkConfig) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(base)
+            .interceptor(CountRequests)
+            .build(),
+    )
+}
+
+/// Counts each request a client transmits in [`crate::metrics::AWS_REQUESTS`], by service and
+/// operation as the SDK names them (`S3`/`HeadObject`, `SQS`/`DeleteMessageBatch`).
+///
+/// `read_before_transmit` runs once per attempt, right before it goes on the wire: the SDK's
+/// transport retries count, a request that fails before it is sent (no credentials, say) does
+/// not.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CountRequests;
+
+impl Intercept for CountRequests {
+    fn name(&self) -> &'static str {
+        "CountRequests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // Every generated operation stores its Metadata; "unknown" would only show an SDK change.
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map_or(("unknown", "unknown"), |m| (m.service(), m.name()));
+        crate::metrics::record_aws_request(service, operation);
+        Ok(())
+    }
 }
 
 /// Credentials for a target: an assumed role when the target names one, else `None`
@@ -275,6 +333,31 @@ mod tests {
             Ok(request(shared).as_str())
         );
         assert!(at_s3.try_recv().is_err());
+    }
+
+    #[test]
+    fn every_client_counts_its_requests() {
+        let base = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .build();
+        let counting =
+            |names: Vec<&'static str>| names.iter().filter(|n| **n == "CountRequests").count();
+        let s3 = s3_client(&base, None, "eu-west-1", None);
+        let sqs = sqs_client(&base);
+        let sns = sns_client(&base);
+        assert_eq!(
+            counting(s3.config().interceptors().map(|i| i.name()).collect()),
+            1
+        );
+        assert_eq!(
+            counting(sqs.config().interceptors().map(|i| i.name()).collect()),
+            1
+        );
+        assert_eq!(
+            counting(sns.config().interceptors().map(|i| i.name()).collect()),
+            1
+        );
     }
 
     #[test]

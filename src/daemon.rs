@@ -350,7 +350,7 @@ pub fn settings(config: &crate::config::Config) -> Settings {
 /// The SQS adapter for `queue.url`, in the queue's region.
 pub async fn build_queue(config: &crate::config::Config) -> crate::queue::sqs::SqsQueue {
     let base = crate::aws::load_base(&config.aws, queue_region(config)).await;
-    crate::queue::sqs::SqsQueue::new(aws_sdk_sqs::Client::new(&base), &config.queue.url)
+    crate::queue::sqs::SqsQueue::new(crate::aws::sqs_client(&base), &config.queue.url)
 }
 
 /// The pipeline with S3 stores for the source and every target, and the SNS publisher.
@@ -396,7 +396,7 @@ pub async fn build_publisher(config: &crate::config::Config) -> crate::publish::
         .or_else(|| Some(source_region(&base)));
     let sns_base = crate::aws::load_base(&config.aws, sns_region).await;
     crate::publish::sns::SnsPublisher::new(
-        aws_sdk_sns::Client::new(&sns_base),
+        crate::aws::sns_client(&sns_base),
         &config.completion.topic_arn,
         &config.alerts.topic_arn,
     )

@@ -17,7 +17,7 @@
 //! - [`backfill`] — the `backfill` command: replicate what existed before, through the same engine.
 //! - [`verify`]   — the `verify` command: compare sources and targets in bounded memory.
 //! - [`heartbeat`] — keeping a message invisible while its copies run.
-//! - [`aws`]      — building SDK clients: endpoints, regions, assumed-role credentials.
+//! - [`aws`]      — SDK clients: endpoints, regions, assumed-role credentials, request counting.
 //! - [`error`]    — what the pipeline does about a failure (retry, alert, ignore).
 //!
 //! Operating it:

@@ -9,7 +9,8 @@
 //!
 //! Hand-written rather than a metrics crate: a dozen families, three kinds, and a text format
 //! that fits on a page; the registry is a few mutex-guarded maps updated a handful of times per
-//! object, far from any contention that would matter next to an S3 copy.
+//! object and once per AWS request, far from any contention that would matter next to the
+//! request itself.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -42,6 +43,9 @@ pub const RETRIES: &str = "s3r_retries_total";
 pub const ALERTS_SENT: &str = "s3r_alerts_sent_total";
 /// Alerts that could not be published: `kind`.
 pub const ALERTS_FAILED: &str = "s3r_alerts_failed_total";
+/// AWS API requests sent, every attempt (the SDK's transport retries included): `service`
+/// (`s3`, `sqs`, `sns`), `operation` (the SDK's name: `HeadObject`, `ReceiveMessage`, …).
+pub const AWS_REQUESTS: &str = "s3r_aws_requests_total";
 
 /// Upper bounds of the lag histogram, seconds: from a fast copy to a 15-minute backlog.
 const LAG_BUCKETS: &[f64] = &[
@@ -119,6 +123,12 @@ const FAMILIES: &[(&str, Kind, &str, &[&str])] = &[
         Kind::Counter,
         "Alerts that could not be published, by kind.",
         &["kind"],
+    ),
+    (
+        AWS_REQUESTS,
+        Kind::Counter,
+        "AWS API requests sent, by service and operation: every attempt, SDK retries included (not STS).",
+        &["service", "operation"],
     ),
 ];
 
@@ -279,6 +289,19 @@ pub fn record_alert(kind: AlertKind, published: bool) {
 /// Records one retry of `operation` (e.g. `delete_messages`, `receive_messages`, `copy`).
 pub fn record_retry(operation: &str) {
     inc(RETRIES, &[operation], 1);
+}
+
+/// Records one AWS API request attempt, as the SDK names its service (`S3`, `SQS`, …; the label
+/// is lower-case) and operation (`HeadObject`, …).
+pub fn record_aws_request(service: &str, operation: &str) {
+    let service = match service {
+        "S3" => "s3",
+        "SQS" => "sqs",
+        "SNS" => "sns",
+        "STS" => "sts",
+        other => return inc(AWS_REQUESTS, &[&other.to_ascii_lowercase(), operation], 1),
+    };
+    inc(AWS_REQUESTS, &[service, operation], 1);
 }
 
 /// Counts a message as in flight until dropped, then records its verdict with [`Self::done`].
@@ -514,6 +537,27 @@ mod tests {
         assert!(counter(OBJECTS_FAILED, &["source", "InvalidObjectState"]) >= 1);
         // Keys never become labels.
         assert!(!render().contains("secret/key"));
+    }
+
+    #[test]
+    fn aws_requests_count_per_lower_case_service_and_operation() {
+        // Operation names of this test's own: the daemon's clients never send them.
+        record_aws_request("S3", "UnitHeadObject");
+        record_aws_request("S3", "UnitHeadObject");
+        record_aws_request("SQS", "UnitReceiveMessage");
+        record_aws_request("Other Service", "UnitCall");
+        assert_eq!(counter(AWS_REQUESTS, &["s3", "UnitHeadObject"]), 2);
+        assert_eq!(counter(AWS_REQUESTS, &["S3", "UnitHeadObject"]), 0);
+        let text = render();
+        for line in [
+            "# HELP s3r_aws_requests_total AWS API requests sent, by service and operation: every attempt, SDK retries included (not STS).\n",
+            "# TYPE s3r_aws_requests_total counter\n",
+            "s3r_aws_requests_total{service=\"s3\",operation=\"UnitHeadObject\"} 2\n",
+            "s3r_aws_requests_total{service=\"sqs\",operation=\"UnitReceiveMessage\"} 1\n",
+            "s3r_aws_requests_total{service=\"other service\",operation=\"UnitCall\"} 1\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
     }
 
     #[test]

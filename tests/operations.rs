@@ -47,6 +47,7 @@ async fn healthz_metrics_and_unknown_routes_answer() {
         metrics::BYTES_IN_FLIGHT,
         metrics::RETRIES,
         metrics::ALERTS_SENT,
+        metrics::AWS_REQUESTS,
     ] {
         assert!(page.contains(&format!("# TYPE {name} ")), "{name}:\n{page}");
     }
