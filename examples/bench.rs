@@ -19,8 +19,8 @@
 //! Everything uses one set of credentials from the environment; LocalStack accepts any, s3s-fs
 //! the ones it was started with.
 
-// CHART #[path = "bench/chart.rs"]
-// CHART mod chart;
+#[path = "bench/chart.rs"]
+mod chart;
 #[path = "bench/parts.rs"]
 mod parts;
 #[path = "bench/report.rs"]
@@ -125,9 +125,7 @@ async fn main() -> ExitCode {
             let (Some(results), Some(png)) = (path("--results"), path("--png")) else {
                 return usage();
             };
-            read(&results).map(|_r| {
-                let _ = png;
-            })
+            read(&results).and_then(|r| chart::draw(&r, &png))
         }
         Some("table") => {
             let Some(results) = path("--results") else {

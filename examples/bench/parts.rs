@@ -808,7 +808,15 @@ async fn raw_publishes(env: &Env, n: usize) -> Result<f64, Error> {
         .await;
     let secs = started.elapsed().as_secs_f64();
     results.into_iter().collect::<Result<(), Error>>()?;
-    // The subscriber queue is not needed: free the emulator of its messages.
+    // SNS answers before it delivers: wait until the subscriber queue holds every message, so
+    // that the emulator is idle again for the next part, then drop the queue.
+    let deadline = Instant::now() + PART_DEADLINE;
+    while (queue_depth(&env.sqs, &queue).await.0 as usize) < n {
+        if Instant::now() > deadline {
+            return Err("SNS ceiling: the published messages were not delivered".into());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let _ = env.sqs.delete_queue().queue_url(&queue).send().await;
     Ok(n as f64 / secs)
 }
@@ -1114,8 +1122,8 @@ fn revision() -> String {
         .unwrap_or_default()
 }
 
-/// Every part, in the order: the emulator's ceilings first (on an idle emulator), latency,
-/// the daemon with one and two processes, then the peers.
+/// Every part, in this order: latency first (on idle emulators), the emulators' ceilings, the
+/// daemon with one and two processes, then the peers.
 pub async fn run(plan: &Plan) -> Result<Results, Error> {
     let dir = PathBuf::from(".bench");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -1153,17 +1161,6 @@ pub async fn run(plan: &Plan) -> Result<Results, Error> {
     let etags = upload(&env, "tp-src", "tp", n).await?;
     println!("uploaded in {:.1} s", started.elapsed().as_secs_f64());
 
-    println!("== the emulators' ceilings");
-    let raw = raw_copies(&env, n).await?;
-    println!(
-        "raw CopyObject: {:.0} copies/s = {:.0} objects/s to {TARGETS} targets",
-        raw.copies_per_s, raw.objects_per_s
-    );
-    let sns_publish_per_s = raw_publishes(&env, n).await?;
-    println!("raw SNS Publish: {sns_publish_per_s:.0}/s");
-    let sqs_receive_delete_per_s = raw_receives(&env, &etags).await?;
-    println!("raw SQS receive + delete: {sqs_receive_delete_per_s:.0} messages/s");
-
     println!(
         "== latency: {} objects at {}/s",
         plan.latency_objects, plan.latency_rate
@@ -1179,6 +1176,17 @@ pub async fn run(plan: &Plan) -> Result<Results, Error> {
         latency.ratio_p50_to_floor
     );
     results.latency = Some(latency);
+
+    println!("== the emulators' ceilings");
+    let raw = raw_copies(&env, n).await?;
+    println!(
+        "raw CopyObject: {:.0} copies/s = {:.0} objects/s to {TARGETS} targets",
+        raw.copies_per_s, raw.objects_per_s
+    );
+    let sns_publish_per_s = raw_publishes(&env, n).await?;
+    println!("raw SNS Publish: {sns_publish_per_s:.0}/s");
+    let sqs_receive_delete_per_s = raw_receives(&env, &etags).await?;
+    println!("raw SQS receive + delete: {sqs_receive_delete_per_s:.0} messages/s");
 
     let mut rows = Vec::new();
     let row = |tool: &str, how: String, seconds: f64| ThroughputRow {

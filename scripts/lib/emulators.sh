@@ -18,7 +18,9 @@ localstack_install() {
   "$localstack_venv/bin/python" -c 'import localstack' 2>/dev/null && return 0
   local python="${BENCH_PYTHON:-}"
   if [[ -z "$python" ]]; then
+    # A pyenv shim answers `command -v` even when its version is not selected: try it.
     python="$(command -v python3.13 || true)"
+    [[ -n "$python" ]] && ! "$python" -c '' 2>/dev/null && python=""
     [[ -z "$python" ]] && python="$(ls "$(pyenv root 2>/dev/null || echo ~/.pyenv)"/versions/3.13*/bin/python3.13 2>/dev/null | head -1)"
   fi
   [[ -x "$python" ]] || { echo "LocalStack needs Python 3.13; set BENCH_PYTHON" >&2; return 2; }
