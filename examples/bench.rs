@@ -4,6 +4,9 @@
 //!   bench run --sqs-sns URL --s3 URL --bin PATH --aws PATH --rclone PATH --out FILE
 //!       latency (with its floor), throughput (with the emulator's raw copy capacity, rclone and
 //!       `aws s3 sync`), scale (1 and 2 daemons) and requests per object, into FILE (JSON).
+//!   bench profile --sqs-sns URL --s3 URL --bin PATH --perf FILE [--objects N]
+//!       the throughput part alone with one daemon, `perf record` attached to it (into FILE);
+//!       prints the daemon's CPU time per object.
 //!   bench large --results FILE --rows FILE
 //!       adds the rows `scripts/bench-large.sh` wrote (JSON lines) to FILE.
 //!   bench chart --results FILE --png FILE
@@ -39,6 +42,7 @@ fn usage() -> ExitCode {
     eprintln!(
         "usage: bench run --sqs-sns URL --s3 URL --bin PATH --aws PATH --rclone PATH --out FILE\n\
          \x20             [--objects N] [--latency-objects N] [--latency-rate PER_S]\n\
+         \x20      bench profile --sqs-sns URL --s3 URL --bin PATH --perf FILE [--objects N]\n\
          \x20      bench large --results FILE --rows FILE\n\
          \x20      bench chart --results FILE --png FILE\n\
          \x20      bench table --results FILE"
@@ -111,6 +115,41 @@ async fn main() -> ExitCode {
                 }),
                 Err(e) => Err(e),
             }
+        }
+        Some("profile") => {
+            let (Some(sqs_sns), Some(s3), Some(bin), Some(perf)) = (
+                flag("--sqs-sns"),
+                flag("--s3"),
+                path("--bin"),
+                path("--perf"),
+            ) else {
+                return usage();
+            };
+            let objects = flag("--objects").map_or(Ok(5_000), |v| v.parse::<usize>());
+            let Ok(objects) = objects else {
+                return usage();
+            };
+            let plan = parts::Plan {
+                sqs_sns,
+                s3,
+                bin,
+                aws: PathBuf::new(),
+                rclone: PathBuf::new(),
+                objects,
+                latency_objects: 0,
+                latency_rate: 1.0,
+                command: String::new(),
+            };
+            parts::profile(&plan, &perf).await.map(|p| {
+                println!(
+                    "profile: {} objects in {:.1} s = {:.0} objects/s; daemon CPU {:.2} s = {:.2} ms per object",
+                    p.objects,
+                    p.seconds,
+                    p.objects as f64 / p.seconds,
+                    p.cpu_seconds,
+                    p.cpu_seconds * 1000.0 / p.objects as f64
+                );
+            })
         }
         Some("large") => {
             let (Some(results), Some(rows)) = (path("--results"), path("--rows")) else {

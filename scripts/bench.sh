@@ -2,7 +2,10 @@
 # The benchmark against peers (prints figures; not a test): one command, one run, the same
 # emulators for every tool.
 #
-#   scripts/bench.sh        # ~15 min here, plus the installs the first time
+#   scripts/bench.sh          # ~15 min here, plus the installs the first time
+#   scripts/bench.sh profile  # one daemon drains BENCH_OBJECTS (5000) events under `perf record`
+#                             # (Debian's linux-perf); prints its CPU time per object and the
+#                             # hottest functions; the samples stay in .bench/daemon.perf.data
 #
 # 1. installs what is missing into gitignored places: LocalStack core (.venv-localstack/),
 #    s3s-fs (.tools/), awscli (.venv/); rclone is Debian's package;
@@ -19,7 +22,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/emulators.sh
 
-objects="${BENCH_OBJECTS:-10000}"
+mode="${1:-all}"
+case "$mode" in
+  all) objects="${BENCH_OBJECTS:-10000}" ;;
+  profile) objects="${BENCH_OBJECTS:-5000}" ;;
+  *) echo "usage: scripts/bench.sh [profile]" >&2; exit 2 ;;
+esac
 latency_objects="${BENCH_LATENCY_OBJECTS:-200}"
 latency_rate="${BENCH_LATENCY_RATE:-10}"
 large_gib="${BENCH_LARGE_GIB:-1}"
@@ -28,10 +36,20 @@ state=.bench
 
 echo "== build (release)"
 cargo build --release --quiet --bin s3-replicator --example bench --example bench_copy
+bin=target/release/s3-replicator
+if [[ "$mode" == profile ]]; then
+  # The same optimisation with line tables ([profile.profiling]), so that perf can unwind.
+  cargo build --profile profiling --quiet --bin s3-replicator
+  bin=target/profiling/s3-replicator
+fi
 localstack_install
 s3sfs_install
-awscli_install
-rclone_check
+if [[ "$mode" == all ]]; then
+  awscli_install
+  rclone_check
+else
+  command -v perf >/dev/null || { echo "perf is missing; install Debian's package: apt-get install -y linux-perf" >&2; exit 1; }
+fi
 
 rm -rf "$state"
 mkdir -p "$state" "$out"
@@ -53,6 +71,17 @@ export BENCH_S3_EMULATOR="s3s-fs $s3sfs_version" BENCH_SQS_EMULATOR="LocalStack 
 export BENCH_COMMAND="scripts/bench.sh"
 echo "== S3: $BENCH_S3_EMULATOR on $S3SFS_URL; SQS and SNS: $BENCH_SQS_EMULATOR on $LOCALSTACK_URL"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
+
+if [[ "$mode" == profile ]]; then
+  target/release/examples/bench profile --sqs-sns "$LOCALSTACK_URL" --s3 "$S3SFS_URL" \
+    --bin "$bin" --objects "$objects" --perf "$state/daemon.perf.data"
+  report() { perf report -i "$state/daemon.perf.data" --stdio -g none --percent-limit 1.5 "$@" 2>/dev/null | grep -v -e '^#' -e '^$'; }
+  echo "== the daemon's CPU samples by library (self time)"
+  report --no-children --sort dso
+  echo "== the daemon's functions with their callees (children), the outermost worth reading"
+  report --children --sort symbol | head -60
+  exit 0
+fi
 
 target/release/examples/bench run --sqs-sns "$LOCALSTACK_URL" --s3 "$S3SFS_URL" \
   --bin target/release/s3-replicator --aws .venv/bin/aws --rclone "$(command -v rclone)" \

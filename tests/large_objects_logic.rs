@@ -353,3 +353,93 @@ async fn a_replica_whose_bytes_differ_is_a_failed_copy() {
         );
     }
 }
+
+/// A small copy whose answer carries the source's MD5 ETag is verified by that answer: the
+/// target sees one `HeadObject` (is the object already there?), not a second one to read the
+/// replica back.
+#[tokio::test]
+async fn a_copy_answered_with_the_source_etag_is_not_read_back() {
+    let w = world();
+    let eu = w.principal("eu-role");
+    let replicator = Replicator::new(
+        w.source.clone(),
+        [target("eu", eu.clone(), CopyMode::ServerSide)],
+    )
+    .with_limits(LIMITS);
+    let outcome = replicator
+        .replicate(&w.put("small", 100), &["eu".into()])
+        .await;
+    let Outcome::Replicated { targets, .. } = outcome else {
+        panic!("expected a replica, got {outcome:?}");
+    };
+    assert_eq!(targets[0].method, Method::ServerSideCopy);
+    w.assert_replica("eu", "small", 100);
+    assert_eq!(eu.calls(Operation::CopyObject), 1);
+    assert_eq!(
+        eu.calls(Operation::HeadObject),
+        1,
+        "only the check before the copy"
+    );
+}
+
+/// A copy that answers with another ETag than the source's MD5, to a target that does not
+/// encrypt with KMS, wrote other bytes: read back, found unencrypted, failed.
+#[tokio::test]
+async fn a_copy_answered_with_another_etag_is_a_failed_copy() {
+    let w = world();
+    let eu = w.principal("eu-role");
+    eu.misreport_copy_etags();
+    let replicator = Replicator::new(
+        w.source.clone(),
+        [target("eu", eu.clone(), CopyMode::ServerSide)],
+    )
+    .with_limits(LIMITS);
+    let outcome = replicator
+        .replicate(&w.put("small", 100), &["eu".into()])
+        .await;
+    let Outcome::TargetsFailed { failed, .. } = outcome else {
+        panic!("expected a failure, got {outcome:?}");
+    };
+    assert_eq!(failed[0].error.kind, StoreErrorKind::BadResponse);
+    assert!(
+        failed[0]
+            .error
+            .message
+            .contains("differs from the source's"),
+        "{}",
+        failed[0].error
+    );
+    assert_eq!(
+        eu.calls(Operation::HeadObject),
+        2,
+        "the check and the read-back"
+    );
+}
+
+/// A target bucket encrypted with SSE-KMS by default answers every copy with a non-MD5 ETag
+/// the request did not ask for: the replica is read back and verified by size, recorded source
+/// ETag and checksum instead of failing.
+#[tokio::test]
+async fn a_copy_into_a_bucket_with_default_kms_encryption_is_verified_by_reading_it_back() {
+    let w = world();
+    let eu = w.principal("eu-role");
+    eu.encrypt_with_kms_by_default();
+    let replicator = Replicator::new(
+        w.source.clone(),
+        [target("eu", eu.clone(), CopyMode::ServerSide)],
+    )
+    .with_limits(LIMITS);
+    let outcome = replicator
+        .replicate(&w.put("small", 100), &["eu".into()])
+        .await;
+    let Outcome::Replicated { targets, .. } = outcome else {
+        panic!("expected a replica, got {outcome:?}");
+    };
+    assert_eq!(targets[0].method, Method::ServerSideCopy);
+    w.assert_replica("eu", "small", 100);
+    assert_eq!(
+        eu.calls(Operation::HeadObject),
+        2,
+        "the check and the read-back"
+    );
+}

@@ -32,9 +32,9 @@ fn requests() -> BTreeMap<(String, String), u64> {
 /// One tagged object under the server-side copy threshold, two targets (one cross-region, one
 /// cross-account through an assumed role), both empty. The counts follow from the code:
 ///
-/// - S3 `HeadObject` × 5: the source once (pinned to the event's ETag), each target once before
-///   the copy (does it already hold this version? 404 here), each replica once after it
-///   (verification: size, source ETag, checksum).
+/// - S3 `HeadObject` × 3: the source once (pinned to the event's ETag), each target once before
+///   the copy (does it already hold this version? 404 here). The replicas are not read back:
+///   each `CopyObject` answered with the source's MD5 ETag, which verifies it.
 /// - S3 `GetObjectTagging` × 1: the source has tags (`HeadObject` reports their count).
 /// - S3 `CopyObject` × 2: one per target.
 /// - SNS `Publish` × 1: the completion event.
@@ -88,7 +88,7 @@ async fn one_object_to_two_targets_costs_these_requests() {
         .unwrap_or(0);
     assert!(receives >= 1, "no ReceiveMessage counted: {after:?}");
     let expected: BTreeMap<(String, String), u64> = [
-        ("s3", "HeadObject", 5),
+        ("s3", "HeadObject", 3),
         ("s3", "GetObjectTagging", 1),
         ("s3", "CopyObject", 2),
         ("sns", "Publish", 1),

@@ -907,16 +907,20 @@ struct DaemonRun {
     metrics: Vec<String>,
 }
 
+/// `name` distinguishes the queue, topic and buckets of each run. With `profile`, `perf record`
+/// samples the first daemon's CPU into that file from its start until every completion arrived.
 async fn daemon_run(
     plan: &Plan,
     env: &Env,
+    name: &str,
     daemons: usize,
     etags: &[String],
+    profile: Option<&Path>,
 ) -> Result<DaemonRun, Error> {
     let n = etags.len();
-    let route = Route::create(env, &format!("d{daemons}"), "tp-src").await?;
+    let route = Route::create(env, name, "tp-src").await?;
     enqueue(env, &route, "tp", etags).await?;
-    let config = env.dir.join(format!("d{daemons}.toml"));
+    let config = env.dir.join(format!("{name}.toml"));
     std::fs::write(&config, route.config(env)).map_err(|e| e.to_string())?;
 
     let t0 = epoch_ms(OffsetDateTime::now_utc());
@@ -924,11 +928,18 @@ async fn daemon_run(
     for i in 1..=daemons {
         running.push(Daemon::start(plan, env, &config, i).await?);
     }
+    let perf = match profile {
+        Some(path) => Some(Perf::attach(running[0].pid, path)?),
+        None => None,
+    };
     let deadline = Instant::now() + PART_DEADLINE;
     let arrivals = tokio::select! {
         a = collect(env, &route.completions_url, n, deadline) => a,
         e = Daemon::any_exited(&mut running) => return Err(e),
     };
+    if let Some(perf) = perf {
+        perf.stop().await?;
+    }
     let mut cpu_seconds = 0.0;
     let mut metrics = Vec::new();
     for daemon in running {
@@ -961,6 +972,56 @@ async fn daemon_run(
         cpu_seconds,
         metrics,
     })
+}
+
+/// `perf record` attached to a running process (software CPU clock: it needs no hardware
+/// counters, which virtual machines often lack).
+struct Perf {
+    child: Child,
+}
+
+impl Perf {
+    fn attach(pid: u32, out: &Path) -> Result<Self, Error> {
+        let child = Command::new("perf")
+            .args([
+                "record",
+                "--quiet",
+                "-e",
+                "cpu-clock",
+                "-F",
+                "499",
+                "--call-graph",
+                "dwarf,16384",
+                "-p",
+            ])
+            .arg(pid.to_string())
+            .arg("-o")
+            .arg(out)
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("perf record (Debian's linux-perf): {e}"))?;
+        Ok(Self { child })
+    }
+
+    /// SIGINT, which makes perf write its file and exit.
+    async fn stop(mut self) -> Result<(), Error> {
+        let pid = self.child.id().ok_or("perf record exited early")?;
+        let _ = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .await;
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .map_err(|_| "perf record did not stop within 60 s of SIGINT".to_owned())?
+            .map_err(|e| e.to_string())?;
+        // perf exits with the signal's status after a clean write.
+        if status.success() || status.code() == Some(130) || status.code().is_none() {
+            Ok(())
+        } else {
+            Err(format!("perf record exited with {status}"))
+        }
+    }
 }
 
 /// A peer tool copying `src` into each target bucket, one process per target, both at once.
@@ -1198,7 +1259,7 @@ pub async fn run(plan: &Plan) -> Result<Results, Error> {
     };
     for daemons in [1, 2] {
         println!("== throughput: {daemons} daemon(s)");
-        let d = daemon_run(plan, &env, daemons, &etags).await?;
+        let d = daemon_run(plan, &env, &format!("d{daemons}"), daemons, &etags, None).await?;
         let label = if daemons == 1 {
             "s3-replicator (1 daemon)".to_owned()
         } else {
@@ -1241,4 +1302,33 @@ pub async fn run(plan: &Plan) -> Result<Results, Error> {
     });
     results.run.load_average_end = load_average();
     Ok(results)
+}
+
+/// What `bench profile` measured: one daemon draining `objects` events under `perf record`.
+pub struct Profile {
+    pub objects: usize,
+    pub seconds: f64,
+    pub cpu_seconds: f64,
+}
+
+/// The throughput part alone, one daemon, sampled by `perf record` into `perf_data`; the
+/// uploads and the events are made first, outside the profile.
+pub async fn profile(plan: &Plan, perf_data: &Path) -> Result<Profile, Error> {
+    let dir = PathBuf::from(".bench");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let env = Env::connect(plan, &dir).await;
+    let n = plan.objects;
+    println!("== source: {n} objects of {OBJECT_BYTES} bytes into tp-src");
+    env.bucket("tp-src").await?;
+    let etags = upload(&env, "tp-src", "tp", n).await?;
+    println!(
+        "== throughput: 1 daemon under perf record ({})",
+        perf_data.display()
+    );
+    let d = daemon_run(plan, &env, "prof", 1, &etags, Some(perf_data)).await?;
+    Ok(Profile {
+        objects: n,
+        seconds: d.seconds,
+        cpu_seconds: d.cpu_seconds,
+    })
 }

@@ -4,7 +4,8 @@
 //! server-side copy is never denied reading the source — and some would need a slow network
 //! (a copy that takes minutes). This wrapper injects them at the trait seam, in front of the
 //! real S3 adapter or the in-memory fake: deny an operation, fail one part, slow an operation
-//! down, corrupt the bytes written. Every call is counted.
+//! down, corrupt the bytes written, misreport a copy's ETag, act as a bucket encrypted with
+//! SSE-KMS by default. Every call is counted.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -24,6 +25,10 @@ struct Faults {
     failing_parts: HashSet<(Operation, u32)>,
     delays: HashMap<Operation, Duration>,
     corrupt_writes: bool,
+    /// Copies answer with another ETag than their bytes have.
+    misreport_copy_etags: bool,
+    /// Written objects get non-MD5 ETags and heads report `aws:kms`.
+    kms_by_default: bool,
     calls: HashMap<Operation, usize>,
 }
 
@@ -75,6 +80,20 @@ impl<S: ObjectStore> FaultyStore<S> {
         self
     }
 
+    /// `CopyObject` answers with an ETag other than the one of the bytes it wrote, as a copy
+    /// that went wrong would.
+    pub fn misreport_copy_etags(&self) -> &Self {
+        self.faults().misreport_copy_etags = true;
+        self
+    }
+
+    /// Acts as a bucket whose default encryption is SSE-KMS: every write answers with an ETag
+    /// that is not the content's MD5, and `HeadObject` reports `aws:kms`.
+    pub fn encrypt_with_kms_by_default(&self) -> &Self {
+        self.faults().kms_by_default = true;
+        self
+    }
+
     /// How often `operation` was called (including injected failures).
     pub fn calls(&self, operation: Operation) -> usize {
         self.faults().calls.get(&operation).copied().unwrap_or(0)
@@ -120,6 +139,20 @@ impl<S: ObjectStore> FaultyStore<S> {
         Ok(())
     }
 
+    /// The ETag a write answers with, after the faults that change it.
+    fn answered(&self, mut written: Written, copy: bool) -> Written {
+        let faults = self.faults();
+        if faults.kms_by_default || (copy && faults.misreport_copy_etags) {
+            let first = if written.etag.starts_with('0') {
+                "1"
+            } else {
+                "0"
+            };
+            written.etag = format!("{first}{}", written.etag.get(1..).unwrap_or_default());
+        }
+        written
+    }
+
     fn maybe_corrupt(&self, body: Bytes) -> Bytes {
         if !self.faults().corrupt_writes || body.is_empty() {
             return body;
@@ -138,7 +171,13 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
     ) -> Result<Option<ObjectHead>, StoreError> {
         self.before(Operation::HeadObject, &object.bucket, &object.key, None)
             .await?;
-        self.inner.head_object(object, if_match).await
+        let mut head = self.inner.head_object(object, if_match).await?;
+        if self.faults().kms_by_default {
+            if let Some(head) = &mut head {
+                head.server_side_encryption = Some("aws:kms".into());
+            }
+        }
+        Ok(head)
     }
 
     async fn get_object_tagging(&self, object: &ObjectRef) -> Result<Vec<Tag>, StoreError> {
@@ -169,7 +208,8 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
     async fn copy_object(&self, request: &CopyRequest) -> Result<Written, StoreError> {
         self.before(Operation::CopyObject, &request.bucket, &request.key, None)
             .await?;
-        self.inner.copy_object(request).await
+        let written = self.inner.copy_object(request).await?;
+        Ok(self.answered(written, true))
     }
 
     async fn get_object_range(
@@ -187,7 +227,8 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
         self.before(Operation::PutObject, &object.bucket, &object.key, None)
             .await?;
         let body = self.maybe_corrupt(body);
-        self.inner.put_object(object, body).await
+        let written = self.inner.put_object(object, body).await?;
+        Ok(self.answered(written, false))
     }
 
     async fn create_multipart_upload(&self, object: &NewObject) -> Result<UploadRef, StoreError> {
@@ -245,7 +286,8 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
             None,
         )
         .await?;
-        self.inner.complete_multipart_upload(upload, parts).await
+        let written = self.inner.complete_multipart_upload(upload, parts).await?;
+        Ok(self.answered(written, false))
     }
 
     async fn abort_multipart_upload(&self, upload: &UploadRef) -> Result<(), StoreError> {
