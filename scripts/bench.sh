@@ -69,6 +69,8 @@ localstack_start "$state"
 localstack=$LOCALSTACK_PID
 export BENCH_S3_EMULATOR="s3s-fs $s3sfs_version" BENCH_SQS_EMULATOR="LocalStack core $(localstack_version) (host mode)"
 export BENCH_COMMAND="scripts/bench.sh"
+# Their CPU time over each throughput run shows which of them was the limit.
+export BENCH_S3_PID="$s3sfs" BENCH_SQS_PID="$localstack"
 echo "== S3: $BENCH_S3_EMULATOR on $S3SFS_URL; SQS and SNS: $BENCH_SQS_EMULATOR on $LOCALSTACK_URL"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 

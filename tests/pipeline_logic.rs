@@ -410,3 +410,56 @@ async fn shutdown_hands_back_a_message_whose_copy_does_not_finish_in_time() {
     );
     assert_eq!(queue.visibility_changes(), [(format!("{id}-r1"), 0)]);
 }
+
+/// The receiver asks for what fits in the free slots, and never waits for a whole batch's
+/// worth: three messages whose copies never finish hold three of the four slots, and the
+/// twenty behind them still go through the one slot left.
+#[tokio::test]
+async fn messages_that_never_finish_do_not_hold_back_the_others() {
+    let store = MemoryStore::new("daemon");
+    for bucket in ["lake", "eu", "stuck"] {
+        store.create_bucket(bucket);
+    }
+    store.stall("stuck");
+    let publisher = MemoryPublisher::default();
+    let rule = |name: &str, prefix: &str, target: &str| RuleConfig {
+        name: name.into(),
+        source_bucket: "lake".into(),
+        prefix: Some(prefix.into()),
+        suffix: None,
+        targets: vec![target.into()],
+        ..Default::default()
+    };
+    let router = Router::from_rules(vec![
+        rule("all", "in/", "eu"),
+        rule("stuck", "stuck/", "stuck"),
+    ]);
+    let replicator = Replicator::new(
+        store.clone(),
+        [
+            target("eu", "eu", store.clone()),
+            target("stuck", "stuck", store.clone()),
+        ],
+    );
+    let world = World {
+        store: store.clone(),
+        publisher: publisher.clone(),
+        pipeline: Arc::new(Pipeline::new(router, replicator, publisher.clone())),
+    };
+    let queue = MemoryQueue::default();
+    let mut send = |key: &str| {
+        let etag = store.put("lake", key, b"abc", StoredObject::default());
+        queue.send(&serde_json::json!({ "Records": [record(key, &etag)] }).to_string());
+    };
+    for i in 0..3 {
+        send(&format!("stuck/{i}"));
+    }
+    for i in 0..20 {
+        send(&format!("in/{i}"));
+    }
+    // settings(): four slots, batches of up to ten.
+    run_until(&world, &queue, || queue.deleted().len() == 20).await;
+    assert_eq!(queue.deleted().len(), 20, "every message behind the stuck ones");
+    assert_eq!(publisher.completions().len(), 20);
+    assert_eq!(queue.remaining(), 3, "the stuck ones are still the queue's");
+}

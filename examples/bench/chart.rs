@@ -605,6 +605,14 @@ fn throughput(area: &Area<'_>, t: &Throughput) -> Result<(), String> {
         EMULATOR,
         vs_raw(raw),
     )];
+    if t.queue_topic_per_s > 0.0 {
+        bars.push(Bar::single(
+            "emulator: queue + topic only",
+            t.queue_topic_per_s,
+            EMULATOR,
+            vs_raw(t.queue_topic_per_s),
+        ));
+    }
     if t.sns_publish_per_s > 0.0 {
         bars.push(Bar::single(
             "emulator: SNS Publish only",
@@ -888,6 +896,7 @@ mod tests {
             seconds,
             objects_per_s,
             ratio_to_raw: objects_per_s / raw,
+            emulator_load: Vec::new(),
         }
     }
 
@@ -956,9 +965,12 @@ mod tests {
                     concurrency: 64,
                     copies_per_s: raw * 2.0,
                     objects_per_s: raw,
+                    emulator_load: Vec::new(),
                 },
                 sns_publish_per_s: 1910.0,
                 sqs_receive_delete_per_s: 4520.0,
+                queue_topic_per_s: 310.0,
+                queue_topic_load: Vec::new(),
                 rows: vec![
                     throughput_row("s3-replicator (1 daemon)", 24.3, raw),
                     throughput_row("s3-replicator (2 daemons)", 14.1, raw),

@@ -400,20 +400,9 @@ impl Daemon {
         futures::future::select_all(waits).await.0
     }
 
-    /// User + system CPU seconds so far (`/proc/PID/stat`).
+    /// User + system CPU seconds so far.
     fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
-        // Fields after the command name, which is in parentheses and may hold spaces.
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
-        (ticks(11) + ticks(12)) / clock_ticks()
+        cpu_seconds(self.pid)
     }
 
     /// The daemon's `/metrics` page.
@@ -452,6 +441,71 @@ impl Daemon {
         } else {
             Err(format!("a daemon exited with {status}"))
         }
+    }
+}
+
+/// User + system CPU seconds of process `pid` so far, its threads included (`/proc/PID/stat`).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / clock_ticks()
+}
+
+/// The emulators' processes (`BENCH_S3_PID`, `BENCH_SQS_PID` from scripts/bench.sh), to show
+/// which of them a run kept busy.
+#[derive(Clone)]
+struct Emulators(Vec<(&'static str, u32)>);
+
+impl Emulators {
+    fn from_env() -> Self {
+        let pid = |var: &str| std::env::var(var).ok().and_then(|v| v.parse().ok());
+        let mut found = Vec::new();
+        if let Some(p) = pid("BENCH_S3_PID") {
+            found.push(("s3s-fs", p));
+        }
+        if let Some(p) = pid("BENCH_SQS_PID") {
+            found.push(("LocalStack", p));
+        }
+        Self(found)
+    }
+
+    /// Starts measuring; [`LoadProbe::finish`] gives each emulator's cores busy since.
+    fn probe(&self) -> LoadProbe {
+        LoadProbe {
+            started: Instant::now(),
+            cpu: self
+                .0
+                .iter()
+                .map(|&(name, pid)| (name, pid, cpu_seconds(pid)))
+                .collect(),
+        }
+    }
+}
+
+struct LoadProbe {
+    started: Instant,
+    cpu: Vec<(&'static str, u32, f64)>,
+}
+
+impl LoadProbe {
+    fn finish(&self) -> Vec<EmulatorLoad> {
+        let secs = self.started.elapsed().as_secs_f64();
+        self.cpu
+            .iter()
+            .map(|&(name, pid, before)| EmulatorLoad {
+                emulator: name.to_owned(),
+                cores: (cpu_seconds(pid) - before) / secs,
+            })
+            .collect()
     }
 }
 
@@ -752,6 +806,7 @@ async fn raw_copies(env: &Env, n: usize) -> Result<RawCapacity, Error> {
     for t in targets {
         env.bucket(t).await?;
     }
+    let probe = Emulators::from_env().probe();
     let started = Instant::now();
     let results: Vec<Result<(), Error>> =
         stream::iter((0..n).flat_map(|i| targets.map(|t| (i, t))))
@@ -771,6 +826,7 @@ async fn raw_copies(env: &Env, n: usize) -> Result<RawCapacity, Error> {
             .collect()
             .await;
     let secs = started.elapsed().as_secs_f64();
+    let emulator_load = probe.finish();
     results.into_iter().collect::<Result<(), Error>>()?;
     env.check_targets("raw copies", &targets.map(str::to_owned), n)
         .await?;
@@ -779,6 +835,7 @@ async fn raw_copies(env: &Env, n: usize) -> Result<RawCapacity, Error> {
         concurrency: CONCURRENCY,
         copies_per_s,
         objects_per_s: copies_per_s / TARGETS as f64,
+        emulator_load,
     })
 }
 
@@ -900,11 +957,111 @@ async fn raw_receives(env: &Env, etags: &[String]) -> Result<f64, Error> {
     Ok(received.load(std::sync::atomic::Ordering::Relaxed) as f64 / secs)
 }
 
+/// The emulator's ceiling for the daemon's queue and topic work alone: what the daemon does for
+/// each object minus S3 — receive the events (ten per call), publish one completion per event,
+/// delete the batch — with seven pollers and ten publishes each in flight (about the daemon's
+/// 64), while the subscriber queue is drained as in the daemon's runs. Objects per second, from
+/// the start to the last completion's `completed_at`.
+async fn raw_queue_topic(env: &Env, etags: &[String]) -> Result<(f64, Vec<EmulatorLoad>), Error> {
+    let n = etags.len();
+    let route = Route::create(env, "ceiling-qt", "tp-src").await?;
+    enqueue(env, &route, "tp", etags).await?;
+    let probe = Emulators::from_env().probe();
+    let t0 = epoch_ms(OffsetDateTime::now_utc());
+    let deadline = Instant::now() + PART_DEADLINE;
+    let handled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let poller = |handled: Arc<std::sync::atomic::AtomicUsize>| {
+        let route = &route;
+        async move {
+            use std::sync::atomic::Ordering::Relaxed;
+            while handled.load(Relaxed) < n && Instant::now() < deadline {
+                let out = env
+                    .sqs
+                    .receive_message()
+                    .queue_url(&route.queue_url)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(1)
+                    .send()
+                    .await
+                    .map_err(sdk("receive"))?;
+                let publishes = out.messages().iter().map(|m| async move {
+                    let event: serde_json::Value =
+                        serde_json::from_str(m.body().unwrap_or_default())
+                            .map_err(|e| format!("event: {e}"))?;
+                    let key = event
+                        .pointer("/Records/0/s3/object/key")
+                        .and_then(|k| k.as_str())
+                        .unwrap_or_default();
+                    let completed_at = OffsetDateTime::now_utc()
+                        .format(&Rfc3339)
+                        .expect("format time");
+                    let body = serde_json::json!({
+                        "source": {"key": key},
+                        "completed_at": completed_at,
+                    });
+                    env.sns
+                        .publish()
+                        .topic_arn(&route.topic_arn)
+                        .message(body.to_string())
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(sdk("publish"))
+                });
+                futures::future::try_join_all(publishes).await?;
+                let entries: Vec<_> = out
+                    .messages()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        DeleteMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .receipt_handle(m.receipt_handle().unwrap_or_default())
+                            .build()
+                            .expect("entry")
+                    })
+                    .collect();
+                if entries.is_empty() {
+                    continue;
+                }
+                let count = entries.len();
+                env.sqs
+                    .delete_message_batch()
+                    .queue_url(&route.queue_url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                    .map_err(sdk("delete"))?;
+                handled.fetch_add(count, Relaxed);
+            }
+            Ok::<(), Error>(())
+        }
+    };
+    let pollers = futures::future::join_all((0..7).map(|_| poller(handled.clone())));
+    let (results, arrivals) =
+        tokio::join!(pollers, collect(env, &route.completions_url, n, deadline));
+    let emulator_load = probe.finish();
+    results.into_iter().collect::<Result<(), Error>>()?;
+    if arrivals.by_key.len() < n {
+        return Err(format!(
+            "queue + topic ceiling: {} of {n} completions arrived",
+            arrivals.by_key.len()
+        ));
+    }
+    let last = arrivals
+        .by_key
+        .values()
+        .map(|(_, at)| *at)
+        .fold(f64::MIN, f64::max);
+    Ok((n as f64 / ((last - t0) / 1000.0), emulator_load))
+}
+
 /// One throughput run of the daemon: `daemons` processes drain `n` events from one queue.
 struct DaemonRun {
     seconds: f64,
     cpu_seconds: f64,
     metrics: Vec<String>,
+    emulator_load: Vec<EmulatorLoad>,
 }
 
 /// `name` distinguishes the queue, topic and buckets of each run. With `profile`, `perf record`
@@ -923,6 +1080,7 @@ async fn daemon_run(
     let config = env.dir.join(format!("{name}.toml"));
     std::fs::write(&config, route.config(env)).map_err(|e| e.to_string())?;
 
+    let probe = Emulators::from_env().probe();
     let t0 = epoch_ms(OffsetDateTime::now_utc());
     let mut running = Vec::new();
     for i in 1..=daemons {
@@ -937,6 +1095,7 @@ async fn daemon_run(
         a = collect(env, &route.completions_url, n, deadline) => a,
         e = Daemon::any_exited(&mut running) => return Err(e),
     };
+    let emulator_load = probe.finish();
     if let Some(perf) = perf {
         perf.stop().await?;
     }
@@ -963,14 +1122,16 @@ async fn daemon_run(
         .fold(f64::MIN, f64::max);
     let seconds = (last - t0) / 1000.0;
     println!(
-        "{daemons} daemon(s): {n} objects in {seconds:.1} s = {:.0} objects/s; CPU {cpu_seconds:.1} s; {} duplicate completion events",
+        "{daemons} daemon(s): {n} objects in {seconds:.1} s = {:.0} objects/s; CPU {cpu_seconds:.1} s; {} duplicate completion events; emulators busy: {}",
         n as f64 / seconds,
-        arrivals.duplicates
+        arrivals.duplicates,
+        super::report::loads(&emulator_load)
     );
     Ok(DaemonRun {
         seconds,
         cpu_seconds,
         metrics,
+        emulator_load,
     })
 }
 
@@ -1031,7 +1192,8 @@ async fn peer(
     commands: Vec<Command>,
     targets: &[String],
     n: usize,
-) -> Result<f64, Error> {
+) -> Result<(f64, Vec<EmulatorLoad>), Error> {
+    let probe = Emulators::from_env().probe();
     let started = Instant::now();
     let mut children = Vec::new();
     for (i, mut command) in commands.into_iter().enumerate() {
@@ -1055,16 +1217,17 @@ async fn peer(
         }
     }
     let seconds = started.elapsed().as_secs_f64();
+    let emulator_load = probe.finish();
     env.check_targets(name, targets, n).await?;
     println!(
         "{name}: {n} objects × {} targets in {seconds:.1} s = {:.0} objects/s",
         targets.len(),
         n as f64 / seconds
     );
-    Ok(seconds)
+    Ok((seconds, emulator_load))
 }
 
-async fn rclone(plan: &Plan, env: &Env, n: usize) -> Result<f64, Error> {
+async fn rclone(plan: &Plan, env: &Env, n: usize) -> Result<(f64, Vec<EmulatorLoad>), Error> {
     let targets: Vec<String> = (1..=TARGETS).map(|i| format!("rclone-t{i}")).collect();
     let mut commands = Vec::new();
     for target in &targets {
@@ -1085,7 +1248,7 @@ async fn rclone(plan: &Plan, env: &Env, n: usize) -> Result<f64, Error> {
     peer(env, "rclone copy", commands, &targets, n).await
 }
 
-async fn aws_sync(plan: &Plan, env: &Env, n: usize) -> Result<f64, Error> {
+async fn aws_sync(plan: &Plan, env: &Env, n: usize) -> Result<(f64, Vec<EmulatorLoad>), Error> {
     let targets: Vec<String> = (1..=TARGETS).map(|i| format!("aws-t{i}")).collect();
     let config = env.dir.join("aws-config");
     std::fs::write(
@@ -1248,14 +1411,20 @@ pub async fn run(plan: &Plan) -> Result<Results, Error> {
     println!("raw SNS Publish: {sns_publish_per_s:.0}/s");
     let sqs_receive_delete_per_s = raw_receives(&env, &etags).await?;
     println!("raw SQS receive + delete: {sqs_receive_delete_per_s:.0} messages/s");
+    let (queue_topic_per_s, queue_topic_load) = raw_queue_topic(&env, &etags).await?;
+    println!(
+        "raw queue + topic work (receive, publish, delete; S3 aside): {queue_topic_per_s:.0} objects/s; emulators busy: {}",
+        super::report::loads(&queue_topic_load)
+    );
 
     let mut rows = Vec::new();
-    let row = |tool: &str, how: String, seconds: f64| ThroughputRow {
+    let row = |tool: &str, how: String, seconds: f64, emulator_load| ThroughputRow {
         tool: tool.into(),
         how,
         seconds,
         objects_per_s: n as f64 / seconds,
         ratio_to_raw: n as f64 / seconds / raw.objects_per_s,
+        emulator_load,
     };
     for daemons in [1, 2] {
         println!("== throughput: {daemons} daemon(s)");
@@ -1269,6 +1438,7 @@ pub async fn run(plan: &Plan) -> Result<Results, Error> {
             &label,
             "queue.concurrency 64 per process (the default), events on one queue".into(),
             d.seconds,
+            d.emulator_load.clone(),
         ));
         results.scale.push(ScaleRow {
             daemons,
@@ -1281,14 +1451,15 @@ pub async fn run(plan: &Plan) -> Result<Results, Error> {
         }
     }
     println!("== throughput: rclone copy");
-    let s = rclone(plan, &env, n).await?;
-    rows.push(row("rclone copy", format!("server-side, one process per target, --transfers {PEER_CONCURRENCY} --checkers {PEER_CONCURRENCY}"), s));
+    let (s, load) = rclone(plan, &env, n).await?;
+    rows.push(row("rclone copy", format!("server-side, one process per target, --transfers {PEER_CONCURRENCY} --checkers {PEER_CONCURRENCY}"), s, load));
     println!("== throughput: aws s3 sync");
-    let s = aws_sync(plan, &env, n).await?;
+    let (s, load) = aws_sync(plan, &env, n).await?;
     rows.push(row(
         "aws s3 sync",
         format!("server-side, one process per target, max_concurrent_requests {PEER_CONCURRENCY}"),
         s,
+        load,
     ));
 
     results.throughput = Some(Throughput {
@@ -1298,6 +1469,8 @@ pub async fn run(plan: &Plan) -> Result<Results, Error> {
         raw,
         sns_publish_per_s,
         sqs_receive_delete_per_s,
+        queue_topic_per_s,
+        queue_topic_load,
         rows,
     });
     results.run.load_average_end = load_average();

@@ -14,6 +14,18 @@ pub fn read_large_rows(path: &Path) -> Result<Vec<LargeObjectRow>, String> {
         .collect()
 }
 
+/// `s3s-fs 0.31 cores, LocalStack 0.98 cores`, or `–` when not measured.
+pub fn loads(loads: &[EmulatorLoad]) -> String {
+    if loads.is_empty() {
+        return "–".into();
+    }
+    loads
+        .iter()
+        .map(|l| format!("{} {:.2}", l.emulator, l.cores))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The results as the README's Markdown tables.
 pub fn tables(r: &Results) -> String {
     let mut out = String::new();
@@ -54,14 +66,22 @@ pub fn tables(r: &Results) -> String {
         );
         let _ = writeln!(
             w,
-            "| tool | objects/s | ratio to raw | s | how |\n|---|---|---|---|---|"
+            "| tool | objects/s | ratio to raw | s | emulators busy (cores) | how |\n|---|---|---|---|---|---|"
         );
-        let _ = writeln!(w, "| emulator raw capacity: CopyObject only | {:.0} | 1.00 | | {} in flight, {:.0} copies/s |", t.raw.objects_per_s, t.raw.concurrency, t.raw.copies_per_s);
+        let _ = writeln!(w, "| emulator raw capacity: CopyObject only | {:.0} | 1.00 | | {} | {} in flight, {:.0} copies/s |", t.raw.objects_per_s, loads(&t.raw.emulator_load), t.raw.concurrency, t.raw.copies_per_s);
+        if t.queue_topic_per_s > 0.0 {
+            let _ = writeln!(w, "| emulator raw capacity: queue + topic only | {:.0} | {:.2} | | {} | receive 10, publish each, delete the batch; 7 pollers |", t.queue_topic_per_s, t.queue_topic_per_s / t.raw.objects_per_s, loads(&t.queue_topic_load));
+        }
         for row in &t.rows {
             let _ = writeln!(
                 w,
-                "| {} | {:.0} | {:.2} | {:.1} | {} |",
-                row.tool, row.objects_per_s, row.ratio_to_raw, row.seconds, row.how
+                "| {} | {:.0} | {:.2} | {:.1} | {} | {} |",
+                row.tool,
+                row.objects_per_s,
+                row.ratio_to_raw,
+                row.seconds,
+                loads(&row.emulator_load),
+                row.how
             );
         }
         let _ = writeln!(

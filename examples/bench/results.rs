@@ -104,6 +104,12 @@ pub struct Throughput {
     /// daemon's receive size), messages per second.
     #[serde(default)]
     pub sqs_receive_delete_per_s: f64,
+    /// The emulator's ceiling for everything the daemon does per object except S3: receive
+    /// (batches of 10), one Publish per event with its SNS → SQS delivery, delete; objects/s.
+    #[serde(default)]
+    pub queue_topic_per_s: f64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queue_topic_load: Vec<EmulatorLoad>,
     /// One row per tool, the daemon's included.
     pub rows: Vec<ThroughputRow>,
 }
@@ -114,6 +120,18 @@ pub struct RawCapacity {
     pub copies_per_s: f64,
     /// `copies_per_s / targets`.
     pub objects_per_s: f64,
+    /// How busy each emulator was meanwhile.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emulator_load: Vec<EmulatorLoad>,
+}
+
+/// An emulator's CPU time over a measured run divided by the run's duration: 1.0 is one core
+/// busy all along, which is all a single-threaded Python server (LocalStack) can use.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EmulatorLoad {
+    /// `s3s-fs`, `LocalStack`.
+    pub emulator: String,
+    pub cores: f64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -126,6 +144,9 @@ pub struct ThroughputRow {
     pub objects_per_s: f64,
     /// `objects_per_s / raw.objects_per_s`.
     pub ratio_to_raw: f64,
+    /// How busy each emulator was meanwhile.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emulator_load: Vec<EmulatorLoad>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
