@@ -459,7 +459,11 @@ async fn messages_that_never_finish_do_not_hold_back_the_others() {
     }
     // settings(): four slots, batches of up to ten.
     run_until(&world, &queue, || queue.deleted().len() == 20).await;
-    assert_eq!(queue.deleted().len(), 20, "every message behind the stuck ones");
+    assert_eq!(
+        queue.deleted().len(),
+        20,
+        "every message behind the stuck ones"
+    );
     assert_eq!(publisher.completions().len(), 20);
     assert_eq!(queue.remaining(), 3, "the stuck ones are still the queue's");
 }
