@@ -447,7 +447,7 @@ async fn messages_that_never_finish_do_not_hold_back_the_others() {
         pipeline: Arc::new(Pipeline::new(router, replicator, publisher.clone())),
     };
     let queue = MemoryQueue::default();
-    let mut send = |key: &str| {
+    let send = |key: &str| {
         let etag = store.put("lake", key, b"abc", StoredObject::default());
         queue.send(&serde_json::json!({ "Records": [record(key, &etag)] }).to_string());
     };

@@ -761,7 +761,8 @@ fn large_objects(area: &Area<'_>, rows: &[LargeObjectRow]) -> Result<(), String>
         bars: &speed,
         label_area: labels,
         reference: None,
-        headroom: 1.6,
+        // "109 MiB/s" is longer than "271 MiB", and this half has the labels too.
+        headroom: 2.1,
     }
     .draw(&left)?;
     HBars {

@@ -1505,3 +1505,71 @@ pub async fn profile(plan: &Plan, perf_data: &Path) -> Result<Profile, Error> {
         cpu_seconds: d.cpu_seconds,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: &str = "\
+# TYPE s3r_aws_requests_total counter
+s3r_aws_requests_total{service=\"s3\",operation=\"HeadObject\"} 30
+s3r_aws_requests_total{service=\"s3\",operation=\"CopyObject\"} 20
+s3r_aws_requests_total{service=\"sns\",operation=\"Publish\"} 10
+s3r_objects_replicated_total{target=\"t1\",method=\"server_side_copy\"} 10
+";
+
+    #[test]
+    fn requests_per_object_per_target_add_up_across_daemons() {
+        // Two daemons' pages, 20 objects in all, two targets: 40 object-targets.
+        let q = requests(&[PAGE.to_owned(), PAGE.to_owned()], 20).expect("requests");
+        let rate = |name: &str| {
+            q.per_object_per_target
+                .iter()
+                .find(|r| r.request == name)
+                .map(|r| r.per_object_per_target)
+        };
+        assert_eq!(rate("s3:HeadObject"), Some(1.5));
+        assert_eq!(rate("s3:CopyObject"), Some(1.0));
+        assert_eq!(rate("sns:Publish"), Some(0.5));
+        assert_eq!(
+            q.per_object_per_target.len(),
+            3,
+            "other families are not requests"
+        );
+        assert!((q.total_per_object_per_target - 3.0).abs() < 1e-9);
+        assert_eq!(q.crr_total_per_object_per_target, 1.0);
+    }
+
+    #[test]
+    fn a_page_without_request_counts_is_an_error() {
+        let err = requests(&["s3r_messages_in_flight 0\n".to_owned()], 10).unwrap_err();
+        assert!(err.contains("s3r_aws_requests_total"), "{err}");
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let sorted: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&sorted, 50.0), 50.0);
+        assert_eq!(percentile(&sorted, 99.0), 99.0);
+        assert_eq!(percentile(&sorted, 100.0), 100.0);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert!(percentile(&[], 50.0).is_nan());
+    }
+
+    #[test]
+    fn the_cpu_time_of_this_process_is_read_from_proc() {
+        let before = cpu_seconds(std::process::id());
+        // Spin until the kernel's next tick counts it, or give up at the deadline.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut x = 0u64;
+        while cpu_seconds(std::process::id()) <= before {
+            for _ in 0..1_000_000 {
+                x = x.wrapping_add(std::hint::black_box(1));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no CPU time counted after {x} additions"
+            );
+        }
+    }
+}
