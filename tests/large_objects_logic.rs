@@ -354,13 +354,12 @@ async fn a_replica_whose_bytes_differ_is_a_failed_copy() {
     }
 }
 
-/// A small copy whose answer carries the source's MD5 ETag is verified by that answer: the
-/// target sees one `HeadObject` (is the object already there?), not a second one to read the
-/// replica back.
-#[tokio::test]
-async fn a_copy_answered_with_the_source_etag_is_not_read_back() {
+/// Copies a 100-byte object server-side into `eu`, whose principal `setup` gave its faults;
+/// returns what became of it, the target's store (its call counts) and the world.
+async fn copy_small(setup: impl FnOnce(&Store)) -> (Outcome, Store, World) {
     let w = world();
     let eu = w.principal("eu-role");
+    setup(&eu);
     let replicator = Replicator::new(
         w.source.clone(),
         [target("eu", eu.clone(), CopyMode::ServerSide)],
@@ -369,6 +368,15 @@ async fn a_copy_answered_with_the_source_etag_is_not_read_back() {
     let outcome = replicator
         .replicate(&w.put("small", 100), &["eu".into()])
         .await;
+    (outcome, eu, w)
+}
+
+/// A small copy whose answer carries the source's MD5 ETag is verified by that answer: the
+/// target sees one `HeadObject` (is the object already there?), not a second one to read the
+/// replica back.
+#[tokio::test]
+async fn a_copy_answered_with_the_source_etag_is_not_read_back() {
+    let (outcome, eu, w) = copy_small(|_| {}).await;
     let Outcome::Replicated { targets, .. } = outcome else {
         panic!("expected a replica, got {outcome:?}");
     };
@@ -386,17 +394,10 @@ async fn a_copy_answered_with_the_source_etag_is_not_read_back() {
 /// encrypt with KMS, wrote other bytes: read back, found unencrypted, failed.
 #[tokio::test]
 async fn a_copy_answered_with_another_etag_is_a_failed_copy() {
-    let w = world();
-    let eu = w.principal("eu-role");
-    eu.misreport_copy_etags();
-    let replicator = Replicator::new(
-        w.source.clone(),
-        [target("eu", eu.clone(), CopyMode::ServerSide)],
-    )
-    .with_limits(LIMITS);
-    let outcome = replicator
-        .replicate(&w.put("small", 100), &["eu".into()])
-        .await;
+    let (outcome, eu, _w) = copy_small(|eu| {
+        eu.misreport_copy_etags();
+    })
+    .await;
     let Outcome::TargetsFailed { failed, .. } = outcome else {
         panic!("expected a failure, got {outcome:?}");
     };
@@ -421,17 +422,10 @@ async fn a_copy_answered_with_another_etag_is_a_failed_copy() {
 /// ETag and checksum instead of failing.
 #[tokio::test]
 async fn a_copy_into_a_bucket_with_default_kms_encryption_is_verified_by_reading_it_back() {
-    let w = world();
-    let eu = w.principal("eu-role");
-    eu.encrypt_with_kms_by_default();
-    let replicator = Replicator::new(
-        w.source.clone(),
-        [target("eu", eu.clone(), CopyMode::ServerSide)],
-    )
-    .with_limits(LIMITS);
-    let outcome = replicator
-        .replicate(&w.put("small", 100), &["eu".into()])
-        .await;
+    let (outcome, eu, w) = copy_small(|eu| {
+        eu.encrypt_with_kms_by_default();
+    })
+    .await;
     let Outcome::Replicated { targets, .. } = outcome else {
         panic!("expected a replica, got {outcome:?}");
     };

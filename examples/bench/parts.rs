@@ -546,44 +546,21 @@ async fn collect(env: &Env, url: &str, expected: usize, deadline: Instant) -> Ar
         while arrivals.lock().expect("arrivals").by_key.len() < expected
             && Instant::now() < deadline
         {
-            let Ok(out) = env
-                .sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .send()
-                .await
-            else {
+            let Ok(messages) = receive_ten(env, url).await else {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             };
             let now = Instant::now();
-            let mut entries = Vec::new();
-            for (i, m) in out.messages().iter().enumerate() {
+            for m in &messages {
                 if let Some((key, at)) = completion(m.body().unwrap_or_default()) {
                     let mut a = arrivals.lock().expect("arrivals");
                     if a.by_key.insert(key, (now, at)).is_some() {
                         a.duplicates += 1;
                     }
                 }
-                entries.push(
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(m.receipt_handle().unwrap_or_default())
-                        .build()
-                        .expect("entry"),
-                );
             }
-            if !entries.is_empty() {
-                let _ = env
-                    .sqs
-                    .delete_message_batch()
-                    .queue_url(url)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await;
-            }
+            // A failed delete only makes a message come back, which counts as a duplicate.
+            let _ = delete_all(env, url, &messages).await;
         }
     };
     futures::future::join_all((0..4).map(|_| poller(arrivals.clone()))).await;
@@ -878,6 +855,50 @@ async fn raw_publishes(env: &Env, n: usize) -> Result<f64, Error> {
     Ok(n as f64 / secs)
 }
 
+/// Up to ten messages of `url`, waiting up to a second for them.
+async fn receive_ten(env: &Env, url: &str) -> Result<Vec<aws_sdk_sqs::types::Message>, Error> {
+    let out = env
+        .sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .map_err(sdk("receive"))?;
+    Ok(out.messages.unwrap_or_default())
+}
+
+/// Deletes `messages` from `url` in one call; returns how many there were.
+async fn delete_all(
+    env: &Env,
+    url: &str,
+    messages: &[aws_sdk_sqs::types::Message],
+) -> Result<usize, Error> {
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let entries = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .build()
+                .expect("entry")
+        })
+        .collect();
+    env.sqs
+        .delete_message_batch()
+        .queue_url(url)
+        .set_entries(Some(entries))
+        .send()
+        .await
+        .map_err(sdk("delete"))?;
+    Ok(messages.len())
+}
+
 /// The same client shape receiving and deleting `etags.len()` events, ten per call, from a
 /// queue that holds them all (the daemon's side of SQS).
 async fn raw_receives(env: &Env, etags: &[String]) -> Result<f64, Error> {
@@ -901,38 +922,11 @@ async fn raw_receives(env: &Env, etags: &[String]) -> Result<f64, Error> {
         async move {
             use std::sync::atomic::Ordering::Relaxed;
             while received.load(Relaxed) < etags.len() && Instant::now() < deadline {
-                let out = env
-                    .sqs
-                    .receive_message()
-                    .queue_url(url)
-                    .max_number_of_messages(10)
-                    .wait_time_seconds(1)
-                    .send()
-                    .await
-                    .map_err(sdk("receive"))?;
-                let entries: Vec<_> = out
-                    .messages()
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| {
-                        DeleteMessageBatchRequestEntry::builder()
-                            .id(i.to_string())
-                            .receipt_handle(m.receipt_handle().unwrap_or_default())
-                            .build()
-                            .expect("entry")
-                    })
-                    .collect();
-                if entries.is_empty() {
+                let messages = receive_ten(env, url).await?;
+                let n = delete_all(env, url, &messages).await?;
+                if n == 0 {
                     continue;
                 }
-                let n = entries.len();
-                env.sqs
-                    .delete_message_batch()
-                    .queue_url(url)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await
-                    .map_err(sdk("delete"))?;
                 received.fetch_add(n, Relaxed);
                 *finished.lock().expect("finished") = Instant::now();
             }
@@ -975,16 +969,8 @@ async fn raw_queue_topic(env: &Env, etags: &[String]) -> Result<(f64, Vec<Emulat
         async move {
             use std::sync::atomic::Ordering::Relaxed;
             while handled.load(Relaxed) < n && Instant::now() < deadline {
-                let out = env
-                    .sqs
-                    .receive_message()
-                    .queue_url(&route.queue_url)
-                    .max_number_of_messages(10)
-                    .wait_time_seconds(1)
-                    .send()
-                    .await
-                    .map_err(sdk("receive"))?;
-                let publishes = out.messages().iter().map(|m| async move {
+                let messages = receive_ten(env, &route.queue_url).await?;
+                let publishes = messages.iter().map(|m| async move {
                     let event: serde_json::Value =
                         serde_json::from_str(m.body().unwrap_or_default())
                             .map_err(|e| format!("event: {e}"))?;
@@ -1009,29 +995,7 @@ async fn raw_queue_topic(env: &Env, etags: &[String]) -> Result<(f64, Vec<Emulat
                         .map_err(sdk("publish"))
                 });
                 futures::future::try_join_all(publishes).await?;
-                let entries: Vec<_> = out
-                    .messages()
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| {
-                        DeleteMessageBatchRequestEntry::builder()
-                            .id(i.to_string())
-                            .receipt_handle(m.receipt_handle().unwrap_or_default())
-                            .build()
-                            .expect("entry")
-                    })
-                    .collect();
-                if entries.is_empty() {
-                    continue;
-                }
-                let count = entries.len();
-                env.sqs
-                    .delete_message_batch()
-                    .queue_url(&route.queue_url)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await
-                    .map_err(sdk("delete"))?;
+                let count = delete_all(env, &route.queue_url, &messages).await?;
                 handled.fetch_add(count, Relaxed);
             }
             Ok::<(), Error>(())
