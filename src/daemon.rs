@@ -1,9 +1,14 @@
 //! The long-running loop: long polling, bounded concurrency, batch deletes, shutdown.
 //!
-//! One receiver long-polls the queue while handlers run; a [`Semaphore`] bounds the messages
-//! in flight to `queue.concurrency`, and the receiver asks only for as many messages as there
-//! are free permits, so that no message waits invisible in memory for a slot. Finished
-//! messages go to one deleter task that groups them into `DeleteMessageBatch` calls.
+//! Receives long-poll the queue while handlers run; a [`Semaphore`] bounds the messages in
+//! flight to `queue.concurrency`, and each receive asks only for as many messages as it holds
+//! free slots for, so that no message waits invisible in memory for one. Several receives are
+//! in flight at once (one per batch of `queue.max_messages` that fits in the concurrency): with
+//! one, the daemon could take no more than a batch per round trip, and a round trip to a busy
+//! SQS endpoint became its throughput limit (README, Performance). A receive that finds fewer
+//! free slots than a batch waits up to [`RECEIVE_GATHER`] for more, so that receives stay full.
+//! Finished messages go to one deleter task that groups them into `DeleteMessageBatch` calls,
+//! several of them in flight for the same reason.
 //!
 //! Shutdown: stop receiving, let in-flight messages finish within the shutdown timeout, hand
 //! back what did not finish, flush the deletes and the alert summaries.
@@ -14,19 +19,24 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use crate::pipeline::{Pipeline, Verdict};
 use crate::publish::Publisher;
-use crate::queue::{MessageSource, Receipt};
+use crate::queue::{Message, MessageSource, QueueError, Receipt};
 use crate::store::ObjectStore;
 
 /// SQS takes at most 10 entries per batch.
 const DELETE_BATCH_MAX: usize = 10;
 /// How long a finished message may wait for others to share its delete call.
 const DELETE_LINGER: Duration = Duration::from_millis(20);
+/// How long a receive waits for a batch's worth of free slots when fewer are free. Short next
+/// to a copy, so that slow messages never hold the others back for long.
+const RECEIVE_GATHER: Duration = Duration::from_millis(50);
+/// `DeleteMessageBatch` calls in flight at once.
+const DELETES_IN_FLIGHT: usize = 4;
 /// Pause after a failed receive, doubling up to [`RECEIVE_BACKOFF_MAX`].
 const RECEIVE_BACKOFF_MIN: Duration = Duration::from_millis(200);
 const RECEIVE_BACKOFF_MAX: Duration = Duration::from_secs(20);
@@ -78,6 +88,11 @@ pub async fn run<Q, S, P>(
 {
     let concurrency = settings.concurrency.max(1);
     let permits = Arc::new(Semaphore::new(concurrency));
+    // Messages per receive, and receives in flight: as many batches as fit in the concurrency.
+    let batch = (settings.max_messages.clamp(1, 10) as usize).min(concurrency);
+    let max_receives = concurrency.div_ceil(batch);
+    // Set at shutdown: a receive still gathering its slots then asks for nothing.
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (done_tx, done_rx) = mpsc::channel::<Receipt>(concurrency.max(DELETE_BATCH_MAX) * 2);
     let deleter = tokio::spawn(delete_finished(Arc::clone(&queue), done_rx));
     let alert_flusher = tokio::spawn({
@@ -91,125 +106,93 @@ pub async fn run<Q, S, P>(
     });
     let in_flight: InFlight = Arc::default();
     let mut handlers = JoinSet::new();
+    let mut receives: JoinSet<Received> = JoinSet::new();
     let mut backoff = RECEIVE_BACKOFF_MIN;
-    let mut pending_receive = None;
     tokio::pin!(shutdown);
     info!(
         message = "Daemon started.",
         concurrency,
-        max_messages = settings.max_messages
+        max_messages = batch,
+        receives_in_flight = max_receives
     );
 
     loop {
         // Forget finished handlers (their results are their side effects).
         while handlers.try_join_next().is_some() {}
-        // Wait for room before asking for work: messages received without a free slot would
-        // sit invisible while their visibility timeout runs down.
-        let first = tokio::select! {
+        tokio::select! {
             biased;
             () = &mut shutdown => break,
-            permit = Arc::clone(&permits).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
-        let room = 1 + permits.available_permits();
-        let max = settings.max_messages.clamp(1, 10).min(room as i32);
-        // The receive runs as a task of its own, so that a shutdown does not drop messages it is
-        // already handing out: they are released below instead of waiting out their visibility.
-        let mut receive = tokio::spawn({
-            let queue = Arc::clone(&queue);
-            async move {
-                queue
-                    .receive(
-                        max,
-                        settings.wait_time_secs,
-                        settings.visibility_timeout_secs,
-                    )
-                    .await
-            }
-        });
-        let received = tokio::select! {
-            biased;
-            () = &mut shutdown => {
-                pending_receive = Some(receive);
-                break;
-            }
-            received = &mut receive => received,
-        };
-        let messages = match received {
-            Ok(Ok(messages)) => {
-                backoff = RECEIVE_BACKOFF_MIN;
-                messages
-            }
-            Ok(Err(e)) => {
-                error!(message = "Receiving from the queue failed; backing off.", error = %e, backoff_ms = backoff.as_millis() as u64);
-                crate::metrics::record_retry("receive_messages");
-                drop(first);
-                tokio::select! {
-                    () = &mut shutdown => break,
-                    () = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(RECEIVE_BACKOFF_MAX);
-                continue;
-            }
-            Err(e) => {
-                error!(message = "The receive task failed.", error = %e);
-                continue;
-            }
-        };
-        let mut first = Some(first);
-        for message in messages {
-            let permit = match first.take() {
-                Some(permit) => permit,
-                // Only this loop takes permits, and it asked for no more messages than were free.
-                None => match Arc::clone(&permits).acquire_owned().await {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-            };
-            lock(&in_flight).insert(message.id.clone(), message.receipt_handle.clone());
-            let pipeline = Arc::clone(&pipeline);
-            let queue = Arc::clone(&queue);
-            let done = done_tx.clone();
-            let in_flight = Arc::clone(&in_flight);
-            // Keeps the message invisible while its copies run; stopped as soon as it is handled,
-            // before a retry delay is set, so that the two never fight.
-            let heartbeat = crate::heartbeat::start(
-                Arc::clone(&queue),
-                &message,
-                settings.visibility_timeout_secs,
-            );
-            handlers.spawn(async move {
-                // Operations: the in-flight gauge and one log span per message.
-                let gauge = crate::metrics::MessageInFlight::start();
-                let span = crate::logging::message_span(&message);
-                let verdict =
-                    tracing::Instrument::instrument(pipeline.handle(&message), span).await;
-                drop(heartbeat);
-                gauge.done(verdict == Verdict::Delete);
-                lock(&in_flight).remove(&message.id);
-                match verdict {
-                    Verdict::Delete => {
-                        if done.send(Receipt::from(&message)).await.is_err() {
-                            warn!(message = "Deleter gone; message will be redelivered.", message_id = %message.id);
-                        }
+            Some(received) = receives.join_next(), if !receives.is_empty() => {
+                let (mut slots, messages) = match received {
+                    Ok((slots, Ok(messages))) => {
+                        backoff = RECEIVE_BACKOFF_MIN;
+                        (slots, messages)
                     }
-                    Verdict::Retry => {
-                        let delay = retry_delay(message.receive_count);
-                        // If this fails the message still comes back, after its visibility timeout.
-                        if let Err(e) = queue.change_visibility(&message.receipt_handle, delay.as_secs() as i32).await {
-                            warn!(message = "Could not schedule the retry; the message returns after its visibility timeout.", message_id = %message.id, error = %e);
-                        } else {
-                            info!(message = "Message handed back for a later retry.", message_id = %message.id, receive_count = message.receive_count, delay_secs = delay.as_secs());
+                    Ok((slots, Err(e))) => {
+                        error!(message = "Receiving from the queue failed; backing off.", error = %e, backoff_ms = backoff.as_millis() as u64);
+                        crate::metrics::record_retry("receive_messages");
+                        drop(slots);
+                        tokio::select! {
+                            () = &mut shutdown => break,
+                            () = tokio::time::sleep(backoff) => {}
                         }
+                        backoff = (backoff * 2).min(RECEIVE_BACKOFF_MAX);
+                        continue;
                     }
-                    Verdict::Keep => {}
+                    Err(e) => {
+                        error!(message = "The receive task failed.", error = %e);
+                        continue;
+                    }
+                };
+                for message in messages {
+                    // The receive asked for no more messages than `slots` holds; a queue
+                    // answering with more (it must not) would still wait here for room.
+                    let permit = match slots.split(1) {
+                        Some(permit) => permit,
+                        None => match Arc::clone(&permits).acquire_owned().await {
+                            Ok(permit) => permit,
+                            Err(_) => break,
+                        },
+                    };
+                    spawn_handler(
+                        &mut handlers,
+                        &queue,
+                        &pipeline,
+                        &in_flight,
+                        &done_tx,
+                        settings,
+                        message,
+                        permit,
+                    );
                 }
-                drop(permit);
-            });
+            }
+            // Wait for room before asking for work: messages received without a free slot would
+            // sit invisible while their visibility timeout runs down. Slots a receive does not
+            // fill are given back when they are dropped.
+            permit = Arc::clone(&permits).acquire_owned(), if receives.len() < max_receives => {
+                let Ok(slots) = permit else { break };
+                let queue = Arc::clone(&queue);
+                let permits = Arc::clone(&permits);
+                let stopping = Arc::clone(&stopping);
+                // The receive runs as a task of its own, so that a shutdown does not drop
+                // messages it is already handing out: they are released below instead of
+                // waiting out their visibility.
+                receives.spawn(async move {
+                    let mut slots = slots;
+                    gather(&permits, &mut slots, batch).await;
+                    if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                        return (slots, Ok(Vec::new()));
+                    }
+                    let max = slots.num_permits() as i32;
+                    let received = queue
+                        .receive(max, settings.wait_time_secs, settings.visibility_timeout_secs)
+                        .await;
+                    (slots, received)
+                });
+            }
         }
     }
+    stopping.store(true, std::sync::atomic::Ordering::SeqCst);
 
     info!(
         message = "Shutting down: waiting for in-flight messages.",
@@ -217,8 +200,8 @@ pub async fn run<Q, S, P>(
         timeout_secs = settings.shutdown_timeout.as_secs()
     );
     let release_pending = async {
-        if let Some(receive) = pending_receive {
-            if let Ok(Ok(messages)) = receive.await {
+        while let Some(received) = receives.join_next().await {
+            if let Ok((_, Ok(messages))) = received {
                 for message in messages {
                     release(queue.as_ref(), &message.id, &message.receipt_handle).await;
                 }
@@ -253,6 +236,92 @@ pub async fn run<Q, S, P>(
     info!(message = "Daemon stopped.", drained);
 }
 
+/// What a receive task gives back: the slots it held, and the messages or the error.
+type Received = (OwnedSemaphorePermit, Result<Vec<Message>, QueueError>);
+
+/// Handles `message` in a task of its own, holding `permit` (its slot) until it is done.
+#[allow(clippy::too_many_arguments)]
+fn spawn_handler<Q, S, P>(
+    handlers: &mut JoinSet<()>,
+    queue: &Arc<Q>,
+    pipeline: &Arc<Pipeline<S, P>>,
+    in_flight: &InFlight,
+    done_tx: &mpsc::Sender<Receipt>,
+    settings: Settings,
+    message: Message,
+    permit: OwnedSemaphorePermit,
+) where
+    Q: MessageSource,
+    S: ObjectStore,
+    P: Publisher,
+{
+    lock(in_flight).insert(message.id.clone(), message.receipt_handle.clone());
+    let pipeline = Arc::clone(pipeline);
+    let queue = Arc::clone(queue);
+    let done = done_tx.clone();
+    let in_flight = Arc::clone(in_flight);
+    // Keeps the message invisible while its copies run; stopped as soon as it is handled,
+    // before a retry delay is set, so that the two never fight.
+    let heartbeat = crate::heartbeat::start(
+        Arc::clone(&queue),
+        &message,
+        settings.visibility_timeout_secs,
+    );
+    handlers.spawn(async move {
+        // Operations: the in-flight gauge and one log span per message.
+        let gauge = crate::metrics::MessageInFlight::start();
+        let span = crate::logging::message_span(&message);
+        let verdict = tracing::Instrument::instrument(pipeline.handle(&message), span).await;
+        drop(heartbeat);
+        gauge.done(verdict == Verdict::Delete);
+        lock(&in_flight).remove(&message.id);
+        match verdict {
+            Verdict::Delete => {
+                if done.send(Receipt::from(&message)).await.is_err() {
+                    warn!(message = "Deleter gone; message will be redelivered.", message_id = %message.id);
+                }
+            }
+            Verdict::Retry => {
+                let delay = retry_delay(message.receive_count);
+                // If this fails the message still comes back, after its visibility timeout.
+                if let Err(e) = queue.change_visibility(&message.receipt_handle, delay.as_secs() as i32).await {
+                    warn!(message = "Could not schedule the retry; the message returns after its visibility timeout.", message_id = %message.id, error = %e);
+                } else {
+                    info!(message = "Message handed back for a later retry.", message_id = %message.id, receive_count = message.receive_count, delay_secs = delay.as_secs());
+                }
+            }
+            Verdict::Keep => {}
+        }
+        drop(permit);
+    });
+}
+
+/// Adds free slots to `slots` until it holds `batch`: at once when they are free, else waiting
+/// up to [`RECEIVE_GATHER`] for them, then taking what is free by then.
+async fn gather(permits: &Arc<Semaphore>, slots: &mut OwnedSemaphorePermit, batch: usize) {
+    let missing = batch.saturating_sub(slots.num_permits());
+    if missing == 0 {
+        return;
+    }
+    // A cancelled `acquire_many` gives back what it had gathered so far.
+    match tokio::time::timeout(
+        RECEIVE_GATHER,
+        Arc::clone(permits).acquire_many_owned(missing as u32),
+    )
+    .await
+    {
+        Ok(Ok(more)) => slots.merge(more),
+        _ => {
+            while slots.num_permits() < batch {
+                match Arc::clone(permits).try_acquire_owned() {
+                    Ok(more) => slots.merge(more),
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+}
+
 fn lock(in_flight: &InFlight) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
     in_flight.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -270,6 +339,7 @@ async fn release<Q: MessageSource>(queue: &Q, id: &str, receipt_handle: &str) {
 /// Groups finished messages into batch deletes until every sender is gone.
 async fn delete_finished<Q: MessageSource>(queue: Arc<Q>, mut done: mpsc::Receiver<Receipt>) {
     let mut batch = Vec::with_capacity(DELETE_BATCH_MAX);
+    let mut deletes = JoinSet::new();
     while let Some(first) = done.recv().await {
         batch.push(first);
         let linger = tokio::time::sleep(DELETE_LINGER);
@@ -283,8 +353,15 @@ async fn delete_finished<Q: MessageSource>(queue: Arc<Q>, mut done: mpsc::Receiv
                 () = &mut linger => break,
             }
         }
-        delete_batch(queue.as_ref(), std::mem::take(&mut batch)).await;
+        while deletes.len() >= DELETES_IN_FLIGHT {
+            deletes.join_next().await;
+        }
+        let queue = Arc::clone(&queue);
+        let receipts = std::mem::take(&mut batch);
+        deletes.spawn(async move { delete_batch(queue.as_ref(), receipts).await });
     }
+    // The channel closed (shutdown): every delete still under way finishes before we return.
+    while deletes.join_next().await.is_some() {}
 }
 
 /// Deletes one batch, retrying the call and then the entries that failed for a passing reason.
