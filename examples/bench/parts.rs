@@ -428,20 +428,30 @@ impl Daemon {
 
     /// SIGTERM, and the exit status once it stopped.
     async fn stop(mut self) -> Result<(), Error> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status()
-            .await;
-        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
-            .await
-            .map_err(|_| "a daemon did not stop within 60 s of SIGTERM".to_owned())?
-            .map_err(|e| e.to_string())?;
+        let status = signal_and_wait(&mut self.child, self.pid, "TERM", "a daemon").await?;
         if status.success() {
             Ok(())
         } else {
             Err(format!("a daemon exited with {status}"))
         }
     }
+}
+
+/// Sends SIG`signal` to `child` (process `pid`) and waits up to 60 s for it to exit.
+async fn signal_and_wait(
+    child: &mut Child,
+    pid: u32,
+    signal: &str,
+    what: &str,
+) -> Result<std::process::ExitStatus, Error> {
+    let _ = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .await;
+    tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .map_err(|_| format!("{what} did not stop within 60 s of SIG{signal}"))?
+        .map_err(|e| e.to_string())
 }
 
 /// User + system CPU seconds of process `pid` so far, its threads included (`/proc/PID/stat`).
@@ -1132,14 +1142,7 @@ impl Perf {
     /// SIGINT, which makes perf write its file and exit.
     async fn stop(mut self) -> Result<(), Error> {
         let pid = self.child.id().ok_or("perf record exited early")?;
-        let _ = Command::new("kill")
-            .args(["-INT", &pid.to_string()])
-            .status()
-            .await;
-        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
-            .await
-            .map_err(|_| "perf record did not stop within 60 s of SIGINT".to_owned())?
-            .map_err(|e| e.to_string())?;
+        let status = signal_and_wait(&mut self.child, pid, "INT", "perf record").await?;
         // perf exits with the signal's status after a clean write.
         if status.success() || status.code() == Some(130) || status.code().is_none() {
             Ok(())
