@@ -290,6 +290,16 @@ pub struct TargetConfig {
     /// How bytes reach this target; see [`CopyMode`].
     #[serde(default)]
     pub copy_mode: CopyMode,
+    /// Every write carries a compare-and-swap on what was read at the key (`If-None-Match: *`
+    /// when it was empty, `If-Match: <etag>` otherwise), so that two daemons never overwrite
+    /// each other blindly. `false` for a store that rejects conditional writes: weaker (README,
+    /// "Concurrent writers").
+    #[serde(default = "default_true")]
+    pub conditional_writes: bool,
+}
+
+const fn default_true() -> bool {
+    true
 }
 
 impl TargetConfig {
@@ -305,6 +315,7 @@ impl TargetConfig {
             storage_class: None,
             sse_kms_key_id: None,
             copy_mode: CopyMode::default(),
+            conditional_writes: true,
         }
     }
 }
@@ -948,6 +959,42 @@ impl Config {
                     );
                     continue;
                 };
+                for (k, other) in self.rules.iter().enumerate().take(i) {
+                    for other_name in &other.targets {
+                        let Some(other_target) = self.target(other_name) else {
+                            continue;
+                        };
+                        if let Some(why) = overlap((r, target), (other, other_target)) {
+                            p.push(
+                                field.clone(),
+                                format!(
+                                    "rule {:?} → target {name:?} and rule {:?} → target {other_name:?} \
+                                     (rules[{k}]) can write the same key of bucket {:?} from different \
+                                     source objects ({why}); a replica of one would be taken for the \
+                                     other's. Give them separate buckets, or key_prefix values that do \
+                                     not nest",
+                                    r.name, other.name, target.bucket
+                                ),
+                            );
+                        }
+                    }
+                }
+                for other_name in r.targets.iter().take(j) {
+                    let Some(other_target) = self.target(other_name) else {
+                        continue;
+                    };
+                    if let Some(why) = overlap((r, target), (r, other_target)) {
+                        p.push(
+                            field.clone(),
+                            format!(
+                                "target {name:?} and target {other_name:?} of this rule can write the \
+                                 same key of bucket {:?} from different source objects ({why}). Give \
+                                 them separate buckets, or key_prefix values that do not nest",
+                                target.bucket
+                            ),
+                        );
+                    }
+                }
                 if sources.contains(target.bucket.as_str()) {
                     let source_rules: Vec<&str> = self
                         .rules
@@ -974,6 +1021,47 @@ impl Config {
             }
         }
     }
+}
+
+/// Why two (rule, target) destinations can map different source objects onto one target key,
+/// or `None` when they cannot. A destination maps source key `k` of its rule's bucket to
+/// `key_prefix + k` in its target's bucket; two of them collide when the buckets are one, the
+/// key spaces they write (`key_prefix + prefix`) nest, and the mapping differs (another source
+/// bucket, or another key_prefix). Disjoint suffixes keep them apart.
+fn overlap(a: (&RuleConfig, &TargetConfig), b: (&RuleConfig, &TargetConfig)) -> Option<String> {
+    let ((rule_a, target_a), (rule_b, target_b)) = (a, b);
+    if target_a.bucket != target_b.bucket {
+        return None;
+    }
+    let key_prefix = |t: &TargetConfig| t.key_prefix.clone().unwrap_or_default();
+    let same_mapping =
+        rule_a.source_bucket == rule_b.source_bucket && key_prefix(target_a) == key_prefix(target_b);
+    if same_mapping {
+        // The same source object lands on the same key: one replica, not a collision.
+        return None;
+    }
+    let space = |r: &RuleConfig, t: &TargetConfig| {
+        format!("{}{}", key_prefix(t), r.prefix.as_deref().unwrap_or(""))
+    };
+    let (space_a, space_b) = (space(rule_a, target_a), space(rule_b, target_b));
+    if !(space_a.starts_with(&space_b) || space_b.starts_with(&space_a)) {
+        return None;
+    }
+    if let (Some(sa), Some(sb), None, None) = (
+        &rule_a.suffix,
+        &rule_b.suffix,
+        &rule_a.complete_on,
+        &rule_b.complete_on,
+    ) {
+        if !(sa.ends_with(sb.as_str()) || sb.ends_with(sa.as_str())) {
+            return None;
+        }
+    }
+    Some(format!(
+        "they write under {:?} and {:?}",
+        if space_a.is_empty() { "(the whole bucket)".to_owned() } else { space_a },
+        if space_b.is_empty() { "(the whole bucket)".to_owned() } else { space_b },
+    ))
 }
 
 fn check_range(p: &mut Problems, field: &str, value: i32, min: i32, max: i32, what: &str) {
@@ -1244,7 +1332,16 @@ fn write_target(out: &mut String, t: &TargetConfig, indent: &str) -> fmt::Result
             .as_deref()
             .unwrap_or("(bucket default encryption)")
     )?;
-    writeln!(out, "{indent}  copy mode:     {}", t.copy_mode)
+    writeln!(out, "{indent}  copy mode:     {}", t.copy_mode)?;
+    writeln!(
+        out,
+        "{indent}  writes:        {}",
+        if t.conditional_writes {
+            "conditional (If-Match / If-None-Match on what was read)"
+        } else {
+            "unconditional (conditional_writes = false: concurrent writers are not detected)"
+        }
+    )
 }
 
 fn quoted_or(value: Option<&str>, none: &str) -> String {

@@ -450,10 +450,13 @@ pub async fn build_replicator(
     use crate::aws::{load_base, s3_client, target_credentials};
     use crate::store::s3::S3Store;
 
-    // S3 notifications reach SQS only within one region, so the sources live in the queue's.
+    // S3 notifications reach SQS only within one region, so most sources live in the queue's;
+    // an event through SNS or EventBridge can come from another region, and its source is read
+    // there (the event's `awsRegion`), with a client made for that region when first needed.
     let base = load_base(&config.aws, queue_region(config)).await;
     let endpoint = config.aws.s3_endpoint_url.as_deref();
-    let source = S3Store::new(s3_client(&base, endpoint, &source_region(&base), None));
+    let home = source_region(&base);
+    let source = S3Store::new(s3_client(&base, endpoint, &home, None));
     let mut targets = Vec::with_capacity(config.targets.len());
     for target in &config.targets {
         let credentials = target_credentials(&base, target).await;
@@ -462,7 +465,12 @@ pub async fn build_replicator(
             store: S3Store::new(s3_client(&base, endpoint, &target.region, credentials)),
         });
     }
-    crate::replicate::Replicator::new(source, targets).with_limits((&config.copy).into())
+    let regional_endpoint = endpoint.map(str::to_owned);
+    crate::replicate::Replicator::new(source, targets)
+        .with_limits((&config.copy).into())
+        .with_regional_sources(&home, move |region| {
+            S3Store::new(s3_client(&base, regional_endpoint.as_deref(), region, None))
+        })
 }
 
 /// The SNS publisher, in the completion topic's region.

@@ -1,13 +1,21 @@
 //! Copying one object to every target of a rule, and checking what was written.
 //!
 //! The source is read once (`HeadObject` pinned to the announced version and ETag, then its
-//! tags when it has any); each target then gets a server-side copy that carries the content
-//! headers, user metadata and tags explicitly, plus the source ETag, version and sequencer in
-//! the replica's metadata. That record is what makes a redelivery cheap: a target that already
-//! holds this exact source version is reported `already_present` and not copied again.
+//! tags when it has any); each target is then read and, unless it already holds this source's
+//! bytes, written with a copy that carries the content headers, user metadata and tags
+//! explicitly, plus the replica's record of its source (bucket, key digest, ETag, version,
+//! sequencer) in its metadata.
+//!
+//! Every write to a target is a compare-and-swap on what was read there (`If-None-Match: *` on
+//! an empty key, `If-Match: <etag>` otherwise): a 412 or 409 means someone else wrote the key
+//! meanwhile, so the key is read again and the decision taken again — already present, newer,
+//! another source's replica — never an overwrite in the dark. A target "already holds" the
+//! object only when its content is proven equal to the source's by what S3 computed over the
+//! bytes (see [`crate::transfer::verify::proof`]), never by the metadata the replica records.
 //! How the bytes move (CopyObject, multipart UploadPartCopy, streamed) is [`crate::transfer`]'s job.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -20,10 +28,17 @@ use crate::config::TargetConfig;
 use crate::event::{ObjectCreated, Sequencer};
 use crate::publish::{Method, SourceReport, TargetReport};
 use crate::store::{
-    NewObject, ObjectHead, ObjectRef, ObjectStore, StoreError, StoreErrorKind, Tag, META_SEQUENCER,
-    META_SOURCE_ETAG, META_SOURCE_VERSION,
+    source_key_digest, user_metadata_size, NewObject, ObjectHead, ObjectRef, ObjectStore,
+    Operation, StoreError, StoreErrorKind, Tag, WriteCondition, META_SEQUENCER,
+    META_SOURCE_BUCKET, META_SOURCE_ETAG, META_SOURCE_KEY_SHA256, META_SOURCE_VERSION,
+    USER_METADATA_MAX,
 };
+use crate::transfer::verify::{proof, Proof};
 use crate::transfer::{Job, Limits, Transfer};
+
+/// How often one target is read and written again after its key changed under a write
+/// (412/409) before the message is handed back for later.
+const MAX_DECISIONS: usize = 4;
 
 /// A target and the store that writes to it (its region, its principal).
 #[derive(Debug, Clone)]
@@ -49,8 +64,8 @@ pub enum Outcome {
         source: SourceReport,
         targets: Vec<TargetReport>,
     },
-    /// The source no longer is what the event announced (overwritten or deleted since):
-    /// the event that replaced it does the work, this one has nothing to do.
+    /// The source no longer is what the event announced (overwritten or deleted since), or a
+    /// target holds a newer version: the newer event does the work, this one has nothing to do.
     Superseded { reason: String },
     /// The source could not be read, so no target was attempted.
     SourceFailed(StoreError),
@@ -61,10 +76,34 @@ pub enum Outcome {
     },
 }
 
+/// What became of one target.
+enum TargetOutcome {
+    Done(TargetReport),
+    Superseded(String),
+    Failed(TargetFailure),
+}
+
+/// Source stores per region: events name their bucket's region (`awsRegion`), and a source is
+/// read by a client in that region.
+struct RegionalSources<S> {
+    home: String,
+    make: Box<dyn Fn(&str) -> S + Send + Sync>,
+    stores: Mutex<HashMap<String, S>>,
+}
+
+impl<S> std::fmt::Debug for RegionalSources<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegionalSources")
+            .field("home", &self.home)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Copies objects from the source store to the targets.
 #[derive(Debug)]
 pub struct Replicator<S> {
     source: S,
+    regional: Option<RegionalSources<S>>,
     targets: HashMap<String, Target<S>>,
     transfer: Transfer,
 }
@@ -74,6 +113,7 @@ impl<S: ObjectStore> Replicator<S> {
     pub fn new(source: S, targets: impl IntoIterator<Item = Target<S>>) -> Self {
         Self {
             source,
+            regional: None,
             targets: targets
                 .into_iter()
                 .map(|t| (t.config.name.clone(), t))
@@ -82,9 +122,39 @@ impl<S: ObjectStore> Replicator<S> {
         }
     }
 
-    /// The store the sources are read from.
+    /// The store the sources are read from (in the home region: listings, checks).
     pub fn source(&self) -> &S {
         &self.source
+    }
+
+    /// Reads the source of an event in another region than `home` (the region of
+    /// [`source`](Self::source)) with a store made by `make` for that region, made once.
+    pub fn with_regional_sources(
+        mut self,
+        home: &str,
+        make: impl Fn(&str) -> S + Send + Sync + 'static,
+    ) -> Self {
+        self.regional = Some(RegionalSources {
+            home: home.to_owned(),
+            make: Box::new(make),
+            stores: Mutex::default(),
+        });
+        self
+    }
+
+    /// The store that reads sources in `region`.
+    pub fn source_in(&self, region: &str) -> S {
+        let Some(regional) = &self.regional else {
+            return self.source.clone();
+        };
+        if region.is_empty() || region == regional.home {
+            return self.source.clone();
+        }
+        let mut stores = regional.stores.lock().unwrap_or_else(|e| e.into_inner());
+        stores
+            .entry(region.to_owned())
+            .or_insert_with(|| (regional.make)(region))
+            .clone()
     }
 
     /// The configured target called `name`.
@@ -110,8 +180,9 @@ impl<S: ObjectStore> Replicator<S> {
             key: object.key.clone(),
             version_id: object.version_id.clone(),
         };
+        let source_store = self.source_in(&object.region);
         let head =
-            match with_retries(|| self.source.head_object(&source_ref, object.etag.as_deref()))
+            match with_retries(|| source_store.head_object(&source_ref, object.etag.as_deref()))
                 .await
             {
                 Ok(Some(head)) => head,
@@ -132,7 +203,7 @@ impl<S: ObjectStore> Replicator<S> {
             head.size.saturating_mul(target_names.len() as u64),
         );
         let tags = if head.tag_count > 0 {
-            match with_retries(|| self.source.get_object_tagging(&source_ref)).await {
+            match with_retries(|| source_store.get_object_tagging(&source_ref)).await {
                 Ok(tags) => tags,
                 Err(e) => return Outcome::SourceFailed(e),
             }
@@ -153,39 +224,62 @@ impl<S: ObjectStore> Replicator<S> {
             event_time: object.event_time,
         };
         let copy = SourceCopy {
+            store: source_store,
+            key_digest: source_key_digest(&source_ref.key),
             object: source_ref,
             head: &head,
             tags: &tags,
-            sequencer: source.sequencer.as_deref(),
+            sequencer: object.sequencer.clone(),
         };
-        // Look at every target first: one that already holds a newer version from this daemon
+        let metadata = copy.replica_metadata();
+        let metadata_size = user_metadata_size(&metadata);
+        if metadata_size > USER_METADATA_MAX {
+            // Every write would be refused (400 MetadataTooLarge) on every delivery: say so once.
+            return Outcome::SourceFailed(StoreError::new(
+                Operation::HeadObject,
+                &copy.object.bucket,
+                &copy.object.key,
+                StoreErrorKind::MetadataTooLarge,
+                format!(
+                    "the replica's user metadata would be {metadata_size} bytes ({} of the source's own \
+                     plus the replica's record of its source); S3 allows {USER_METADATA_MAX}",
+                    user_metadata_size(&head.metadata)
+                ),
+            ));
+        }
+        // Look at every target first: one that already holds a newer version of this source
         // makes the whole event stale, and nothing older may be written anywhere.
         let replicas = join_all(target_names.iter().map(|name| self.replica(name, &copy))).await;
-        if let Some(reason) = newer_replica(object, &replicas) {
+        if let Some(reason) = newer_replica(&copy, &replicas) {
             return Outcome::Superseded { reason };
         }
-        let results = join_all(
-            replicas
-                .into_iter()
-                .map(|replica| async { self.to_target(replica?, &copy).await }),
-        )
+        let results = join_all(replicas.into_iter().map(|replica| async {
+            match replica {
+                Ok(replica) => self.to_target(replica, &copy, &metadata).await,
+                Err(failure) => TargetOutcome::Failed(failure),
+            }
+        }))
         .await;
 
         let mut succeeded = Vec::new();
         let mut failed = Vec::new();
+        let mut superseded = None;
         for result in results {
             match result {
-                Ok(report) => succeeded.push(report),
-                Err(failure) => failed.push(failure),
+                TargetOutcome::Done(report) => succeeded.push(report),
+                TargetOutcome::Failed(failure) => failed.push(failure),
+                TargetOutcome::Superseded(reason) => superseded = Some(reason),
             }
         }
-        if failed.is_empty() {
+        if !failed.is_empty() {
+            Outcome::TargetsFailed { succeeded, failed }
+        } else if let Some(reason) = superseded {
+            Outcome::Superseded { reason }
+        } else {
             Outcome::Replicated {
                 source,
                 targets: succeeded,
             }
-        } else {
-            Outcome::TargetsFailed { succeeded, failed }
         }
     }
 
@@ -193,7 +287,7 @@ impl<S: ObjectStore> Replicator<S> {
     async fn replica(
         &self,
         name: &str,
-        copy: &SourceCopy<'_>,
+        copy: &SourceCopy<'_, S>,
     ) -> Result<Replica<'_, S>, TargetFailure> {
         let Some(target) = self.targets.get(name) else {
             // Validation makes this impossible; fail loudly rather than skip a target.
@@ -202,7 +296,7 @@ impl<S: ObjectStore> Replicator<S> {
                 bucket: String::new(),
                 region: String::new(),
                 error: StoreError::new(
-                    crate::store::Operation::CopyObject,
+                    Operation::CopyObject,
                     "",
                     &copy.object.key,
                     StoreErrorKind::Other,
@@ -217,12 +311,7 @@ impl<S: ObjectStore> Replicator<S> {
             config.key_prefix.as_deref().unwrap_or(""),
             copy.object.key
         );
-        let replica_ref = ObjectRef {
-            bucket: config.bucket.clone(),
-            key: key.clone(),
-            version_id: None,
-        };
-        let existing = with_retries(|| target.store.head_object(&replica_ref, None))
+        let existing = read_replica(target, &key)
             .await
             .map_err(|error| target_failure(config, error))?;
         Ok(Replica {
@@ -236,16 +325,17 @@ impl<S: ObjectStore> Replicator<S> {
     async fn to_target(
         &self,
         replica: Replica<'_, S>,
-        copy: &SourceCopy<'_>,
-    ) -> Result<TargetReport, TargetFailure> {
+        copy: &SourceCopy<'_, S>,
+        metadata: &std::collections::BTreeMap<String, String>,
+    ) -> TargetOutcome {
         let Replica {
             target,
             key,
-            existing,
+            mut existing,
             started,
         } = replica;
         let config = &target.config;
-        let fail = |error: StoreError| target_failure(config, error);
+        let fail = |error: StoreError| TargetOutcome::Failed(target_failure(config, error));
         let report = |etag: String, version_id: Option<String>, method: Method| TargetReport {
             name: config.name.clone(),
             bucket: config.bucket.clone(),
@@ -256,46 +346,128 @@ impl<S: ObjectStore> Replicator<S> {
             method,
             duration_ms: started.elapsed().as_millis() as u64,
         };
-
-        if let Some(existing) = existing.filter(|e| copy.is_replicated_in(e)) {
-            debug!(message = "Target already holds this version.", target = %config.name, bucket = %config.bucket, key = %key);
-            return Ok(report(
-                existing.etag,
-                existing.version_id,
-                Method::AlreadyPresent,
-            ));
-        }
-
-        let job = Job {
+        let mut job = Job {
             source: &copy.object,
             head: copy.head,
             replica: NewObject {
                 bucket: config.bucket.clone(),
                 key: key.clone(),
                 headers: copy.head.headers.clone(),
-                metadata: copy.replica_metadata(),
+                metadata: metadata.clone(),
                 tags: copy.tags.to_vec(),
                 storage_class: config.storage_class.clone(),
                 sse_kms_key_id: config.sse_kms_key_id.clone(),
-                expected_checksum: None,
+                expected_checksum: copy.head.checksum.clone(),
+                condition: WriteCondition::None,
             },
         };
-        // A failed copy was aborted whole (no upload left behind), so retrying it is safe.
-        let (written, method) = with_retries(|| {
-            self.transfer.write(
-                &self.source,
-                &target.store,
-                &config.name,
-                config.copy_mode,
-                &job,
-            )
-        })
-        .await
-        .map_err(fail)?;
-        let report = report(written.etag, written.version_id, method);
-        info!(message = "Object replicated.", target = %config.name, bucket = %config.bucket, key = %key, method = ?method, duration_ms = report.duration_ms);
-        Ok(report)
+
+        for _ in 0..MAX_DECISIONS {
+            match copy.decide(existing.as_ref()) {
+                Decision::Present => {
+                    debug!(message = "Target already holds this version.", target = %config.name, bucket = %config.bucket, key = %key);
+                    let existing = existing.unwrap_or_default();
+                    return TargetOutcome::Done(report(
+                        existing.etag,
+                        existing.version_id,
+                        Method::AlreadyPresent,
+                    ));
+                }
+                Decision::Newer(theirs) => {
+                    return TargetOutcome::Superseded(format!(
+                        "target {} holds s3://{}/{key} from a newer event (sequencer {theirs})",
+                        config.name, config.bucket
+                    ))
+                }
+                Decision::OtherSource(why) => {
+                    return fail(StoreError::new(
+                        Operation::CopyObject,
+                        &config.bucket,
+                        &key,
+                        StoreErrorKind::ReplicaConflict,
+                        why,
+                    ))
+                }
+                Decision::Write => {}
+            }
+            job.replica.condition = if config.conditional_writes {
+                WriteCondition::replacing(existing.as_ref())
+            } else {
+                WriteCondition::None
+            };
+            // A failed copy was aborted whole (no upload left behind), so retrying it is safe.
+            let written = with_retries(|| {
+                self.transfer.write(
+                    &copy.store,
+                    &target.store,
+                    &config.name,
+                    config.copy_mode,
+                    &job,
+                )
+            })
+            .await;
+            let e = match written {
+                Ok((written, method)) => {
+                    let report = report(written.etag, written.version_id, method);
+                    info!(message = "Object replicated.", target = %config.name, bucket = %config.bucket, key = %key, method = ?method, duration_ms = report.duration_ms);
+                    return TargetOutcome::Done(report);
+                }
+                Err(e) => e,
+            };
+            let source_read = matches!(e.operation, Operation::GetObject | Operation::UploadPartCopy);
+            match e.kind {
+                // Only the source is pinned on these: it changed since the event.
+                StoreErrorKind::PreconditionFailed | StoreErrorKind::NotFound if source_read => {
+                    return TargetOutcome::Superseded(format!(
+                        "s3://{}/{} changed since the event ({e})",
+                        copy.object.bucket, copy.object.key
+                    ))
+                }
+                StoreErrorKind::PreconditionFailed | StoreErrorKind::WriteConflict => {}
+                // `If-Match` on a key deleted meanwhile answers 404.
+                StoreErrorKind::NotFound
+                    if matches!(job.replica.condition, WriteCondition::Matches(_)) => {}
+                _ => return fail(e),
+            }
+            // Someone else wrote the key (or, for CopyObject, whose 412 may be about either
+            // side, the source changed): read it again and decide again.
+            let now = match read_replica(target, &key).await {
+                Ok(now) => now,
+                Err(read) => return fail(read),
+            };
+            let unchanged = now.as_ref().map(|h| (&h.etag, &h.version_id))
+                == existing.as_ref().map(|h| (&h.etag, &h.version_id));
+            if unchanged && e.kind != StoreErrorKind::WriteConflict {
+                // The target is as it was: the failed condition was the copy source's.
+                return TargetOutcome::Superseded(format!(
+                    "s3://{}/{} changed since the event ({e})",
+                    copy.object.bucket, copy.object.key
+                ));
+            }
+            warn!(message = "The target key changed under the write; reading it again.", target = %config.name, bucket = %config.bucket, key = %key, error = %e);
+            existing = now;
+        }
+        fail(StoreError::new(
+            Operation::CopyObject,
+            &config.bucket,
+            &key,
+            StoreErrorKind::WriteConflict,
+            format!("the key changed under {MAX_DECISIONS} writes in a row; trying again later"),
+        ))
     }
+}
+
+/// What the target holds at `key` now.
+async fn read_replica<S: ObjectStore>(
+    target: &Target<S>,
+    key: &str,
+) -> Result<Option<ObjectHead>, StoreError> {
+    let replica_ref = ObjectRef {
+        bucket: target.config.bucket.clone(),
+        key: key.to_owned(),
+        version_id: None,
+    };
+    with_retries(|| target.store.head_object(&replica_ref, None)).await
 }
 
 /// A target and what it holds at the replica's key, before the copy.
@@ -315,29 +487,23 @@ fn target_failure(config: &TargetConfig, error: StoreError) -> TargetFailure {
     }
 }
 
-/// Why the event is stale, when a target already holds a replica of a newer event.
-///
-/// The sequencer recorded in the replica's metadata orders events for one key (DESIGN.md:
-/// right-pad, compare as text, never as an integer). Replicas without one (written before, or
-/// from events without a sequencer) never block a copy.
-fn newer_replica<S>(
-    object: &ObjectCreated,
+/// Why the event is stale, when a target already holds a replica of this source from a newer
+/// event.
+fn newer_replica<S: ObjectStore>(
+    copy: &SourceCopy<'_, S>,
     replicas: &[Result<Replica<'_, S>, TargetFailure>],
 ) -> Option<String> {
-    let ours = object.sequencer.as_ref()?;
     replicas.iter().flatten().find_map(|replica| {
-        let recorded = replica.existing.as_ref()?.metadata.get(META_SEQUENCER)?;
-        let theirs = Sequencer::new(recorded.as_str());
-        (theirs > *ours).then(|| {
-            format!(
-                "target {} already holds s3://{}/{} from a newer event (sequencer {} > {})",
-                replica.target.config.name,
-                replica.target.config.bucket,
-                replica.key,
-                theirs.as_str(),
-                ours.as_str()
-            )
-        })
+        let Decision::Newer(theirs) = copy.decide(replica.existing.as_ref()) else {
+            return None;
+        };
+        Some(format!(
+            "target {} already holds s3://{}/{} from a newer event (sequencer {theirs} > {})",
+            replica.target.config.name,
+            replica.target.config.bucket,
+            replica.key,
+            copy.sequencer.as_ref().map_or("", |s| s.as_str())
+        ))
     })
 }
 
@@ -367,46 +533,106 @@ pub fn retry_policy() -> ExponentialBuilder {
         .with_jitter()
 }
 
-/// The source as read, shared by every target's copy.
-struct SourceCopy<'a> {
-    object: ObjectRef,
-    head: &'a ObjectHead,
-    tags: &'a [Tag],
-    sequencer: Option<&'a str>,
+/// What to do about one target, given what it holds at the replica's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Decision {
+    /// It holds this source's bytes, proven: nothing to write.
+    Present,
+    /// It holds this source from a newer event (by sequencer): this event is stale.
+    Newer(String),
+    /// It holds a replica of another source object: a configuration conflict, never "newer".
+    OtherSource(String),
+    /// Write (conditionally on what was read).
+    Write,
 }
 
-impl SourceCopy<'_> {
-    /// The source's user metadata plus the record of where the replica came from.
-    fn replica_metadata(&self) -> std::collections::BTreeMap<String, String> {
-        let mut metadata = self.head.metadata.clone();
-        metadata.insert(META_SOURCE_ETAG.to_owned(), self.head.etag.clone());
-        match self
-            .object
+/// The source as read, shared by every target's copy.
+struct SourceCopy<'a, S> {
+    /// The store that reads this source (in its region).
+    store: S,
+    object: ObjectRef,
+    key_digest: String,
+    head: &'a ObjectHead,
+    tags: &'a [Tag],
+    sequencer: Option<Sequencer>,
+}
+
+impl<S> SourceCopy<'_, S> {
+    /// The source's version id, as announced or as read.
+    fn version(&self) -> Option<&String> {
+        self.object
             .version_id
             .as_ref()
             .or(self.head.version_id.as_ref())
-        {
+    }
+
+    /// The source's user metadata plus the record of where the replica came from.
+    fn replica_metadata(&self) -> std::collections::BTreeMap<String, String> {
+        let mut metadata = self.head.metadata.clone();
+        metadata.insert(META_SOURCE_BUCKET.to_owned(), self.object.bucket.clone());
+        metadata.insert(META_SOURCE_KEY_SHA256.to_owned(), self.key_digest.clone());
+        metadata.insert(META_SOURCE_ETAG.to_owned(), self.head.etag.clone());
+        match self.version() {
             Some(version) => metadata.insert(META_SOURCE_VERSION.to_owned(), version.clone()),
             None => metadata.remove(META_SOURCE_VERSION),
         };
-        match self.sequencer {
-            Some(sequencer) => metadata.insert(META_SEQUENCER.to_owned(), sequencer.to_owned()),
+        match &self.sequencer {
+            Some(sequencer) => {
+                metadata.insert(META_SEQUENCER.to_owned(), sequencer.as_str().to_owned())
+            }
             None => metadata.remove(META_SEQUENCER),
         };
         metadata
     }
 
-    /// Whether `replica` was made from exactly this source version.
+    /// What to do about a target holding `existing` at the replica's key.
+    ///
+    /// An object that records no source at all is not a replica (someone else's): it is
+    /// replaced, conditionally. A replica that records another source bucket or key is a
+    /// conflict. Replicas written before the source bucket and key were recorded count as
+    /// this source's. The sequencer orders events for one key (right-padded, compared as text,
+    /// never as an integer); replicas without one never block a copy.
+    fn decide(&self, existing: Option<&ObjectHead>) -> Decision {
+        let Some(replica) = existing else {
+            return Decision::Write;
+        };
+        let recorded = |key: &str| replica.metadata.get(key);
+        if recorded(META_SOURCE_ETAG).is_none() {
+            return Decision::Write;
+        }
+        let bucket = recorded(META_SOURCE_BUCKET);
+        let digest = recorded(META_SOURCE_KEY_SHA256);
+        if bucket.is_some_and(|b| *b != self.object.bucket)
+            || digest.is_some_and(|d| *d != self.key_digest)
+        {
+            return Decision::OtherSource(format!(
+                "the target key holds a replica of another source object (s3://{}/… , key digest {}), \
+                 not of s3://{}/{}",
+                bucket.map_or("?", String::as_str),
+                digest.map_or("?", String::as_str),
+                self.object.bucket,
+                self.object.key
+            ));
+        }
+        if let (Some(ours), Some(theirs)) = (&self.sequencer, recorded(META_SEQUENCER)) {
+            if Sequencer::new(theirs.as_str()) > *ours {
+                return Decision::Newer(theirs.clone());
+            }
+        }
+        if self.is_replicated_in(replica) {
+            Decision::Present
+        } else {
+            Decision::Write
+        }
+    }
+
+    /// Whether `replica` holds exactly this source version: it records this source ETag and
+    /// version, and its content is proven equal (MD5 ETags or full-object checksums). A replica
+    /// whose content cannot be proven is written again, never trusted.
     fn is_replicated_in(&self, replica: &ObjectHead) -> bool {
-        let recorded_version = replica.metadata.get(META_SOURCE_VERSION);
-        let source_version = self
-            .object
-            .version_id
-            .as_ref()
-            .or(self.head.version_id.as_ref());
         replica.metadata.get(META_SOURCE_ETAG) == Some(&self.head.etag)
-            && recorded_version == source_version
-            && replica.size == self.head.size
+            && replica.metadata.get(META_SOURCE_VERSION) == self.version()
+            && proof(self.head, replica) == Proof::Same
     }
 }
 
@@ -583,6 +809,300 @@ mod tests {
             "{outcome:?}"
         );
         assert_eq!(source.copies(), copies, "nothing older may be written");
+    }
+
+    /// A replica in `bucket` at `key` that records `source`'s ETag and has its size, but other
+    /// bytes: what a copy that failed its check leaves behind.
+    fn bad_replica(store: &MemoryStore, bucket: &str, key: &str, etag: &str) {
+        store.put(
+            bucket,
+            key,
+            b"HELLO",
+            StoredObject {
+                metadata: BTreeMap::from([(META_SOURCE_ETAG.into(), etag.into())]),
+                ..Default::default()
+            },
+        );
+    }
+
+    #[tokio::test]
+    async fn a_replica_that_failed_its_check_is_rewritten_not_counted_as_present() {
+        let (source, etag) = world();
+        bad_replica(&source, "eu", "a b.txt", &etag);
+        let replicator = Replicator::new(source.clone(), [target("eu", "eu", source.clone())]);
+        let outcome = replicator
+            .replicate(&event("src", "a b.txt", &etag), &["eu".to_owned()])
+            .await;
+        let Outcome::Replicated { targets, .. } = outcome else {
+            panic!("expected success, got {outcome:?}");
+        };
+        assert_ne!(
+            targets[0].method,
+            Method::AlreadyPresent,
+            "a replica of other bytes was announced as present"
+        );
+        assert_eq!(source.get("eu", "a b.txt").unwrap().body, b"hello");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_corrupted_stream_is_refused_then_rewritten_on_redelivery() {
+        use crate::store::faulty::FaultyStore;
+        let (memory, etag) = world();
+        let faulty = FaultyStore::new(memory.clone());
+        faulty.corrupt_writes();
+        let mut eu = TargetConfig::new("eu", "eu", "eu-west-1");
+        eu.copy_mode = crate::config::CopyMode::Stream;
+        let first = Replicator::new(
+            FaultyStore::new(memory.clone()),
+            [Target {
+                config: eu.clone(),
+                store: faulty,
+            }],
+        );
+        let event = event("src", "a b.txt", &etag);
+        let outcome = first.replicate(&event, &["eu".to_owned()]).await;
+        assert!(
+            matches!(outcome, Outcome::TargetsFailed { .. }),
+            "corrupted bytes must fail: {outcome:?}"
+        );
+        // The redelivery, on a healthy connection, must not trust what the failed write left.
+        let second = Replicator::new(
+            FaultyStore::new(memory.clone()),
+            [Target {
+                config: eu,
+                store: FaultyStore::new(memory.clone()),
+            }],
+        );
+        let outcome = second.replicate(&event, &["eu".to_owned()]).await;
+        let Outcome::Replicated { targets, .. } = outcome else {
+            panic!("expected success, got {outcome:?}");
+        };
+        assert_eq!(targets[0].method, Method::StreamedCopy);
+        assert_eq!(memory.get("eu", "a b.txt").unwrap().body, b"hello");
+    }
+
+    /// A source uploaded with a full-object CRC32C (another algorithm than the CRC64NVME S3
+    /// gives a multipart upload created without one), larger than the multipart threshold.
+    fn crc32c_source(store: &MemoryStore, size: usize) -> (String, ObjectCreated) {
+        let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        let etag = store.put(
+            "src",
+            "big.bin",
+            &body,
+            StoredObject {
+                checksum: Some((crate::store::ChecksumAlgorithm::Crc32c, true)),
+                ..Default::default()
+            },
+        );
+        let mut event = event("src", "big.bin", &etag);
+        event.size = size as u64;
+        (etag, event)
+    }
+
+    const SMALL_PARTS: crate::transfer::Limits = crate::transfer::Limits {
+        multipart_threshold: 5 * 1024 * 1024,
+        part_size: 5 * 1024 * 1024,
+        max_inflight_bytes: 20 * 1024 * 1024,
+    };
+
+    #[tokio::test(start_paused = true)]
+    async fn multipart_replicas_carry_the_sources_full_object_checksum_so_other_bytes_are_refused(
+    ) {
+        use crate::store::faulty::FaultyStore;
+        let (memory, _) = world();
+        let (_, event) = crc32c_source(&memory, 11 * 1024 * 1024);
+        // Streamed parts corrupted on the way: S3 must refuse to complete the object.
+        let faulty = FaultyStore::new(memory.clone());
+        faulty.corrupt_writes();
+        let mut eu = TargetConfig::new("eu", "eu", "eu-west-1");
+        eu.copy_mode = crate::config::CopyMode::Stream;
+        let replicator = Replicator::new(
+            FaultyStore::new(memory.clone()),
+            [Target {
+                config: eu,
+                store: faulty,
+            }],
+        )
+        .with_limits(SMALL_PARTS);
+        let outcome = replicator.replicate(&event, &["eu".to_owned()]).await;
+        assert!(
+            matches!(outcome, Outcome::TargetsFailed { .. }),
+            "a multipart replica of other bytes was accepted: {outcome:?}"
+        );
+        assert!(memory.get("eu", "big.bin").is_none());
+        assert_eq!(memory.open_uploads(), 0, "the refused upload is aborted");
+
+        // Server-side, the replica gets the source's algorithm as a full-object checksum.
+        let replicator = Replicator::new(memory.clone(), [target("dr", "dr", memory.clone())])
+            .with_limits(SMALL_PARTS);
+        let outcome = replicator.replicate(&event, &["dr".to_owned()]).await;
+        let Outcome::Replicated { targets, .. } = outcome else {
+            panic!("expected success, got {outcome:?}");
+        };
+        assert_eq!(targets[0].method, Method::MultipartCopy);
+        let head = memory
+            .head_object(
+                &ObjectRef {
+                    bucket: "dr".into(),
+                    key: "big.bin".into(),
+                    version_id: None,
+                },
+                None,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let checksum = head.checksum.expect("a checksum");
+        assert_eq!(checksum.algorithm, crate::store::ChecksumAlgorithm::Crc32c);
+        assert!(checksum.full_object);
+        // And a redelivery proves it present by that checksum, without copying again.
+        let copies = memory.copies();
+        let again = replicator.replicate(&event, &["dr".to_owned()]).await;
+        let Outcome::Replicated { targets, .. } = again else {
+            panic!("expected success, got {again:?}");
+        };
+        assert_eq!(targets[0].method, Method::AlreadyPresent);
+        assert_eq!(memory.copies(), copies);
+    }
+
+    /// Two daemons, two versions of one versioned key: the older event reads the target
+    /// before the newer one writes, and its copy lands last.
+    #[tokio::test(start_paused = true)]
+    async fn an_older_version_landing_last_never_overwrites_the_newer_one() {
+        use crate::store::faulty::FaultyStore;
+        use std::time::Duration;
+        let (memory, _) = world();
+        memory.enable_versioning("src");
+        let (old_etag, old_version) =
+            memory.put_version("src", "k.csv", b"version one", StoredObject::default());
+        let (new_etag, new_version) =
+            memory.put_version("src", "k.csv", b"version two", StoredObject::default());
+        let announce = |etag: &str, version: Option<String>, sequencer: &str| ObjectCreated {
+            version_id: version,
+            sequencer: Some(Sequencer::new(sequencer)),
+            size: 11,
+            ..event("src", "k.csv", etag)
+        };
+        let older = announce(&old_etag, old_version, "0055AED6DCD9028101");
+        let newer = announce(&new_etag, new_version, "0055AED6DCD9028102");
+        // Daemon A's copies reach S3 five seconds after they are sent.
+        let slow = FaultyStore::new(memory.clone());
+        slow.delay(Operation::CopyObject, Duration::from_secs(5));
+        let a = SlowTargets {
+            source: memory.clone(),
+            slow,
+        };
+        let b = Replicator::new(memory.clone(), [target("eu", "eu", memory.clone())]);
+        let names = ["eu".to_owned()];
+        let (old_outcome, new_outcome) = tokio::join!(a.replicate(&older, &names), async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            b.replicate(&newer, &names).await
+        });
+        assert!(
+            matches!(new_outcome, Outcome::Replicated { .. }),
+            "{new_outcome:?}"
+        );
+        assert!(
+            matches!(old_outcome, Outcome::Superseded { .. }),
+            "the older event must not be announced: {old_outcome:?}"
+        );
+        let replica = memory.get("eu", "k.csv").unwrap();
+        assert_eq!(replica.body, b"version two", "the older copy overwrote the newer");
+        assert_eq!(replica.metadata[META_SEQUENCER], "0055AED6DCD9028102");
+    }
+
+    /// Daemon A of the race above: its target writes go through a slow store.
+    struct SlowTargets {
+        source: MemoryStore,
+        slow: crate::store::faulty::FaultyStore<MemoryStore>,
+    }
+
+    impl SlowTargets {
+        async fn replicate(&self, object: &ObjectCreated, names: &[String]) -> Outcome {
+            let replicator = Replicator::new(
+                crate::store::faulty::FaultyStore::new(self.source.clone()),
+                [Target {
+                    config: TargetConfig::new("eu", "eu", "eu-west-1"),
+                    store: self.slow.clone(),
+                }],
+            );
+            replicator.replicate(object, names).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replica_of_another_source_is_a_conflict_never_newer_or_overwritten() {
+        let (source, etag) = world();
+        source.put(
+            "eu",
+            "a b.txt",
+            b"other",
+            StoredObject {
+                metadata: BTreeMap::from([
+                    (META_SOURCE_BUCKET.into(), "another-bucket".into()),
+                    (META_SOURCE_KEY_SHA256.into(), source_key_digest("a b.txt")),
+                    (META_SOURCE_ETAG.into(), "e".into()),
+                    (META_SEQUENCER.into(), "FFFFFFFFFFFFFFFFFF".into()),
+                ]),
+                ..Default::default()
+            },
+        );
+        let replicator = Replicator::new(source.clone(), [target("eu", "eu", source.clone())]);
+        let event = ObjectCreated {
+            sequencer: Some(Sequencer::new("0055AED6DCD90281E5")),
+            ..event("src", "a b.txt", &etag)
+        };
+        let outcome = replicator.replicate(&event, &["eu".to_owned()]).await;
+        let Outcome::TargetsFailed { failed, .. } = outcome else {
+            panic!("expected a conflict, got {outcome:?}");
+        };
+        assert_eq!(failed[0].error.kind, StoreErrorKind::ReplicaConflict);
+        assert_eq!(source.get("eu", "a b.txt").unwrap().body, b"other");
+    }
+
+    #[tokio::test]
+    async fn metadata_beyond_s3s_limit_fails_once_with_a_clear_error() {
+        let (source, _) = world();
+        let etag = source.put(
+            "src",
+            "m.txt",
+            b"hello",
+            StoredObject {
+                metadata: BTreeMap::from([("note".into(), "x".repeat(1900))]),
+                ..Default::default()
+            },
+        );
+        let replicator = Replicator::new(source.clone(), [target("eu", "eu", source.clone())]);
+        let outcome = replicator
+            .replicate(&event("src", "m.txt", &etag), &["eu".to_owned()])
+            .await;
+        let Outcome::SourceFailed(e) = outcome else {
+            panic!("expected a failure, got {outcome:?}");
+        };
+        assert_eq!(e.kind, StoreErrorKind::MetadataTooLarge);
+        assert!(e.message.contains("2048"), "{e}");
+        assert_eq!(source.copies(), 0);
+    }
+
+    #[tokio::test]
+    async fn sources_are_read_in_the_events_region() {
+        let (source, etag) = world();
+        // The daemon's home-region client may not read the source bucket; a client made for
+        // the event's region can.
+        let home = source.principal("home");
+        home.deny("src");
+        let eu_reader = source.clone();
+        let replicator = Replicator::new(home, [target("dr", "dr", source.clone())])
+            .with_regional_sources("us-east-1", move |region| {
+                assert_eq!(region, "eu-central-1");
+                eu_reader.clone()
+            });
+        let event = ObjectCreated {
+            region: "eu-central-1".into(),
+            ..event("src", "a b.txt", &etag)
+        };
+        let outcome = replicator.replicate(&event, &["dr".to_owned()]).await;
+        assert!(matches!(outcome, Outcome::Replicated { .. }), "{outcome:?}");
     }
 
     #[tokio::test]

@@ -24,6 +24,62 @@ pub const META_SOURCE_ETAG: &str = "s3r-source-etag";
 pub const META_SOURCE_VERSION: &str = "s3r-source-version-id";
 /// Metadata key recording the S3 event sequencer of the event that produced the replica.
 pub const META_SEQUENCER: &str = "s3r-sequencer";
+/// Metadata key recording the source bucket a replica was made from.
+pub const META_SOURCE_BUCKET: &str = "s3r-source-bucket";
+/// Metadata key recording the SHA-256 (hex) of the source key a replica was made from. A digest,
+/// not the key: keys may be 1,024 bytes of any UTF-8, and metadata is ASCII within 2 KB.
+pub const META_SOURCE_KEY_SHA256: &str = "s3r-source-key-sha256";
+/// S3's limit on user-defined metadata: the UTF-8 bytes of every key and value, summed.
+pub const USER_METADATA_MAX: usize = 2048;
+
+/// The size S3 counts against [`USER_METADATA_MAX`].
+pub fn user_metadata_size(metadata: &BTreeMap<String, String>) -> usize {
+    metadata.iter().map(|(k, v)| k.len() + v.len()).sum()
+}
+
+/// The value of [`META_SOURCE_KEY_SHA256`] for `key`.
+pub fn source_key_digest(key: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The precondition a write to a target carries: a compare-and-swap on what was read there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// No condition (`targets.conditional_writes = false`): the write lands whatever is there.
+    #[default]
+    None,
+    /// `If-None-Match: *`: only if the key holds no object.
+    Absent,
+    /// `If-Match: <etag>`: only if the key still holds the object that was read.
+    Matches(String),
+}
+
+impl WriteCondition {
+    /// The condition for replacing `existing` (what a read of the key found).
+    pub fn replacing(existing: Option<&ObjectHead>) -> Self {
+        match existing {
+            None => WriteCondition::Absent,
+            Some(head) => WriteCondition::Matches(head.etag.clone()),
+        }
+    }
+
+    /// `If-Match`, quoted as S3 expects.
+    pub fn if_match(&self) -> Option<String> {
+        match self {
+            WriteCondition::Matches(etag) => Some(format!("\"{}\"", unquote_etag(etag))),
+            _ => None,
+        }
+    }
+
+    /// `If-None-Match`.
+    pub fn if_none_match(&self) -> Option<String> {
+        matches!(self, WriteCondition::Absent).then(|| "*".to_owned())
+    }
+}
 
 /// An object, optionally pinned to one version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,9 +180,26 @@ pub struct NewObject {
     pub tags: Vec<Tag>,
     pub storage_class: Option<String>,
     pub sse_kms_key_id: Option<String>,
-    /// For a single `PutObject`: the source's full-object checksum, sent with the body so that
-    /// S3 rejects bytes that differ from the source's.
+    /// The source's full-object checksum, sent with the bytes so that S3 rejects a replica that
+    /// differs from the source: with the body of a single `PutObject`, and on
+    /// `CompleteMultipartUpload` of an upload created with its algorithm and `FULL_OBJECT`.
     pub expected_checksum: Option<Checksum>,
+    /// The compare-and-swap on the target key (`PutObject`, `CompleteMultipartUpload`).
+    pub condition: WriteCondition,
+}
+
+impl NewObject {
+    /// The checksum a multipart upload of this object is created with: the source's, when it
+    /// is a full-object CRC (S3 supports `FULL_OBJECT` for the CRCs only).
+    pub fn multipart_checksum(&self) -> Option<&Checksum> {
+        self.expected_checksum.as_ref().filter(|c| {
+            c.full_object
+                && matches!(
+                    c.algorithm,
+                    ChecksumAlgorithm::Crc32 | ChecksumAlgorithm::Crc32c | ChecksumAlgorithm::Crc64Nvme
+                )
+        })
+    }
 }
 
 /// A multipart upload in progress.
@@ -135,6 +208,24 @@ pub struct UploadRef {
     pub bucket: String,
     pub key: String,
     pub upload_id: String,
+    /// Created with this full-object checksum: every part carries its checksum in this
+    /// algorithm, and the completion the whole value, which S3 checks.
+    pub checksum: Option<Checksum>,
+    /// The compare-and-swap `CompleteMultipartUpload` carries.
+    pub condition: WriteCondition,
+}
+
+impl UploadRef {
+    /// An upload known only by its id (listings, clean-up).
+    pub fn new(bucket: &str, key: &str, upload_id: &str) -> Self {
+        Self {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            upload_id: upload_id.to_owned(),
+            checksum: None,
+            condition: WriteCondition::None,
+        }
+    }
 }
 
 /// One part of a multipart upload, as `CompleteMultipartUpload` needs it.
@@ -144,6 +235,8 @@ pub struct CompletedPart {
     pub part_number: u32,
     /// Without surrounding quotes.
     pub etag: String,
+    /// The part's checksum in the upload's algorithm (base64), when the upload has one.
+    pub checksum: Option<String>,
 }
 
 /// `UploadPartCopy`: one byte range of the source becomes one part.
@@ -180,6 +273,8 @@ pub struct CopyRequest {
     pub tags: Vec<Tag>,
     pub storage_class: Option<String>,
     pub sse_kms_key_id: Option<String>,
+    /// The compare-and-swap on the target key (`If-Match` / `If-None-Match`).
+    pub condition: WriteCondition,
 }
 
 /// What a successful write produced.
@@ -243,8 +338,17 @@ pub enum StoreErrorKind {
     /// The key (or the pinned version) does not exist.
     NotFound,
     AccessDenied,
-    /// An `if-match` precondition failed: the object changed since the event.
+    /// A precondition failed (HTTP 412): on a source read, the object changed since the event;
+    /// on a write, the target key no longer holds what was read (or the copy's source changed).
     PreconditionFailed,
+    /// A conditional write raced another write of the same key (HTTP 409
+    /// `ConditionalRequestConflict`): read the key again and decide again.
+    WriteConflict,
+    /// The key holds a replica of another source object: two rules or targets map different
+    /// sources onto one key.
+    ReplicaConflict,
+    /// The replica's user metadata (the source's plus the replica's record) exceeds S3's 2 KB.
+    MetadataTooLarge,
     /// `SlowDown`, `Throttling`, HTTP 503.
     Throttled,
     /// Archived object (Glacier, Deep Archive) that must be restored before it can be read.
@@ -275,6 +379,9 @@ impl fmt::Display for StoreErrorKind {
             StoreErrorKind::NotFound => "not found",
             StoreErrorKind::AccessDenied => "access denied",
             StoreErrorKind::PreconditionFailed => "precondition failed",
+            StoreErrorKind::WriteConflict => "conflicting concurrent write",
+            StoreErrorKind::ReplicaConflict => "the key holds a replica of another source",
+            StoreErrorKind::MetadataTooLarge => "user metadata too large",
             StoreErrorKind::Throttled => "throttled",
             StoreErrorKind::InvalidObjectState => "invalid object state (archived?)",
             StoreErrorKind::Transient => "transient failure",
@@ -304,8 +411,12 @@ impl StoreError {
     /// What the pipeline should do about this failure.
     pub fn disposition(&self) -> Disposition {
         match self.kind {
-            StoreErrorKind::Throttled | StoreErrorKind::Transient => Disposition::Retry,
+            StoreErrorKind::Throttled
+            | StoreErrorKind::Transient
+            | StoreErrorKind::WriteConflict => Disposition::Retry,
             StoreErrorKind::NoSuchBucket
+            | StoreErrorKind::ReplicaConflict
+            | StoreErrorKind::MetadataTooLarge
             | StoreErrorKind::AccessDenied
             | StoreErrorKind::InvalidObjectState
             | StoreErrorKind::BadResponse
@@ -327,7 +438,13 @@ impl StoreError {
             StoreErrorKind::InvalidObjectState => {
                 "The source object is archived; restore it before it can be replicated, then redrive the message from the dead-letter queue."
             }
-            StoreErrorKind::Throttled | StoreErrorKind::Transient => {
+            StoreErrorKind::ReplicaConflict => {
+                "Two rules or targets write different source objects to this target key. Give them separate target buckets or key_prefix values (check-config rejects overlapping destinations), then redrive the message from the dead-letter queue."
+            }
+            StoreErrorKind::MetadataTooLarge => {
+                "The source's user metadata leaves no room for the replica's record of its source (S3 allows 2 KB in all). Shorten the source object's metadata and upload it again; the message goes to the dead-letter queue."
+            }
+            StoreErrorKind::Throttled | StoreErrorKind::Transient | StoreErrorKind::WriteConflict => {
                 "Usually passes by itself; if it persists, check the AWS service health and the network path to S3."
             }
             _ => "Inspect the error; once fixed, redrive the message from the dead-letter queue.",

@@ -166,6 +166,7 @@ impl Transfer {
                 tags: replica.tags.clone(),
                 storage_class: replica.storage_class.clone(),
                 sse_kms_key_id: replica.sse_kms_key_id.clone(),
+                condition: replica.condition.clone(),
             };
             let written = store.copy_object(&request).await?;
             (written, Operation::CopyObject, Method::ServerSideCopy)

@@ -38,6 +38,7 @@ fn target(name: &str, store: Store, mode: CopyMode) -> Target<Store> {
             storage_class: None,
             sse_kms_key_id: None,
             copy_mode: mode,
+            conditional_writes: true,
         },
         store,
     }

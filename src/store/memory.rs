@@ -2,6 +2,13 @@
 //!
 //! Several [`MemoryStore`] handles share one [`World`], as several principals share S3:
 //! each handle is a principal, and access can be denied per principal and bucket.
+//!
+//! What it models of S3, because the replication logic relies on it: conditional writes
+//! (`If-Match`, `If-None-Match: *` on `CopyObject`, `PutObject` and `CompleteMultipartUpload`,
+//! and `x-amz-copy-source-if-match`, all of which moto ignores on `CopyObject`), full-object
+//! checksums checked on `PutObject` and `CompleteMultipartUpload` (moto stores checksums but
+//! never checks them), composite checksums, and versioned buckets (every put a new version,
+//! reads by version id).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
@@ -12,7 +19,7 @@ use bytes::Bytes;
 use super::{
     unquote_etag, Checksum, ChecksumAlgorithm, CompletedPart, ContentHeaders, CopyRequest,
     ListPage, Listed, NewObject, ObjectHead, ObjectRef, ObjectStore, Operation, PartCopyRequest,
-    StoreError, StoreErrorKind, Tag, UploadRef, Written,
+    StoreError, StoreErrorKind, Tag, UploadRef, WriteCondition, Written,
 };
 
 /// One stored object.
@@ -24,6 +31,27 @@ pub struct StoredObject {
     pub metadata: BTreeMap<String, String>,
     pub tags: Vec<Tag>,
     pub storage_class: Option<String>,
+    /// The object's additional checksum: its algorithm, and whether it is a full-object one.
+    /// `None` is S3's default for new objects: a full-object CRC64NVME.
+    pub checksum: Option<(ChecksumAlgorithm, bool)>,
+    /// Its version id, in a versioned bucket.
+    pub version_id: Option<String>,
+}
+
+impl StoredObject {
+    /// The checksum S3 reports for this object.
+    fn checksum(&self) -> Checksum {
+        let (algorithm, full_object) = self.checksum.unwrap_or((ChecksumAlgorithm::Crc64Nvme, true));
+        let mut value = checksum_value(algorithm, &self.body);
+        if !full_object {
+            value.push_str("-2");
+        }
+        Checksum {
+            algorithm,
+            value,
+            full_object,
+        }
+    }
 }
 
 /// Buckets, objects and injected failures, shared by every handle.
@@ -39,6 +67,10 @@ pub struct World {
     /// Multipart uploads in progress, by upload id.
     uploads: BTreeMap<String, Upload>,
     next_upload: u64,
+    /// Versioned buckets, and every version ever put in them, by (bucket, key, version id).
+    versioned: HashSet<String>,
+    versions: HashMap<(String, String, String), StoredObject>,
+    next_version: u64,
 }
 
 /// A multipart upload in progress: the object it will become and the parts received so far.
@@ -89,12 +121,27 @@ impl MemoryStore {
             etag: etag.clone(),
             ..object
         };
-        self.world()
-            .buckets
-            .entry(bucket.to_owned())
-            .or_default()
-            .insert(key.to_owned(), stored);
+        Self::store(&mut self.world(), bucket, key, stored);
         etag
+    }
+
+    /// Like [`put`](Self::put), returning the new version id too (versioned buckets).
+    pub fn put_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &[u8],
+        object: StoredObject,
+    ) -> (String, Option<String>) {
+        let etag = self.put(bucket, key, body, object);
+        let version = self.get(bucket, key).and_then(|o| o.version_id);
+        (etag, version)
+    }
+
+    /// Every put into `bucket` creates a new version from now on; older versions stay readable
+    /// by their id.
+    pub fn enable_versioning(&self, bucket: &str) {
+        self.world().versioned.insert(bucket.to_owned());
     }
 
     pub fn get(&self, bucket: &str, key: &str) -> Option<StoredObject> {
@@ -130,12 +177,73 @@ impl MemoryStore {
         self.world().uploads.len()
     }
 
-    fn store(world: &mut World, bucket: &str, key: &str, object: StoredObject) {
+    /// Makes `object` the current one at `key`; in a versioned bucket, a new version.
+    fn store(world: &mut World, bucket: &str, key: &str, mut object: StoredObject) -> Option<String> {
+        object.version_id = None;
+        if world.versioned.contains(bucket) {
+            world.next_version += 1;
+            let version = format!("v{}", world.next_version);
+            object.version_id = Some(version.clone());
+            world
+                .versions
+                .insert((bucket.to_owned(), key.to_owned(), version), object.clone());
+        }
+        let version = object.version_id.clone();
         world
             .buckets
             .entry(bucket.to_owned())
             .or_default()
             .insert(key.to_owned(), object);
+        version
+    }
+
+    /// The object `object` names: its version when pinned, else the current one.
+    fn lookup(world: &World, object: &ObjectRef) -> Option<StoredObject> {
+        match &object.version_id {
+            Some(version) => world
+                .versions
+                .get(&(object.bucket.clone(), object.key.clone(), version.clone()))
+                .cloned(),
+            None => world.buckets.get(&object.bucket)?.get(&object.key).cloned(),
+        }
+    }
+
+    /// Checks a write's compare-and-swap against what `key` holds now, as S3 does: 412 when
+    /// the key holds something else than the condition expects.
+    fn check_condition(
+        world: &World,
+        op: Operation,
+        bucket: &str,
+        key: &str,
+        condition: &WriteCondition,
+    ) -> Result<(), StoreError> {
+        let current = world.buckets.get(bucket).and_then(|b| b.get(key));
+        let holds = match (condition, current) {
+            (WriteCondition::None, _) => true,
+            (WriteCondition::Absent, current) => current.is_none(),
+            (WriteCondition::Matches(etag), Some(current)) => unquote_etag(etag) == current.etag,
+            // S3 answers 404 NoSuchKey to If-Match on a missing key.
+            (WriteCondition::Matches(_), None) => {
+                return Err(StoreError::new(
+                    op,
+                    bucket,
+                    key,
+                    StoreErrorKind::NotFound,
+                    "NoSuchKey: If-Match on a missing key",
+                ))
+            }
+        };
+        if holds {
+            Ok(())
+        } else {
+            Err(StoreError::new(
+                op,
+                bucket,
+                key,
+                StoreErrorKind::PreconditionFailed,
+                format!("PreconditionFailed: the key no longer matches {condition:?}"),
+            ))
+        }
     }
 
     fn no_upload(op: Operation, upload: &UploadRef) -> StoreError {
@@ -186,13 +294,30 @@ impl MemoryStore {
     }
 }
 
-/// The full-object checksum the fake keeps for every object, as S3 keeps a CRC64NVME for
-/// new objects: derived from the content, so a replica with other bytes has another one.
-fn checksum(body: &[u8]) -> Checksum {
-    Checksum {
-        algorithm: ChecksumAlgorithm::Crc64Nvme,
-        value: format!("{:016x}", fnv1a(body) as u64),
-        full_object: true,
+/// A stand-in for a checksum of `algorithm` over `body`: derived from the content and the
+/// algorithm, so other bytes (or another algorithm) give another value.
+fn checksum_value(algorithm: ChecksumAlgorithm, body: &[u8]) -> String {
+    let mut salted = algorithm.to_string().into_bytes();
+    salted.push(0);
+    salted.extend_from_slice(body);
+    format!("{:016x}", fnv1a(&salted) as u64)
+}
+
+/// A part's checksum in its upload's algorithm, as S3 returns it for each part.
+fn part_checksum(object: &NewObject, body: &[u8]) -> Option<String> {
+    object
+        .multipart_checksum()
+        .map(|c| checksum_value(c.algorithm, body))
+}
+
+/// The upload again, after a completion S3 refused: its parts stay until it is aborted.
+fn pending_again(object: NewObject, parts: &[CompletedPart], body: &[u8]) -> Upload {
+    // The parts' bytes are gone from `pending`; what matters afterwards is only that the upload
+    // exists (to be aborted), so its body is kept as one part.
+    let _ = parts;
+    Upload {
+        object,
+        parts: BTreeMap::from([(1, body.to_vec())]),
     }
 }
 
@@ -220,7 +345,7 @@ impl ObjectStore for MemoryStore {
                 _ => Err(e),
             };
         }
-        let Some(stored) = world.buckets[&object.bucket].get(&object.key) else {
+        let Some(stored) = Self::lookup(&world, object) else {
             return Ok(None);
         };
         if let Some(expected) = if_match {
@@ -237,12 +362,12 @@ impl ObjectStore for MemoryStore {
         Ok(Some(ObjectHead {
             size: stored.body.len() as u64,
             etag: stored.etag.clone(),
-            version_id: None,
+            version_id: stored.version_id.clone(),
             headers: stored.headers.clone(),
             metadata: stored.metadata.clone(),
             tag_count: stored.tags.len() as u32,
             server_side_encryption: None,
-            checksum: Some(checksum(&stored.body)),
+            checksum: Some(stored.checksum()),
         }))
     }
 
@@ -250,8 +375,7 @@ impl ObjectStore for MemoryStore {
         let mut world = self.world();
         let op = Operation::GetObjectTagging;
         self.check(&mut world, op, &object.bucket, &object.key)?;
-        world.buckets[&object.bucket]
-            .get(&object.key)
+        Self::lookup(&world, object)
             .map(|o| o.tags.clone())
             .ok_or_else(|| {
                 StoreError::new(
@@ -303,7 +427,7 @@ impl ObjectStore for MemoryStore {
         let source = &request.source;
         self.check(&mut world, op, &source.bucket, &source.key)?;
         self.check(&mut world, op, &request.bucket, &request.key)?;
-        let Some(original) = world.buckets[&source.bucket].get(&source.key).cloned() else {
+        let Some(original) = Self::lookup(&world, source) else {
             return Err(StoreError::new(
                 op,
                 &source.bucket,
@@ -323,6 +447,7 @@ impl ObjectStore for MemoryStore {
                 ));
             }
         }
+        Self::check_condition(&world, op, &request.bucket, &request.key, &request.condition)?;
         let copy = StoredObject {
             body: original.body,
             etag: original.etag.clone(),
@@ -330,16 +455,15 @@ impl ObjectStore for MemoryStore {
             metadata: request.metadata.clone(),
             tags: request.tags.clone(),
             storage_class: request.storage_class.clone(),
+            // A copy keeps the source's checksum algorithm, recomputed over the whole object.
+            checksum: original.checksum.map(|(algorithm, _)| (algorithm, true)),
+            version_id: None,
         };
-        world
-            .buckets
-            .entry(request.bucket.clone())
-            .or_default()
-            .insert(request.key.clone(), copy);
+        let version_id = Self::store(&mut world, &request.bucket, &request.key, copy);
         world.copies += 1;
         Ok(Written {
             etag: original.etag,
-            version_id: None,
+            version_id,
         })
     }
 
@@ -352,8 +476,7 @@ impl ObjectStore for MemoryStore {
         let mut world = self.world();
         let op = Operation::GetObject;
         self.check(&mut world, op, &object.bucket, &object.key)?;
-        let stored = world.buckets[&object.bucket]
-            .get(&object.key)
+        let stored = Self::lookup(&world, object)
             .ok_or_else(|| {
                 StoreError::new(
                     op,
@@ -385,6 +508,20 @@ impl ObjectStore for MemoryStore {
             &object.bucket,
             &object.key,
         )?;
+        let op = Operation::PutObject;
+        // S3 checks the body against a checksum sent with it.
+        if let Some(expected) = object.expected_checksum.as_ref().filter(|c| c.full_object) {
+            if checksum_value(expected.algorithm, &body) != expected.value {
+                return Err(StoreError::new(
+                    op,
+                    &object.bucket,
+                    &object.key,
+                    StoreErrorKind::Transient,
+                    format!("BadDigest: the body does not match its {} checksum", expected.algorithm),
+                ));
+            }
+        }
+        Self::check_condition(&world, op, &object.bucket, &object.key, &object.condition)?;
         let etag = format!("{:032x}", fnv1a(&body));
         let stored = StoredObject {
             body: body.to_vec(),
@@ -393,12 +530,14 @@ impl ObjectStore for MemoryStore {
             metadata: object.metadata.clone(),
             tags: object.tags.clone(),
             storage_class: object.storage_class.clone(),
-        };
-        Self::store(&mut world, &object.bucket, &object.key, stored);
-        Ok(Written {
-            etag,
+            checksum: object
+                .expected_checksum
+                .as_ref()
+                .map(|c| (c.algorithm, true)),
             version_id: None,
-        })
+        };
+        let version_id = Self::store(&mut world, &object.bucket, &object.key, stored);
+        Ok(Written { etag, version_id })
     }
 
     async fn create_multipart_upload(&self, object: &NewObject) -> Result<UploadRef, StoreError> {
@@ -415,9 +554,9 @@ impl ObjectStore for MemoryStore {
             },
         );
         Ok(UploadRef {
-            bucket: object.bucket.clone(),
-            key: object.key.clone(),
-            upload_id,
+            checksum: object.multipart_checksum().cloned(),
+            condition: object.condition.clone(),
+            ..UploadRef::new(&object.bucket, &object.key, &upload_id)
         })
     }
 
@@ -431,17 +570,15 @@ impl ObjectStore for MemoryStore {
             let mut world = self.world();
             self.check(&mut world, op, &source.bucket, &source.key)?;
             self.check(&mut world, op, &request.upload.bucket, &request.upload.key)?;
-            let stored = world.buckets[&source.bucket]
-                .get(&source.key)
-                .ok_or_else(|| {
-                    StoreError::new(
-                        op,
-                        &source.bucket,
-                        &source.key,
-                        StoreErrorKind::NotFound,
-                        "no such key",
-                    )
-                })?;
+            let stored = Self::lookup(&world, source).ok_or_else(|| {
+                StoreError::new(
+                    op,
+                    &source.bucket,
+                    &source.key,
+                    StoreErrorKind::NotFound,
+                    "no such key",
+                )
+            })?;
             if request
                 .source_if_match
                 .as_deref()
@@ -465,10 +602,12 @@ impl ObjectStore for MemoryStore {
             .uploads
             .get_mut(&request.upload.upload_id)
             .ok_or_else(|| Self::no_upload(op, &request.upload))?;
+        let checksum = part_checksum(&upload.object, &body);
         upload.parts.insert(request.part_number, body);
         Ok(CompletedPart {
             part_number: request.part_number,
             etag,
+            checksum,
         })
     }
 
@@ -482,13 +621,17 @@ impl ObjectStore for MemoryStore {
         let mut world = self.world();
         self.check(&mut world, op, &upload.bucket, &upload.key)?;
         let etag = format!("{:032x}", fnv1a(&body));
-        world
+        let pending = world
             .uploads
             .get_mut(&upload.upload_id)
-            .ok_or_else(|| Self::no_upload(op, upload))?
-            .parts
-            .insert(part_number, body.to_vec());
-        Ok(CompletedPart { part_number, etag })
+            .ok_or_else(|| Self::no_upload(op, upload))?;
+        let checksum = part_checksum(&pending.object, &body);
+        pending.parts.insert(part_number, body.to_vec());
+        Ok(CompletedPart {
+            part_number,
+            etag,
+            checksum,
+        })
     }
 
     async fn complete_multipart_upload(
@@ -499,6 +642,11 @@ impl ObjectStore for MemoryStore {
         let op = Operation::CompleteMultipartUpload;
         let mut world = self.world();
         self.check(&mut world, op, &upload.bucket, &upload.key)?;
+        if !world.uploads.contains_key(&upload.upload_id) {
+            return Err(Self::no_upload(op, upload));
+        }
+        // The condition fails without consuming the upload, as on S3 (it can be retried).
+        Self::check_condition(&world, op, &upload.bucket, &upload.key, &upload.condition)?;
         let pending = world
             .uploads
             .remove(&upload.upload_id)
@@ -520,6 +668,36 @@ impl ObjectStore for MemoryStore {
         }
         let etag = format!("{:032x}-{}", fnv1a(etags.as_bytes()), parts.len());
         let object = pending.object;
+        // Created with a full-object checksum: every part must carry its checksum, and the
+        // whole must match the value sent with the completion (S3's InvalidPart / BadDigest).
+        let checksum = object.multipart_checksum().cloned();
+        if let Some(expected) = &checksum {
+            if let Some(part) = parts.iter().find(|p| p.checksum.is_none()) {
+                return Err(StoreError::new(
+                    op,
+                    &upload.bucket,
+                    &upload.key,
+                    StoreErrorKind::Other,
+                    format!(
+                        "InvalidRequest: the upload was created with a {} checksum; part {} carries none",
+                        expected.algorithm, part.part_number
+                    ),
+                ));
+            }
+            if checksum_value(expected.algorithm, &body) != expected.value {
+                world.uploads.insert(upload.upload_id.clone(), pending_again(object.clone(), parts, &body));
+                return Err(StoreError::new(
+                    op,
+                    &upload.bucket,
+                    &upload.key,
+                    StoreErrorKind::Transient,
+                    format!(
+                        "BadDigest: the parts do not match the object's {} checksum",
+                        expected.algorithm
+                    ),
+                ));
+            }
+        }
         let stored = StoredObject {
             body,
             etag: etag.clone(),
@@ -527,13 +705,12 @@ impl ObjectStore for MemoryStore {
             metadata: object.metadata,
             tags: object.tags,
             storage_class: object.storage_class,
-        };
-        Self::store(&mut world, &upload.bucket, &upload.key, stored);
-        world.copies += 1;
-        Ok(Written {
-            etag,
+            checksum: checksum.map(|c| (c.algorithm, true)),
             version_id: None,
-        })
+        };
+        let version_id = Self::store(&mut world, &upload.bucket, &upload.key, stored);
+        world.copies += 1;
+        Ok(Written { etag, version_id })
     }
 
     async fn abort_multipart_upload(&self, upload: &UploadRef) -> Result<(), StoreError> {
@@ -559,11 +736,7 @@ impl ObjectStore for MemoryStore {
             .uploads
             .iter()
             .filter(|(_, u)| u.object.bucket == bucket && u.object.key.starts_with(prefix))
-            .map(|(id, u)| UploadRef {
-                bucket: u.object.bucket.clone(),
-                key: u.object.key.clone(),
-                upload_id: id.clone(),
-            })
+            .map(|(id, u)| UploadRef::new(&u.object.bucket, &u.object.key, id))
             .collect())
     }
 }

@@ -49,6 +49,12 @@ where
         (Some("NoSuchKey" | "NoSuchVersion" | "NotFound" | "NoSuchUpload"), _)
         | (None, Some(404)) => StoreErrorKind::NotFound,
         (Some("PreconditionFailed"), _) | (_, Some(412)) => StoreErrorKind::PreconditionFailed,
+        // A conditional write that raced another write of the key: S3 asks to retry.
+        (Some("ConditionalRequestConflict"), _) | (None, Some(409)) => {
+            StoreErrorKind::WriteConflict
+        }
+        // The bytes S3 received do not match the checksum sent with them: damaged in transit.
+        (Some("BadDigest"), _) => StoreErrorKind::Transient,
         (Some("InvalidObjectState"), _) => StoreErrorKind::InvalidObjectState,
         _ if failure.is_throttling() => StoreErrorKind::Throttled,
         _ if failure.is_access_denied() => StoreErrorKind::AccessDenied,
@@ -113,8 +119,19 @@ impl ObjectStore for S3Store {
                 };
             }
         };
+        // An answer without Content-Length (some S3-compatible stores) says nothing about the
+        // size: reading it as 0 would make an empty object of it.
+        let Some(size) = out.content_length().filter(|n| *n >= 0) else {
+            return Err(StoreError::new(
+                Operation::HeadObject,
+                &object.bucket,
+                &object.key,
+                StoreErrorKind::BadResponse,
+                "the HeadObject answer carries no Content-Length",
+            ));
+        };
         Ok(Some(ObjectHead {
-            size: out.content_length().unwrap_or(0).max(0) as u64,
+            size: size as u64,
             etag: out.e_tag().map(unquote_etag).unwrap_or_default().to_owned(),
             version_id: out.version_id().map(str::to_owned),
             headers: ContentHeaders {
@@ -216,7 +233,9 @@ impl ObjectStore for S3Store {
             // REPLACE, not COPY: the replica records where it came from in its metadata,
             // and COPY for tags is not honoured across accounts by every implementation.
             .metadata_directive(MetadataDirective::Replace)
-            .tagging_directive(TaggingDirective::Replace);
+            .tagging_directive(TaggingDirective::Replace)
+            .set_if_match(request.condition.if_match())
+            .set_if_none_match(request.condition.if_none_match());
         let out = with_replica_attributes!(call, request)
             .send()
             .await
@@ -305,7 +324,9 @@ impl ObjectStore for S3Store {
             .bucket(&object.bucket)
             .key(&object.key)
             .body(ByteStream::from(body))
-            .content_length(length);
+            .content_length(length)
+            .set_if_match(object.condition.if_match())
+            .set_if_none_match(object.condition.if_none_match());
         let mut call = with_replica_attributes!(call, object);
         // S3 checks the body against the checksum it is sent: a streamed copy that differs from
         // the source is refused by S3 itself.
@@ -341,7 +362,15 @@ impl ObjectStore for S3Store {
             .create_multipart_upload()
             .bucket(&object.bucket)
             .key(&object.key);
-        let call = with_replica_attributes!(call, object);
+        let mut call = with_replica_attributes!(call, object);
+        // A full-object checksum in the source's algorithm: every part then carries its
+        // checksum, and the completion the source's value, which S3 checks against the parts.
+        let checksum = object.multipart_checksum().cloned();
+        if let Some(checksum) = &checksum {
+            call = call
+                .checksum_algorithm(sdk_algorithm(checksum.algorithm))
+                .checksum_type(ChecksumType::FullObject);
+        }
         let out = call.send().await.map_err(|e| {
             translate(
                 Operation::CreateMultipartUpload,
@@ -360,9 +389,9 @@ impl ObjectStore for S3Store {
             )
         })?;
         Ok(UploadRef {
-            bucket: object.bucket.clone(),
-            key: object.key.clone(),
-            upload_id: upload_id.to_owned(),
+            checksum,
+            condition: object.condition.clone(),
+            ..UploadRef::new(&object.bucket, &object.key, upload_id)
         })
     }
 
@@ -394,15 +423,28 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| translate(Operation::UploadPartCopy, &upload.bucket, &upload.key, &e))?;
         // Like CopyObject, UploadPartCopy can answer 200 with an error in the body.
+        let result = out.copy_part_result();
         let etag = required_etag(
-            out.copy_part_result().and_then(|r| r.e_tag()),
+            result.and_then(|r| r.e_tag()),
             Operation::UploadPartCopy,
             &upload.bucket,
             &upload.key,
         )?;
+        let checksum = upload.checksum.as_ref().and_then(|c| {
+            let r = result?;
+            match c.algorithm {
+                ChecksumAlgorithm::Crc32 => r.checksum_crc32(),
+                ChecksumAlgorithm::Crc32c => r.checksum_crc32_c(),
+                ChecksumAlgorithm::Crc64Nvme => r.checksum_crc64_nvme(),
+                ChecksumAlgorithm::Sha1 => r.checksum_sha1(),
+                ChecksumAlgorithm::Sha256 => r.checksum_sha256(),
+            }
+            .map(str::to_owned)
+        });
         Ok(CompletedPart {
             part_number: request.part_number,
             etag,
+            checksum,
         })
     }
 
@@ -422,6 +464,8 @@ impl ObjectStore for S3Store {
             .part_number(part_number as i32)
             .content_length(length)
             .body(ByteStream::from(body))
+            // The SDK computes the part's checksum in the upload's algorithm and S3 checks it.
+            .set_checksum_algorithm(upload.checksum.as_ref().map(|c| sdk_algorithm(c.algorithm)))
             .send()
             .await
             .map_err(|e| translate(Operation::UploadPart, &upload.bucket, &upload.key, &e))?;
@@ -431,7 +475,21 @@ impl ObjectStore for S3Store {
             &upload.bucket,
             &upload.key,
         )?;
-        Ok(CompletedPart { part_number, etag })
+        let checksum = upload.checksum.as_ref().and_then(|c| {
+            match c.algorithm {
+                ChecksumAlgorithm::Crc32 => out.checksum_crc32(),
+                ChecksumAlgorithm::Crc32c => out.checksum_crc32_c(),
+                ChecksumAlgorithm::Crc64Nvme => out.checksum_crc64_nvme(),
+                ChecksumAlgorithm::Sha1 => out.checksum_sha1(),
+                ChecksumAlgorithm::Sha256 => out.checksum_sha256(),
+            }
+            .map(str::to_owned)
+        });
+        Ok(CompletedPart {
+            part_number,
+            etag,
+            checksum,
+        })
     }
 
     async fn complete_multipart_upload(
@@ -442,13 +500,22 @@ impl ObjectStore for S3Store {
         let parts = parts
             .iter()
             .map(|p| {
-                aws_sdk_s3::types::CompletedPart::builder()
+                let part = aws_sdk_s3::types::CompletedPart::builder()
                     .part_number(p.part_number as i32)
-                    .e_tag(format!("\"{}\"", p.etag))
-                    .build()
+                    .e_tag(format!("\"{}\"", p.etag));
+                let value = p.checksum.clone();
+                match upload.checksum.as_ref().map(|c| c.algorithm) {
+                    Some(ChecksumAlgorithm::Crc32) => part.set_checksum_crc32(value),
+                    Some(ChecksumAlgorithm::Crc32c) => part.set_checksum_crc32_c(value),
+                    Some(ChecksumAlgorithm::Crc64Nvme) => part.set_checksum_crc64_nvme(value),
+                    Some(ChecksumAlgorithm::Sha1) => part.set_checksum_sha1(value),
+                    Some(ChecksumAlgorithm::Sha256) => part.set_checksum_sha256(value),
+                    None => part,
+                }
+                .build()
             })
             .collect();
-        let out = self
+        let mut call = self
             .client
             .complete_multipart_upload()
             .bucket(&upload.bucket)
@@ -459,6 +526,21 @@ impl ObjectStore for S3Store {
                     .set_parts(Some(parts))
                     .build(),
             )
+            .set_if_match(upload.condition.if_match())
+            .set_if_none_match(upload.condition.if_none_match());
+        // The source's full-object checksum: S3 refuses to complete an object of other bytes.
+        if let Some(checksum) = &upload.checksum {
+            let value = Some(checksum.value.clone());
+            call = match checksum.algorithm {
+                ChecksumAlgorithm::Crc32 => call.set_checksum_crc32(value),
+                ChecksumAlgorithm::Crc32c => call.set_checksum_crc32_c(value),
+                ChecksumAlgorithm::Crc64Nvme => call.set_checksum_crc64_nvme(value),
+                ChecksumAlgorithm::Sha1 => call.set_checksum_sha1(value),
+                ChecksumAlgorithm::Sha256 => call.set_checksum_sha256(value),
+            }
+            .checksum_type(ChecksumType::FullObject);
+        }
+        let out = call
             .send()
             .await
             .map_err(|e| {
@@ -527,10 +609,12 @@ impl ObjectStore for S3Store {
                 .send()
                 .await
                 .map_err(|e| translate(Operation::ListMultipartUploads, bucket, prefix, &e))?;
-            uploads.extend(out.uploads().iter().map(|u| UploadRef {
-                bucket: bucket.to_owned(),
-                key: u.key().unwrap_or_default().to_owned(),
-                upload_id: u.upload_id().unwrap_or_default().to_owned(),
+            uploads.extend(out.uploads().iter().map(|u| {
+                UploadRef::new(
+                    bucket,
+                    u.key().unwrap_or_default(),
+                    u.upload_id().unwrap_or_default(),
+                )
             }));
             if out.is_truncated() != Some(true) {
                 return Ok(uploads);
@@ -541,6 +625,18 @@ impl ObjectStore for S3Store {
                 return Ok(uploads);
             }
         }
+    }
+}
+
+/// The SDK's name of a checksum algorithm.
+fn sdk_algorithm(algorithm: ChecksumAlgorithm) -> aws_sdk_s3::types::ChecksumAlgorithm {
+    use aws_sdk_s3::types::ChecksumAlgorithm as Sdk;
+    match algorithm {
+        ChecksumAlgorithm::Crc32 => Sdk::Crc32,
+        ChecksumAlgorithm::Crc32c => Sdk::Crc32C,
+        ChecksumAlgorithm::Crc64Nvme => Sdk::Crc64Nvme,
+        ChecksumAlgorithm::Sha1 => Sdk::Sha1,
+        ChecksumAlgorithm::Sha256 => Sdk::Sha256,
     }
 }
 

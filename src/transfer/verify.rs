@@ -18,8 +18,57 @@ use tracing::debug;
 
 use super::Job;
 use crate::store::{
-    ObjectRef, ObjectStore, Operation, StoreError, StoreErrorKind, Written, META_SOURCE_ETAG,
+    ObjectHead, ObjectRef, ObjectStore, Operation, StoreError, StoreErrorKind, Written,
+    META_SOURCE_ETAG,
 };
+
+/// What the content of a replica is known to be, next to its source's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proof {
+    /// Proven equal: the same MD5 ETag, or the same full-object checksum.
+    Same,
+    /// Proven different, and why.
+    Differs(String),
+    /// Nothing comparable: no MD5 ETags on both sides, no full-object checksums of one algorithm.
+    Unknown,
+}
+
+/// Compares a replica's content with its source's by what S3 computed over the bytes, never by
+/// the metadata the replica records: MD5 ETags when both are single-part without SSE-KMS, else
+/// full-object checksums of the same algorithm. Both the post-write check and the decision that
+/// a target already holds an object use this, so a replica that once failed its check can never
+/// later be taken for a good one.
+pub fn proof(source: &ObjectHead, replica: &ObjectHead) -> Proof {
+    if replica.size != source.size {
+        return Proof::Differs(format!(
+            "the replica has {} bytes, the source {}",
+            replica.size, source.size
+        ));
+    }
+    if etag_is_md5(source) && etag_is_md5(replica) {
+        return if replica.etag == source.etag {
+            Proof::Same
+        } else {
+            Proof::Differs(format!(
+                "the replica's ETag {} differs from the source's {}",
+                replica.etag, source.etag
+            ))
+        };
+    }
+    match (&source.checksum, &replica.checksum) {
+        (Some(expected), Some(actual)) if expected.comparable_with(actual) => {
+            if expected.value == actual.value {
+                Proof::Same
+            } else {
+                Proof::Differs(format!(
+                    "the replica's {} checksum {} differs from the source's {}",
+                    expected.algorithm, actual.value, expected.value
+                ))
+            }
+        }
+        _ => Proof::Unknown,
+    }
+}
 
 /// Fails with [`StoreErrorKind::BadResponse`] when the replica differs from the source.
 pub async fn verify<S: ObjectStore>(
@@ -32,12 +81,13 @@ pub async fn verify<S: ObjectStore>(
     let key = &job.replica.key;
     let mismatch =
         |what: String| StoreError::new(operation, bucket, key, StoreErrorKind::BadResponse, what);
-    // A single-part copy without SSE-KMS keeps the source's MD5 ETag: the same ETag means the
-    // same bytes, another ETag other bytes.
     let source = job.head;
-    // Another ETag is read back first: a target bucket whose default encryption is SSE-KMS
-    // gives every replica a non-MD5 ETag without the request asking for it.
-    let md5_copy = operation == Operation::CopyObject && etag_is_md5(job);
+    // A single-part copy without SSE-KMS keeps the source's MD5 ETag: the same ETag means the
+    // same bytes. Another ETag is read back first: a target bucket whose default encryption is
+    // SSE-KMS gives every replica a non-MD5 ETag without the request asking for it.
+    let md5_copy = operation == Operation::CopyObject
+        && etag_is_md5(source)
+        && job.replica.sse_kms_key_id.is_none();
     if md5_copy && written.etag == source.etag {
         return Ok(());
     }
@@ -53,16 +103,11 @@ pub async fn verify<S: ObjectStore>(
             "the replica is missing right after it was written".into(),
         ));
     };
-    if md5_copy && !is_kms(replica.server_side_encryption.as_deref()) {
+    if md5_copy && etag_is_md5(&replica) {
+        // The copy answered with another ETag than the source's MD5: other bytes were written.
         return Err(mismatch(format!(
             "the replica's ETag {} differs from the source's {}",
             written.etag, source.etag
-        )));
-    }
-    if replica.size != source.size {
-        return Err(mismatch(format!(
-            "the replica has {} bytes, the source {}",
-            replica.size, source.size
         )));
     }
     if replica.metadata.get(META_SOURCE_ETAG) != Some(&source.etag) {
@@ -72,29 +117,23 @@ pub async fn verify<S: ObjectStore>(
             source.etag
         )));
     }
-    match (&source.checksum, &replica.checksum) {
-        (Some(expected), Some(actual)) if expected.comparable_with(actual) => {
-            if expected.value != actual.value {
-                return Err(mismatch(format!(
-                    "the replica's {} checksum {} differs from the source's {}",
-                    expected.algorithm, actual.value, expected.value
-                )));
-            }
+    match proof(source, &replica) {
+        Proof::Same => Ok(()),
+        Proof::Differs(why) => Err(mismatch(why)),
+        Proof::Unknown => {
+            // Written just now by S3 from the pinned source (or with the source's checksum,
+            // which S3 checked): trusted for this write. A later delivery does not trust it
+            // (see `replicate`): without a proof the replica is written again.
+            debug!(message = "The replica has nothing comparable with the source's content; verified by the write itself, size and source record.", bucket = %bucket, key = %key);
+            Ok(())
         }
-        (Some(expected), _) => {
-            debug!(message = "The replica has no checksum comparable with the source's; verified by size and source ETag.", bucket = %bucket, key = %key, algorithm = %expected.algorithm);
-        }
-        (None, _) => {}
     }
-    Ok(())
 }
 
-/// Whether the source's and the replica's ETags are both the MD5 of the content: a single-part
-/// source (multipart ETags end in `-N`) and no SSE-KMS on either side.
-fn etag_is_md5(job: &Job<'_>) -> bool {
-    !job.head.etag.contains('-')
-        && !is_kms(job.head.server_side_encryption.as_deref())
-        && job.replica.sse_kms_key_id.is_none()
+/// Whether an object's ETag is the MD5 of its content: single-part (multipart ETags end in
+/// `-N`) and not SSE-KMS.
+pub fn etag_is_md5(head: &ObjectHead) -> bool {
+    !head.etag.contains('-') && !is_kms(head.server_side_encryption.as_deref())
 }
 
 /// `aws:kms` and `aws:kms:dsse`: encryptions whose ETags are not the MD5 of the content.
