@@ -95,15 +95,8 @@ async fn main() -> ExitCode {
         .expect("the source exists");
     let target = Target {
         config: TargetConfig {
-            name: "bench".into(),
-            bucket: dst_bucket,
-            region: "us-east-1".into(),
-            role_arn: None,
-            external_id: None,
-            key_prefix: None,
-            storage_class: None,
-            sse_kms_key_id: None,
             copy_mode,
+            ..TargetConfig::new("bench", &dst_bucket, "us-east-1")
         },
         store: store.clone(),
     };

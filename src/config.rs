@@ -1034,8 +1034,8 @@ fn overlap(a: (&RuleConfig, &TargetConfig), b: (&RuleConfig, &TargetConfig)) -> 
         return None;
     }
     let key_prefix = |t: &TargetConfig| t.key_prefix.clone().unwrap_or_default();
-    let same_mapping =
-        rule_a.source_bucket == rule_b.source_bucket && key_prefix(target_a) == key_prefix(target_b);
+    let same_mapping = rule_a.source_bucket == rule_b.source_bucket
+        && key_prefix(target_a) == key_prefix(target_b);
     if same_mapping {
         // The same source object lands on the same key: one replica, not a collision.
         return None;
@@ -1059,8 +1059,16 @@ fn overlap(a: (&RuleConfig, &TargetConfig), b: (&RuleConfig, &TargetConfig)) -> 
     }
     Some(format!(
         "they write under {:?} and {:?}",
-        if space_a.is_empty() { "(the whole bucket)".to_owned() } else { space_a },
-        if space_b.is_empty() { "(the whole bucket)".to_owned() } else { space_b },
+        if space_a.is_empty() {
+            "(the whole bucket)".to_owned()
+        } else {
+            space_a
+        },
+        if space_b.is_empty() {
+            "(the whole bucket)".to_owned()
+        } else {
+            space_b
+        },
     ))
 }
 
@@ -2112,6 +2120,115 @@ mod tests {
         assert!(text.contains("STANDARD_IA"), "{text}");
     }
 
+    /// `MINIMAL` plus targets and rules, for the overlap checks.
+    fn destinations(extra: &str) -> Result<Config, ConfigError> {
+        load_text(&format!("{MINIMAL}\n{extra}"))
+    }
+
+    #[test]
+    fn overlapping_destinations_from_different_sources_are_rejected() {
+        // Two source buckets into one target bucket, same keys: a.csv of either lands on one key.
+        let err = destinations(
+            r#"
+            [[rules]]
+            name = "other"
+            source_bucket = "other-source"
+            targets = ["t"]
+            "#,
+        )
+        .unwrap_err();
+        assert_eq!(fields(&err), ["rules[1].targets[0]"], "{err}");
+        assert!(
+            err.to_string()
+                .contains("can write the same key of bucket \"target-bucket\""),
+            "{err}"
+        );
+        // One rule, two targets on one bucket whose key_prefix values nest: source key
+        // "r/x" through "t" and source key "x" through "nested" both land on "r/x".
+        let err = destinations(
+            r#"
+            [[targets]]
+            name = "nested"
+            bucket = "target-bucket"
+            region = "eu-west-1"
+            key_prefix = "r/"
+            [[rules]]
+            name = "both"
+            source_bucket = "third-source"
+            targets = ["t", "nested"]
+            "#,
+        )
+        .unwrap_err();
+        assert!(fields(&err).contains(&"rules[1].targets[1]"), "{err}");
+    }
+
+    #[test]
+    fn destinations_that_cannot_collide_are_accepted() {
+        // Same source, same mapping (two rules of one bucket into one target): one replica.
+        // Another source under a key_prefix that does not nest with the first's keys... except
+        // that "" nests with everything, so it goes to its own prefix of a bucket shared with a
+        // prefixed first rule. Disjoint suffixes keep two sources apart too.
+        destinations(
+            r#"
+            [[targets]]
+            name = "shared"
+            bucket = "shared-bucket"
+            region = "eu-west-1"
+            key_prefix = "from-a/"
+            [[targets]]
+            name = "shared-b"
+            bucket = "shared-bucket"
+            region = "eu-west-1"
+            key_prefix = "from-b/"
+            [[targets]]
+            name = "suffixed"
+            bucket = "suffix-bucket"
+            region = "eu-west-1"
+            [[rules]]
+            name = "same-source"
+            source_bucket = "source-bucket"
+            prefix = "logs/"
+            targets = ["t"]
+            [[rules]]
+            name = "a"
+            source_bucket = "bucket-a"
+            targets = ["shared"]
+            [[rules]]
+            name = "b"
+            source_bucket = "bucket-b"
+            targets = ["shared-b"]
+            [[rules]]
+            name = "csv"
+            source_bucket = "bucket-a"
+            suffix = ".csv"
+            targets = ["suffixed"]
+            [[rules]]
+            name = "json"
+            source_bucket = "bucket-b"
+            suffix = ".json"
+            targets = ["suffixed"]
+            "#,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn conditional_writes_default_on_and_can_be_turned_off() {
+        assert!(valid().targets[0].conditional_writes);
+        let c = destinations(
+            r#"
+            [[targets]]
+            name = "plain"
+            bucket = "plain-bucket"
+            region = "eu-west-1"
+            conditional_writes = false
+            "#,
+        )
+        .unwrap();
+        assert!(!c.targets[1].conditional_writes);
+        assert!(c.describe().contains("unconditional"), "{}", c.describe());
+    }
+
     #[test]
     fn s3_endpoint_url_is_validated_on_its_own_and_described() {
         let with = |url: &str| format!("{MINIMAL}\n[aws]\ns3_endpoint_url = \"{url}\"\n");
@@ -2418,6 +2535,7 @@ mod tests {
                 "targets[2].bucket",
                 "targets[2].external_id",
                 "rules[1].name",
+                "rules[1].targets[0]",
                 "rules[1].targets[1]",
             ],
             "{err}"

@@ -217,10 +217,14 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     error!(message = "Source could not be read.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e, %disposition);
                     if Self::alerts_on(message, disposition) {
                         self.alert(
-                            Alert::new(AlertKind::SourceUnreadable, e.to_string(), e.advice())
-                                .rule(&rule.name)
-                                .source(AlertObject::from_event(object))
-                                .message_id(&message.id),
+                            Alert::new(
+                                AlertKind::for_error(&e, AlertKind::SourceUnreadable),
+                                e.to_string(),
+                                e.advice(),
+                            )
+                            .rule(&rule.name)
+                            .source(AlertObject::from_event(object))
+                            .message_id(&message.id),
                         )
                         .await;
                     }
@@ -234,7 +238,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                         if Self::alerts_on(message, disposition) {
                             self.alert(
                                 Alert::new(
-                                    AlertKind::CopyFailed,
+                                    AlertKind::for_error(&failure.error, AlertKind::CopyFailed),
                                     failure.error.to_string(),
                                     failure.error.advice(),
                                 )

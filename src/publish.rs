@@ -176,6 +176,21 @@ pub enum AlertKind {
     /// A partition marker arrived, but objects under its prefix are still missing from a
     /// target after the rule's `complete_deadline_secs`.
     PartitionIncomplete,
+    /// A target key holds a replica of another source object (overlapping destinations).
+    ReplicaConflict,
+    /// The source's user metadata plus the replica's record exceed S3's 2 KB.
+    MetadataTooLarge,
+}
+
+impl AlertKind {
+    /// The kind for a failed store call: its own kind where the error has one, else `default`.
+    pub fn for_error(error: &crate::store::StoreError, default: AlertKind) -> AlertKind {
+        match error.kind {
+            crate::store::StoreErrorKind::ReplicaConflict => AlertKind::ReplicaConflict,
+            crate::store::StoreErrorKind::MetadataTooLarge => AlertKind::MetadataTooLarge,
+            _ => default,
+        }
+    }
 }
 
 impl AlertKind {
@@ -187,6 +202,8 @@ impl AlertKind {
             AlertKind::MalformedMessage => "malformed_message",
             AlertKind::CompletionUnpublished => "completion_unpublished",
             AlertKind::PartitionIncomplete => "partition_incomplete",
+            AlertKind::ReplicaConflict => "replica_conflict",
+            AlertKind::MetadataTooLarge => "metadata_too_large",
         }
     }
 
@@ -197,6 +214,8 @@ impl AlertKind {
             AlertKind::MalformedMessage => "malformed message",
             AlertKind::CompletionUnpublished => "completion not published",
             AlertKind::PartitionIncomplete => "partition incomplete",
+            AlertKind::ReplicaConflict => "replica of another source at the target key",
+            AlertKind::MetadataTooLarge => "metadata too large",
         }
     }
 }

@@ -29,9 +29,8 @@ use crate::event::{ObjectCreated, Sequencer};
 use crate::publish::{Method, SourceReport, TargetReport};
 use crate::store::{
     source_key_digest, user_metadata_size, NewObject, ObjectHead, ObjectRef, ObjectStore,
-    Operation, StoreError, StoreErrorKind, Tag, WriteCondition, META_SEQUENCER,
-    META_SOURCE_BUCKET, META_SOURCE_ETAG, META_SOURCE_KEY_SHA256, META_SOURCE_VERSION,
-    USER_METADATA_MAX,
+    Operation, StoreError, StoreErrorKind, Tag, WriteCondition, META_SEQUENCER, META_SOURCE_BUCKET,
+    META_SOURCE_ETAG, META_SOURCE_KEY_SHA256, META_SOURCE_VERSION, USER_METADATA_MAX,
 };
 use crate::transfer::verify::{proof, Proof};
 use crate::transfer::{Job, Limits, Transfer};
@@ -414,7 +413,10 @@ impl<S: ObjectStore> Replicator<S> {
                 }
                 Err(e) => e,
             };
-            let source_read = matches!(e.operation, Operation::GetObject | Operation::UploadPartCopy);
+            let source_read = matches!(
+                e.operation,
+                Operation::GetObject | Operation::UploadPartCopy
+            );
             match e.kind {
                 // Only the source is pinned on these: it changed since the event.
                 StoreErrorKind::PreconditionFailed | StoreErrorKind::NotFound if source_read => {
@@ -906,8 +908,8 @@ mod tests {
     };
 
     #[tokio::test(start_paused = true)]
-    async fn multipart_replicas_carry_the_sources_full_object_checksum_so_other_bytes_are_refused(
-    ) {
+    async fn multipart_replicas_carry_the_sources_full_object_checksum_so_other_bytes_are_refused()
+    {
         use crate::store::faulty::FaultyStore;
         let (memory, _) = world();
         let (_, event) = crc32c_source(&memory, 11 * 1024 * 1024);
@@ -1007,7 +1009,10 @@ mod tests {
             "the older event must not be announced: {old_outcome:?}"
         );
         let replica = memory.get("eu", "k.csv").unwrap();
-        assert_eq!(replica.body, b"version two", "the older copy overwrote the newer");
+        assert_eq!(
+            replica.body, b"version two",
+            "the older copy overwrote the newer"
+        );
         assert_eq!(replica.metadata[META_SEQUENCER], "0055AED6DCD9028102");
     }
 

@@ -196,7 +196,9 @@ impl NewObject {
             c.full_object
                 && matches!(
                     c.algorithm,
-                    ChecksumAlgorithm::Crc32 | ChecksumAlgorithm::Crc32c | ChecksumAlgorithm::Crc64Nvme
+                    ChecksumAlgorithm::Crc32
+                        | ChecksumAlgorithm::Crc32c
+                        | ChecksumAlgorithm::Crc64Nvme
                 )
         })
     }

@@ -41,7 +41,9 @@ pub struct StoredObject {
 impl StoredObject {
     /// The checksum S3 reports for this object.
     fn checksum(&self) -> Checksum {
-        let (algorithm, full_object) = self.checksum.unwrap_or((ChecksumAlgorithm::Crc64Nvme, true));
+        let (algorithm, full_object) = self
+            .checksum
+            .unwrap_or((ChecksumAlgorithm::Crc64Nvme, true));
         let mut value = checksum_value(algorithm, &self.body);
         if !full_object {
             value.push_str("-2");
@@ -178,7 +180,12 @@ impl MemoryStore {
     }
 
     /// Makes `object` the current one at `key`; in a versioned bucket, a new version.
-    fn store(world: &mut World, bucket: &str, key: &str, mut object: StoredObject) -> Option<String> {
+    fn store(
+        world: &mut World,
+        bucket: &str,
+        key: &str,
+        mut object: StoredObject,
+    ) -> Option<String> {
         object.version_id = None;
         if world.versioned.contains(bucket) {
             world.next_version += 1;
@@ -447,7 +454,13 @@ impl ObjectStore for MemoryStore {
                 ));
             }
         }
-        Self::check_condition(&world, op, &request.bucket, &request.key, &request.condition)?;
+        Self::check_condition(
+            &world,
+            op,
+            &request.bucket,
+            &request.key,
+            &request.condition,
+        )?;
         let copy = StoredObject {
             body: original.body,
             etag: original.etag.clone(),
@@ -476,16 +489,15 @@ impl ObjectStore for MemoryStore {
         let mut world = self.world();
         let op = Operation::GetObject;
         self.check(&mut world, op, &object.bucket, &object.key)?;
-        let stored = Self::lookup(&world, object)
-            .ok_or_else(|| {
-                StoreError::new(
-                    op,
-                    &object.bucket,
-                    &object.key,
-                    StoreErrorKind::NotFound,
-                    "no such key",
-                )
-            })?;
+        let stored = Self::lookup(&world, object).ok_or_else(|| {
+            StoreError::new(
+                op,
+                &object.bucket,
+                &object.key,
+                StoreErrorKind::NotFound,
+                "no such key",
+            )
+        })?;
         if if_match.is_some_and(|e| unquote_etag(e) != stored.etag) {
             return Err(StoreError::new(
                 op,
@@ -517,7 +529,10 @@ impl ObjectStore for MemoryStore {
                     &object.bucket,
                     &object.key,
                     StoreErrorKind::Transient,
-                    format!("BadDigest: the body does not match its {} checksum", expected.algorithm),
+                    format!(
+                        "BadDigest: the body does not match its {} checksum",
+                        expected.algorithm
+                    ),
                 ));
             }
         }
@@ -685,7 +700,10 @@ impl ObjectStore for MemoryStore {
                 ));
             }
             if checksum_value(expected.algorithm, &body) != expected.value {
-                world.uploads.insert(upload.upload_id.clone(), pending_again(object.clone(), parts, &body));
+                world.uploads.insert(
+                    upload.upload_id.clone(),
+                    pending_again(object.clone(), parts, &body),
+                );
                 return Err(StoreError::new(
                     op,
                     &upload.bucket,

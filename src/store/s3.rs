@@ -540,17 +540,14 @@ impl ObjectStore for S3Store {
             }
             .checksum_type(ChecksumType::FullObject);
         }
-        let out = call
-            .send()
-            .await
-            .map_err(|e| {
-                translate(
-                    Operation::CompleteMultipartUpload,
-                    &upload.bucket,
-                    &upload.key,
-                    &e,
-                )
-            })?;
+        let out = call.send().await.map_err(|e| {
+            translate(
+                Operation::CompleteMultipartUpload,
+                &upload.bucket,
+                &upload.key,
+                &e,
+            )
+        })?;
         let etag = required_etag(
             out.e_tag(),
             Operation::CompleteMultipartUpload,
