@@ -507,9 +507,27 @@ mod tests {
             AlertKind::MalformedMessage,
             AlertKind::CompletionUnpublished,
             AlertKind::PartitionIncomplete,
+            AlertKind::ReplicaConflict,
+            AlertKind::MetadataTooLarge,
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }
+    }
+
+    #[test]
+    fn store_errors_with_a_kind_of_their_own_alert_as_that_kind() {
+        use crate::store::{Operation, StoreError, StoreErrorKind};
+        let e = |kind| StoreError::new(Operation::CopyObject, "b", "k", kind, "m");
+        let of = |kind| AlertKind::for_error(&e(kind), AlertKind::CopyFailed);
+        assert_eq!(
+            of(StoreErrorKind::ReplicaConflict),
+            AlertKind::ReplicaConflict
+        );
+        assert_eq!(
+            of(StoreErrorKind::MetadataTooLarge),
+            AlertKind::MetadataTooLarge
+        );
+        assert_eq!(of(StoreErrorKind::AccessDenied), AlertKind::CopyFailed);
     }
 
     #[test]

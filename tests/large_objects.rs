@@ -158,6 +158,12 @@ copy_mode = "stream"
         &stack,
         &streamed,
         &["analytics-eu", "dr-account", "eu-streamed", "dr-streamed"],
+    )
+    // Keys under "d=1/" only: the unprefixed targets then never write under "streamed/", so
+    // the two destinations in one bucket cannot collide (check-config refuses nesting ones).
+    .replace(
+        r#"targets = ["analytics-eu", "dr-account", "eu-streamed", "dr-streamed"]"#,
+        "targets = [\"analytics-eu\", \"dr-account\", \"eu-streamed\", \"dr-streamed\"]\nprefix = \"d=1/\"",
     );
     let (config, _file) = load_config(&toml);
     let daemon = Daemon::start(config);

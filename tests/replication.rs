@@ -541,3 +541,84 @@ async fn s3_endpoint_url_carries_s3_while_endpoint_url_is_elsewhere() {
         "{err}"
     );
 }
+
+/// The S3 adapter's conditional writes against the emulator: what moto enforces, and what it
+/// does not (there, the in-memory store's tests in `replicate.rs` stand in for AWS).
+#[tokio::test]
+async fn conditional_writes_reach_the_store_and_a_failed_condition_is_a_precondition_failure() {
+    use s3_replicator::store::s3::S3Store;
+    use s3_replicator::store::{
+        CopyRequest, NewObject, ObjectRef, ObjectStore, StoreErrorKind, WriteCondition,
+    };
+    let (emulator, stack) = setup("cond").await;
+    let store = S3Store::new(emulator.s3("us-east-1"));
+    let object = |key: &str, condition: WriteCondition| NewObject {
+        bucket: stack.eu_bucket.clone(),
+        key: key.to_owned(),
+        condition,
+        ..Default::default()
+    };
+    let first = store
+        .put_object(&object("k", WriteCondition::Absent), "one".into())
+        .await
+        .expect("If-None-Match: * on an empty key writes");
+    // PutObject: both conditions are enforced by moto, as by S3.
+    let err = store
+        .put_object(&object("k", WriteCondition::Absent), "two".into())
+        .await
+        .expect_err("If-None-Match: * on a taken key");
+    assert_eq!(err.kind, StoreErrorKind::PreconditionFailed, "{err}");
+    let err = store
+        .put_object(
+            &object("k", WriteCondition::Matches("0".repeat(32))),
+            "two".into(),
+        )
+        .await
+        .expect_err("If-Match on another ETag");
+    assert_eq!(err.kind, StoreErrorKind::PreconditionFailed, "{err}");
+    store
+        .put_object(
+            &object("k", WriteCondition::Matches(first.etag.clone())),
+            "two".into(),
+        )
+        .await
+        .expect("If-Match on the ETag read writes");
+
+    // CompleteMultipartUpload: moto enforces If-None-Match (not If-Match).
+    let upload = store
+        .create_multipart_upload(&object("k", WriteCondition::Absent))
+        .await
+        .unwrap();
+    let part = store.upload_part(&upload, 1, "three".into()).await.unwrap();
+    let err = store
+        .complete_multipart_upload(&upload, &[part])
+        .await
+        .expect_err("If-None-Match: * on a taken key");
+    assert_eq!(err.kind, StoreErrorKind::PreconditionFailed, "{err}");
+    store.abort_multipart_upload(&upload).await.unwrap();
+
+    // CopyObject: the request carries the condition, but moto 5.2.5 ignores If-None-Match,
+    // If-Match and x-amz-copy-source-if-match on CopyObject (AWS answers 412). If this starts
+    // failing, moto learned them: turn it into an assertion of the 412.
+    let copy = CopyRequest {
+        source: ObjectRef {
+            bucket: stack.eu_bucket.clone(),
+            key: "k".into(),
+            version_id: None,
+        },
+        source_if_match: None,
+        bucket: stack.dr_bucket.clone(),
+        key: "k".into(),
+        headers: Default::default(),
+        metadata: Default::default(),
+        tags: Vec::new(),
+        storage_class: None,
+        sse_kms_key_id: None,
+        condition: WriteCondition::Absent,
+    };
+    store.copy_object(&copy).await.expect("first copy");
+    assert!(
+        store.copy_object(&copy).await.is_ok(),
+        "moto now enforces If-None-Match on CopyObject"
+    );
+}
