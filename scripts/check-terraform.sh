@@ -70,6 +70,17 @@ if command -v terraform >/dev/null; then
       terraform init -backend=false -input=false -no-color >/dev/null
       terraform validate -no-color
     )
+    # Each module's tests/*.tftest.hcl: plan-only assertions on the policies and resources the
+    # module writes (fake credentials, caller identity overridden: no AWS account is reached).
+    for module in "$copy"/terraform/modules/*/; do
+      echo "check-terraform: terraform test ${module#"$copy"/}" >&2
+      (
+        cd "$module"
+        export TF_CLI_CONFIG_FILE="$copy/cli.tfrc"
+        terraform init -backend=false -input=false -no-color >/dev/null
+        terraform test -no-color
+      )
+    done
   else
     echo "check-terraform: no provider mirror at $plugins; terraform validate skipped" >&2
   fi
