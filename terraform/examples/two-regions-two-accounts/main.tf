@@ -23,8 +23,11 @@ provider "aws" {
 module "replicator" {
   source = "../../modules/replicator"
 
-  name                        = "s3-replicator"
-  source_buckets              = [var.source_bucket]
+  name           = "s3-replicator"
+  source_buckets = [var.source_bucket]
+  # The data lake bucket already notifies other consumers: an EventBridge rule leaves its
+  # notification configuration alone ("s3_notification" would replace it whole).
+  source_notifications        = "eventbridge"
   same_account_target_buckets = [var.analytics_bucket]
   target_role_arns            = [module.dr_account.writer_role_arn]
   config_toml                 = file("${path.module}/replicator.toml")

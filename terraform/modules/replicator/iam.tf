@@ -35,21 +35,44 @@ resource "aws_iam_role" "execution" {
   tags               = var.tags
 }
 
+# The repository the image is pulled from: ecr_repository_arn, or derived from an ECR image URI
+# ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY[:TAG][@sha256:DIGEST]. An image outside ECR
+# gets no ECR permissions at all.
+locals {
+  # Captures account, region, repository; the same shape container_image's validation accepts.
+  ecr_image_pattern = "^([0-9]{12})\\.dkr\\.ecr(?:-fips)?\\.([a-z0-9-]+)\\.amazonaws\\.com(?:\\.cn)?/([a-z0-9][a-z0-9._/-]*?)(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+  ecr_image_parts   = try(regex(local.ecr_image_pattern, var.container_image), null)
+  ecr_repository_arn = (
+    var.ecr_repository_arn != null ? var.ecr_repository_arn :
+    local.ecr_image_parts == null ? "" :
+    "arn:${local.partition}:ecr:${local.ecr_image_parts[1]}:${local.ecr_image_parts[0]}:repository/${local.ecr_image_parts[2]}"
+  )
+}
+
 data "aws_iam_policy_document" "execution" {
-  statement {
-    sid       = "EcrLogin"
-    actions   = ["ecr:GetAuthorizationToken"]
-    resources = ["*"] # GetAuthorizationToken has no resource to restrict it to
+  dynamic "statement" {
+    for_each = local.ecr_repository_arn != "" ? [1] : []
+    content {
+      sid     = "EcrLogin"
+      actions = ["ecr:GetAuthorizationToken"]
+      # GetAuthorizationToken is not a repository action: the token it returns is the registry's
+      # login and IAM authorizes it only on "*" (no resource-level permissions). What the token
+      # may pull is decided by PullImage below.
+      resources = ["*"]
+    }
   }
-  statement {
-    sid       = "PullImage"
-    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-    resources = ["arn:${local.partition}:ecr:*:${local.account_id}:repository/*"]
+  dynamic "statement" {
+    for_each = local.ecr_repository_arn != "" ? [1] : []
+    content {
+      sid       = "PullImage"
+      actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+      resources = [local.ecr_repository_arn]
+    }
   }
   statement {
     sid       = "WriteLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.daemon.arn}:*"]
+    resources = ["${local.log_group_arn}:*"]
   }
 }
 

@@ -1,6 +1,7 @@
 # One customer-managed key for the queues, the topics and the log group. The AWS-managed keys
 # (aws/sqs, aws/sns) cannot be used here: their key policies cannot be changed, and S3 (sending
-# notifications), CloudWatch (alarm actions) and CloudWatch Logs all need grants on the key.
+# notifications) or EventBridge, CloudWatch (alarm actions) and CloudWatch Logs all need grants
+# on the key.
 
 data "aws_iam_policy_document" "events_key" {
   # A key policy is the key's own resource policy: "*" as its resource means this key and no other,
@@ -18,6 +19,22 @@ data "aws_iam_policy_document" "events_key" {
       identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
     }
   }
+  # Every AWS service below may use the key only on behalf of this module's own resources
+  # (confused-deputy protection), with the condition keys each service sends:
+  #   S3 → queue          aws:SourceArn = the source bucket, aws:SourceAccount = its owner
+  #                       (Amazon SQS Developer Guide, "least privilege policies" for encrypted
+  #                       queues with S3 as event source)
+  #   CloudWatch → topic  aws:SourceArn = the alarm; the encryption context SNS puts on the
+  #                       topic's data keys, kms:EncryptionContext:aws:sns:topicArn = the alerts
+  #                       topic (Amazon SNS Developer Guide, "Enable compatibility between event
+  #                       sources from AWS services and encrypted topics")
+  #   SNS → queue         aws:SourceArn = the topic delivering (a subscriber queue encrypted with
+  #                       this key)
+  #   EventBridge → queue kms:EncryptionContext:aws:sqs:arn = the queue: SQS encrypts each
+  #                       queue's data keys under that context. The rule's own ARN is checked by
+  #                       the queue policy (aws:SourceArn); EventBridge does not document sending
+  #                       aws:SourceArn to KMS, and a condition on a key it does not send would
+  #                       drop every event.
   statement {
     sid       = "S3NotificationsToTheQueue"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
@@ -25,6 +42,11 @@ data "aws_iam_policy_document" "events_key" {
     principals {
       type        = "Service"
       identifiers = ["s3.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = local.source_bucket_arns
     }
     condition {
       test     = "StringEquals"
@@ -40,6 +62,21 @@ data "aws_iam_policy_document" "events_key" {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com"]
     }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = local.alert_alarm_arns
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:sns:topicArn"
+      values   = [local.alerts_topic_arn]
+    }
   }
   statement {
     sid       = "SnsToEncryptedSubscribers"
@@ -48,6 +85,33 @@ data "aws_iam_policy_document" "events_key" {
     principals {
       type        = "Service"
       identifiers = ["sns.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = sort([local.alerts_topic_arn, local.completion_topic_arn])
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+  dynamic "statement" {
+    for_each = var.source_notifications == "eventbridge" ? [1] : []
+    content {
+      sid       = "EventBridgeToTheQueue"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = ["*"]
+      principals {
+        type        = "Service"
+        identifiers = ["events.amazonaws.com"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:aws:sqs:arn"
+        values   = [local.events_queue_arn, local.dlq_arn]
+      }
     }
   }
   statement {
@@ -63,7 +127,7 @@ data "aws_iam_policy_document" "events_key" {
     condition {
       test     = "ArnLike"
       variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/ecs/${var.name}"]
+      values   = [local.log_group_arn]
     }
   }
 }

@@ -14,6 +14,27 @@ locals {
 
   source_bucket_arns = [for b in var.source_buckets : "arn:${local.partition}:s3:::${b}"]
   completion_topic   = var.completion_topic_fifo ? "${var.name}-completed.fifo" : "${var.name}-completed"
+  alerts_topic       = "${var.name}-alerts"
+
+  # ARNs the key, queue and topic policies are bound to, formed from the names the resources are
+  # given: the resources themselves are encrypted with the key, so the key policy cannot refer to
+  # their attributes (that would be a dependency cycle).
+  arn_prefix           = "arn:${local.partition}:%s:${local.region}:${local.account_id}"
+  events_queue_arn     = "${format(local.arn_prefix, "sqs")}:${var.name}-events"
+  dlq_arn              = "${format(local.arn_prefix, "sqs")}:${var.name}-events-dlq"
+  completion_topic_arn = "${format(local.arn_prefix, "sns")}:${local.completion_topic}"
+  alerts_topic_arn     = "${format(local.arn_prefix, "sns")}:${local.alerts_topic}"
+  log_group_arn        = "${format(local.arn_prefix, "logs")}:log-group:/ecs/${var.name}"
+  # The alarms that publish to the alerts topic (scaling.tf).
+  alert_alarm_names = {
+    dlq_not_empty = "${var.name}-dlq-not-empty"
+    lag_objective = "${var.name}-lag-objective"
+  }
+  alert_alarm_arns = [for n in values(local.alert_alarm_names) : "${format(local.arn_prefix, "cloudwatch")}:alarm:${n}"]
+  # The EventBridge rule of source_notifications = "eventbridge", on the default event bus.
+  source_rule_name = "${var.name}-source-objects"
+  source_rule_arn  = "${format(local.arn_prefix, "events")}:rule/${local.source_rule_name}"
+
 }
 
 resource "aws_sqs_queue" "dlq" {
@@ -48,11 +69,13 @@ resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
   })
 }
 
+# Who may send: S3 for the source buckets (their notification configurations, whoever manages
+# them), and with source_notifications = "eventbridge" the module's rule and no other.
 data "aws_iam_policy_document" "events_queue" {
   statement {
     sid       = "SourceBucketNotifications"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.events.arn]
+    resources = [local.events_queue_arn]
     principals {
       type        = "Service"
       identifiers = ["s3.amazonaws.com"]
@@ -68,11 +91,28 @@ data "aws_iam_policy_document" "events_queue" {
       values   = [local.account_id]
     }
   }
+  dynamic "statement" {
+    for_each = var.source_notifications == "eventbridge" ? [1] : []
+    content {
+      sid       = "SourceObjectsRule"
+      actions   = ["sqs:SendMessage"]
+      resources = [local.events_queue_arn]
+      principals {
+        type        = "Service"
+        identifiers = ["events.amazonaws.com"]
+      }
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = [local.source_rule_arn]
+      }
+    }
+  }
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["sqs:*"]
-    resources = [aws_sqs_queue.events.arn]
+    resources = [local.events_queue_arn]
     principals {
       type        = "*"
       identifiers = ["*"]
@@ -90,8 +130,15 @@ resource "aws_sqs_queue_policy" "events" {
   policy    = data.aws_iam_policy_document.events_queue.json
 }
 
+# --- How the source buckets' new objects reach the queue (variable source_notifications) ------
+
+# "s3_notification": S3 notifications written by this module. A bucket has exactly one
+# notification configuration and PutBucketNotificationConfiguration replaces all of it: whatever
+# else the bucket notified (Lambda triggers, other queues, EventBridge delivery) is removed, and
+# `terraform plan` does not show it, since that configuration is not in this state. Destroying
+# the resource empties the bucket's configuration.
 resource "aws_s3_bucket_notification" "sources" {
-  for_each = var.manage_bucket_notifications ? toset(var.source_buckets) : toset([])
+  for_each = var.source_notifications == "s3_notification" ? toset(var.source_buckets) : toset([])
   bucket   = each.value
 
   queue {
@@ -101,4 +148,75 @@ resource "aws_s3_bucket_notification" "sources" {
 
   # S3 checks that it may send to the queue when the notification is written.
   depends_on = [aws_sqs_queue_policy.events]
+}
+
+# "eventbridge": a rule on the default event bus, matching "Object Created" of the source buckets.
+# The buckets' notification configurations are not touched; each bucket must have its delivery to
+# EventBridge turned on (one flag, kept beside any other destinations; see the module README).
+# The daemon decodes the EventBridge event as it does an S3 notification.
+resource "aws_cloudwatch_event_rule" "sources" {
+  count       = var.source_notifications == "eventbridge" ? 1 : 0
+  name        = local.source_rule_name
+  description = "New objects in the s3-replicator source buckets, to ${var.name}-events."
+  event_pattern = jsonencode({
+    source        = ["aws.s3"]
+    "detail-type" = ["Object Created"]
+    detail        = { bucket = { name = var.source_buckets } }
+  })
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "sources" {
+  count     = var.source_notifications == "eventbridge" ? 1 : 0
+  rule      = aws_cloudwatch_event_rule.sources[0].name
+  target_id = "events-queue"
+  arn       = aws_sqs_queue.events.arn
+  # Events EventBridge cannot deliver after its retries go to the dead-letter queue, where the
+  # dlq-not-empty alarm reports them; a redrive moves them to the event queue like any other.
+  retry_policy {
+    maximum_event_age_in_seconds = 86400
+    maximum_retry_attempts       = 185
+  }
+  dead_letter_config {
+    arn = aws_sqs_queue.dlq.arn
+  }
+}
+
+data "aws_iam_policy_document" "dlq" {
+  count = var.source_notifications == "eventbridge" ? 1 : 0
+  statement {
+    sid       = "UndeliverableSourceObjectEvents"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.dlq_arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [local.source_rule_arn]
+    }
+  }
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [local.dlq_arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dlq" {
+  count     = var.source_notifications == "eventbridge" ? 1 : 0
+  queue_url = aws_sqs_queue.dlq.id
+  policy    = data.aws_iam_policy_document.dlq[0].json
 }

@@ -96,7 +96,7 @@ resource "aws_cloudwatch_metric_alarm" "queue_quiet" {
 # --- Alarms for people --------------------------------------------------------------------------
 
 resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
-  alarm_name          = "${var.name}-dlq-not-empty"
+  alarm_name          = local.alert_alarm_names.dlq_not_empty
   alarm_description   = "Messages reached the dead-letter queue ${aws_sqs_queue.dlq.name}: objects that were not replicated. See the runbook: 'Redrive the dead-letter queue'."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
@@ -113,7 +113,7 @@ resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "lag_objective" {
-  alarm_name          = "${var.name}-lag-objective"
+  alarm_name          = local.alert_alarm_names.lag_objective
   alarm_description   = "The oldest event in ${aws_sqs_queue.events.name} waits longer than ${var.lag_objective_seconds} s: replication is behind its objective. See the runbook: 'Replication is behind'."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateAgeOfOldestMessage"

@@ -10,7 +10,7 @@ resource "aws_sns_topic" "completion" {
 }
 
 resource "aws_sns_topic" "alerts" {
-  name              = "${var.name}-alerts"
+  name              = local.alerts_topic
   kms_master_key_id = aws_kms_key.events.arn
   tags              = var.tags
 }
@@ -19,19 +19,25 @@ data "aws_iam_policy_document" "alerts_topic" {
   statement {
     sid       = "AccountUses"
     actions   = ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic"]
-    resources = [aws_sns_topic.alerts.arn]
+    resources = [local.alerts_topic_arn]
     principals {
       type        = "AWS"
       identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
     }
   }
+  # The module's alarms and no others: CloudWatch sends the alarm's ARN as aws:SourceArn.
   statement {
     sid       = "CloudWatchAlarms"
     actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alerts.arn]
+    resources = [local.alerts_topic_arn]
     principals {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = local.alert_alarm_arns
     }
     condition {
       test     = "StringEquals"

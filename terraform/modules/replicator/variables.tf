@@ -22,8 +22,8 @@ variable "tags" {
 variable "source_buckets" {
   description = <<-EOT
     Buckets (in this account and region) whose new objects are replicated. The task role may read
-    them, the queue accepts their notifications, and, when manage_bucket_notifications is true,
-    their ObjectCreated notifications are pointed at the queue.
+    them, the queue accepts their notifications, and source_notifications decides how their new
+    objects reach the queue.
   EOT
   type        = list(string)
   validation {
@@ -32,14 +32,38 @@ variable "source_buckets" {
   }
 }
 
-variable "manage_bucket_notifications" {
+variable "source_notifications" {
   description = <<-EOT
-    Whether this module owns the notification configuration of the source buckets. An S3 bucket has
-    exactly one notification configuration: set this to false when a bucket already notifies other
-    destinations, and add the queue (output queue_arn) to that configuration yourself.
+    How the source buckets' new objects reach the event queue. No default: the choice decides
+    whether this module rewrites the buckets' notification configurations.
+      "s3_notification"  this module writes each source bucket's S3 notification configuration
+                         (s3:ObjectCreated:* to the queue). A bucket has exactly one, and it is
+                         REPLACED WHOLE: any other notification on the bucket (Lambda triggers,
+                         other queues or topics, EventBridge delivery) is deleted, and the plan does
+                         not show that. Only for buckets whose notifications nothing else uses.
+      "eventbridge"      an EventBridge rule sends the buckets' "Object Created" events to the
+                         queue; the buckets' notification configurations are not touched. Each
+                         bucket must have "Send notifications to Amazon EventBridge" turned on
+                         (see the module README). The way to add replication to a bucket that
+                         already notifies others.
+      "none"             nothing is created; add the queue (output queue_arn) to each bucket's
+                         existing notification configuration yourself (see the module README).
   EOT
+  type        = string
+  validation {
+    condition     = contains(["s3_notification", "eventbridge", "none"], var.source_notifications)
+    error_message = "source_notifications: one of \"s3_notification\" (replaces each bucket's whole notification configuration), \"eventbridge\" or \"none\"."
+  }
+}
+
+variable "manage_bucket_notifications" {
+  description = "Replaced by source_notifications; setting it is an error that says what to use instead."
   type        = bool
-  default     = true
+  default     = null
+  validation {
+    condition     = var.manage_bucket_notifications == null
+    error_message = "manage_bucket_notifications was replaced by source_notifications: true is now \"s3_notification\" (which replaces each bucket's whole notification configuration), false is \"none\"; \"eventbridge\" leaves the buckets' notification configurations alone."
+  }
 }
 
 variable "same_account_target_buckets" {
@@ -122,8 +146,35 @@ variable "alert_emails" {
 # --- Service ----------------------------------------------------------------------------------
 
 variable "container_image" {
-  description = "The s3-replicator image (built from the repository's Dockerfile), e.g. ACCOUNT.dkr.ecr.REGION.amazonaws.com/s3-replicator:1.0.0."
+  description = <<-EOT
+    The s3-replicator image (built from the repository's Dockerfile), e.g.
+    ACCOUNT.dkr.ecr.REGION.amazonaws.com/s3-replicator:1.0.0 or …/s3-replicator@sha256:DIGEST. For an
+    ECR image the execution role may pull from that repository only (its ARN is derived from the
+    URI; ecr_repository_arn overrides it).
+  EOT
   type        = string
+  validation {
+    # An ECR registry host must be followed by a repository: the pull permissions are derived from it.
+    condition = !can(regex("\\.dkr\\.ecr(-fips)?\\.[a-z0-9-]+\\.amazonaws\\.com", var.container_image)) || can(regex(
+      "^[0-9]{12}\\.dkr\\.ecr(?:-fips)?\\.[a-z0-9-]+\\.amazonaws\\.com(?:\\.cn)?/[a-z0-9][a-z0-9._/-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$",
+      var.container_image,
+    ))
+    error_message = "container_image: an ECR image must read ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY[:TAG][@sha256:DIGEST] (REPOSITORY in lower case)."
+  }
+}
+
+variable "ecr_repository_arn" {
+  description = <<-EOT
+    The ECR repository the execution role may pull from (arn:aws:ecr:REGION:ACCOUNT:repository/NAME).
+    Null: derived from container_image when that is an ECR URI; an image outside ECR gets no ECR
+    permissions. Set it when the image is referenced another way (e.g. a pull-through cache).
+  EOT
+  type        = string
+  default     = null
+  validation {
+    condition     = var.ecr_repository_arn == null || can(regex("^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/[a-z0-9][a-z0-9._/-]*$", var.ecr_repository_arn))
+    error_message = "ecr_repository_arn: an ECR repository ARN, arn:aws:ecr:REGION:ACCOUNT:repository/NAME."
+  }
 }
 
 variable "cpu" {

@@ -164,3 +164,38 @@ resource "aws_kms_key" "replicas" {
   policy                  = data.aws_iam_policy_document.replicas_key[0].json
   tags                    = var.tags
 }
+
+# --- Optional lifecycle rule: abort incomplete multipart uploads ---------------------------------
+
+# A multipart upload the daemon starts and cannot finish (a task stopped mid-copy, a crash) keeps
+# its parts, billed as storage, until it is aborted. The daemon aborts the uploads it abandons
+# itself; this rule removes what is left after abort_incomplete_multipart_upload_days.
+#
+# A bucket has one lifecycle configuration and PutBucketLifecycleConfiguration replaces all of it:
+# with manage_lifecycle_rules = true every other rule on the target buckets (transitions,
+# expirations) is deleted, and the plan does not show that. Hence opt-in; otherwise add the rule of
+# output lifecycle_rule_json to each bucket's existing configuration.
+locals {
+  abort_incomplete_uploads_rule = {
+    ID     = "s3-replicator-abort-incomplete-multipart-uploads"
+    Status = "Enabled"
+    Filter = {}
+    AbortIncompleteMultipartUpload = {
+      DaysAfterInitiation = var.abort_incomplete_multipart_upload_days
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "targets" {
+  for_each = var.manage_lifecycle_rules ? toset(var.target_buckets) : toset([])
+  bucket   = each.value
+
+  rule {
+    id     = local.abort_incomplete_uploads_rule.ID
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = var.abort_incomplete_multipart_upload_days
+    }
+  }
+}

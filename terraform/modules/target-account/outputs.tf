@@ -12,3 +12,12 @@ output "bucket_policy_json" {
   description = "The policy per target bucket, for buckets whose policy is managed elsewhere (manage_bucket_policies = false)."
   value       = { for b, doc in data.aws_iam_policy_document.bucket : b => doc.json }
 }
+
+output "lifecycle_rule_json" {
+  description = <<-EOT
+    The lifecycle rule aborting incomplete multipart uploads, as a lifecycle configuration (JSON, the
+    shape of `aws s3api put-bucket-lifecycle-configuration --lifecycle-configuration`). Add its rule
+    to each target bucket's existing configuration when manage_lifecycle_rules is false.
+  EOT
+  value       = jsonencode({ Rules = [local.abort_incomplete_uploads_rule] })
+}

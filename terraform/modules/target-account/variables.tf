@@ -62,6 +62,28 @@ variable "manage_bucket_policies" {
   default     = true
 }
 
+variable "manage_lifecycle_rules" {
+  description = <<-EOT
+    Whether this module writes the target buckets' lifecycle configuration: one rule aborting
+    incomplete multipart uploads after abort_incomplete_multipart_upload_days. A bucket has one
+    lifecycle configuration and it is REPLACED WHOLE: every other rule on the bucket (transitions,
+    expirations) is deleted, and the plan does not show that. Leave false for buckets with rules of
+    their own and add the rule of output lifecycle_rule_json to their configuration instead.
+  EOT
+  type        = bool
+  default     = false
+}
+
+variable "abort_incomplete_multipart_upload_days" {
+  description = "Days after which an unfinished multipart upload into a target bucket is aborted and its parts deleted (the lifecycle rule of manage_lifecycle_rules and output lifecycle_rule_json)."
+  type        = number
+  default     = 7
+  validation {
+    condition     = var.abort_incomplete_multipart_upload_days >= 1 && floor(var.abort_incomplete_multipart_upload_days) == var.abort_incomplete_multipart_upload_days
+    error_message = "abort_incomplete_multipart_upload_days: a whole number of days, at least 1."
+  }
+}
+
 variable "create_kms_key" {
   description = "Create a KMS key for the replicas whose key policy lets the writer role encrypt (set it as the targets' sse_kms_key_id or bucket default)."
   type        = bool

@@ -1,0 +1,243 @@
+# Plan-only assertions on the policies this module writes (scripts/check-terraform.sh runs them
+# with `terraform test`, providers from the local mirror, no AWS account: credentials are fake
+# and the caller identity is overridden).
+
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+}
+
+override_data {
+  target = data.aws_caller_identity.current
+  values = {
+    account_id = "111111111111"
+    arn        = "arn:aws:iam::111111111111:user/test"
+    id         = "111111111111"
+    user_id    = "test"
+  }
+}
+
+variables {
+  name                 = "s3r"
+  source_buckets       = ["lake-a", "lake-b"]
+  source_notifications = "s3_notification"
+  config_toml          = ""
+  container_image      = "111111111111.dkr.ecr.us-east-1.amazonaws.com/team/s3-replicator:1.2.3"
+  subnet_ids           = ["subnet-1"]
+  security_group_ids   = ["sg-1"]
+}
+
+run "kms_service_principals_carry_source_conditions" {
+  command = plan
+
+  assert {
+    # Every AWS service principal in the key policy (except CloudWatch Logs, which is scoped by
+    # its log-group encryption context) is bound to this account's resources.
+    condition = alltrue([
+      for s in jsondecode(data.aws_iam_policy_document.events_key.json).Statement :
+      contains(keys(s.Principal), "AWS") || try(s.Principal.Service, "") == "logs.us-east-1.amazonaws.com" ||
+      length(flatten([for op, kv in try(s.Condition, {}) : [for k, v in kv : k if contains(["aws:SourceArn", "kms:EncryptionContext:aws:sqs:arn"], k)]])) > 0
+    ])
+    error_message = "a service principal in the module key's policy lacks an aws:SourceArn (or queue encryption context) condition"
+  }
+
+  assert {
+    condition = try([
+      for s in jsondecode(data.aws_iam_policy_document.events_key.json).Statement :
+      s.Condition.ArnLike["aws:SourceArn"] if try(s.Principal.Service, "") == "s3.amazonaws.com"
+    ][0], null) == ["arn:aws:s3:::lake-a", "arn:aws:s3:::lake-b"]
+    error_message = "S3 may use the key only for the source buckets' notifications"
+  }
+
+  assert {
+    condition = try([
+      for s in jsondecode(data.aws_iam_policy_document.events_key.json).Statement :
+      s.Condition.StringEquals["aws:SourceAccount"] if try(s.Principal.Service, "") == "s3.amazonaws.com"
+    ][0], null) == "111111111111"
+    error_message = "S3 may use the key only for buckets of this account"
+  }
+
+  assert {
+    condition = try([
+      for s in jsondecode(data.aws_iam_policy_document.events_key.json).Statement :
+      s.Condition.ArnLike["aws:SourceArn"] if try(s.Principal.Service, "") == "cloudwatch.amazonaws.com"
+      ][0], null) == [
+      "arn:aws:cloudwatch:us-east-1:111111111111:alarm:s3r-dlq-not-empty",
+      "arn:aws:cloudwatch:us-east-1:111111111111:alarm:s3r-lag-objective",
+    ]
+    error_message = "CloudWatch may use the key only for the module's alarms"
+  }
+
+  assert {
+    condition = try([
+      for s in jsondecode(data.aws_iam_policy_document.events_key.json).Statement :
+      s.Condition.StringEquals["kms:EncryptionContext:aws:sns:topicArn"] if try(s.Principal.Service, "") == "cloudwatch.amazonaws.com"
+    ][0], null) == "arn:aws:sns:us-east-1:111111111111:s3r-alerts"
+    error_message = "CloudWatch may use the key only for the alerts topic"
+  }
+
+  assert {
+    condition = try([
+      for s in jsondecode(data.aws_iam_policy_document.events_key.json).Statement :
+      s.Condition.ArnLike["aws:SourceArn"] if try(s.Principal.Service, "") == "sns.amazonaws.com"
+      ][0], null) == [
+      "arn:aws:sns:us-east-1:111111111111:s3r-alerts",
+      "arn:aws:sns:us-east-1:111111111111:s3r-completed",
+    ]
+    error_message = "SNS may use the key only when delivering from the module's topics"
+  }
+
+  assert {
+    condition = try([
+      for s in jsondecode(data.aws_iam_policy_document.alerts_topic.json).Statement :
+      s.Condition.ArnLike["aws:SourceArn"] if try(s.Principal.Service, "") == "cloudwatch.amazonaws.com"
+      ][0], null) == [
+      "arn:aws:cloudwatch:us-east-1:111111111111:alarm:s3r-dlq-not-empty",
+      "arn:aws:cloudwatch:us-east-1:111111111111:alarm:s3r-lag-objective",
+    ]
+    error_message = "only the module's alarms may publish to the alerts topic"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.dlq_not_empty.alarm_name == "s3r-dlq-not-empty" && aws_cloudwatch_metric_alarm.lag_objective.alarm_name == "s3r-lag-objective"
+    error_message = "the alarm names the key and topic policies are bound to differ from the alarms'"
+  }
+
+  assert {
+    condition     = aws_sns_topic.alerts.name == "s3r-alerts" && aws_sns_topic.completion.name == "s3r-completed"
+    error_message = "the topic names the key policy is bound to differ from the topics'"
+  }
+}
+
+run "execution_role_pulls_only_the_configured_repository" {
+  command = plan
+
+  assert {
+    condition = try([
+      for s in jsondecode(data.aws_iam_policy_document.execution.json).Statement : s.Resource if s.Sid == "PullImage"
+    ][0], null) == "arn:aws:ecr:us-east-1:111111111111:repository/team/s3-replicator"
+    error_message = "the execution role may pull from other repositories than the image's"
+  }
+
+  assert {
+    condition = try([
+      for s in jsondecode(data.aws_iam_policy_document.execution.json).Statement : s.Resource if s.Sid == "EcrLogin"
+    ][0], null) == "*"
+    error_message = "ecr:GetAuthorizationToken takes no resource: it must stay \"*\""
+  }
+}
+
+run "execution_role_pulls_from_image_digest_in_another_region_and_account" {
+  command = plan
+  variables {
+    container_image = "222222222222.dkr.ecr.eu-west-1.amazonaws.com/s3-replicator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+  }
+  assert {
+    condition = try([
+      for s in jsondecode(data.aws_iam_policy_document.execution.json).Statement : s.Resource if s.Sid == "PullImage"
+    ][0], null) == "arn:aws:ecr:eu-west-1:222222222222:repository/s3-replicator"
+    error_message = "the repository ARN is not derived from a digest-pinned image in another account"
+  }
+}
+
+run "execution_role_uses_the_given_repository_arn" {
+  command = plan
+  variables {
+    container_image    = "registry.example.com/s3-replicator:1.2.3"
+    ecr_repository_arn = "arn:aws:ecr:us-east-1:111111111111:repository/mirror/s3-replicator"
+  }
+  assert {
+    condition = try([
+      for s in jsondecode(data.aws_iam_policy_document.execution.json).Statement : s.Resource if s.Sid == "PullImage"
+    ][0], null) == "arn:aws:ecr:us-east-1:111111111111:repository/mirror/s3-replicator"
+    error_message = "ecr_repository_arn is not the only repository the execution role may pull from"
+  }
+}
+
+run "image_outside_ecr_gets_no_ecr_permissions" {
+  command = plan
+  variables {
+    container_image = "ghcr.io/example/s3-replicator:1.2.3"
+  }
+  assert {
+    condition = length([
+      for s in jsondecode(data.aws_iam_policy_document.execution.json).Statement : s if startswith(s.Sid, "Ecr") || s.Sid == "PullImage"
+    ]) == 0
+    error_message = "an image outside ECR still gets ECR permissions"
+  }
+}
+
+run "malformed_ecr_image_is_rejected" {
+  command = plan
+  variables {
+    container_image = "111111111111.dkr.ecr.us-east-1.amazonaws.com"
+  }
+  expect_failures = [var.container_image]
+}
+
+run "s3_notification_mode_writes_each_bucket_notification" {
+  command = plan
+  assert {
+    condition     = length(aws_s3_bucket_notification.sources) == 2 && length(aws_cloudwatch_event_rule.sources) == 0
+    error_message = "source_notifications = \"s3_notification\" must write each source bucket's notification configuration, and only that"
+  }
+}
+
+run "none_mode_leaves_bucket_notifications_alone" {
+  command = plan
+  variables {
+    source_notifications = "none"
+  }
+  assert {
+    condition     = length(aws_s3_bucket_notification.sources) == 0 && length(aws_cloudwatch_event_rule.sources) == 0
+    error_message = "source_notifications = \"none\" must not touch the buckets"
+  }
+}
+
+run "eventbridge_mode_leaves_bucket_notifications_alone_and_routes_object_created" {
+  command = plan
+  variables {
+    source_notifications = "eventbridge"
+  }
+  assert {
+    condition     = length(aws_s3_bucket_notification.sources) == 0
+    error_message = "source_notifications = \"eventbridge\" must not replace the buckets' notification configurations"
+  }
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.sources[0].event_pattern) == {
+      source        = ["aws.s3"]
+      "detail-type" = ["Object Created"]
+      detail        = { bucket = { name = ["lake-a", "lake-b"] } }
+    }
+    error_message = "the EventBridge rule must match Object Created of the source buckets only"
+  }
+  assert {
+    condition = try([
+      for s in jsondecode(data.aws_iam_policy_document.events_queue.json).Statement :
+      s.Condition.ArnEquals["aws:SourceArn"] if try(s.Principal.Service, "") == "events.amazonaws.com"
+    ][0], null) == "arn:aws:events:us-east-1:111111111111:rule/s3r-source-objects"
+    error_message = "only the module's rule may send to the queue"
+  }
+  assert {
+    condition = try([
+      for s in jsondecode(data.aws_iam_policy_document.events_key.json).Statement :
+      s.Condition.StringEquals["kms:EncryptionContext:aws:sqs:arn"] if try(s.Principal.Service, "") == "events.amazonaws.com"
+      ][0], null) == [
+      "arn:aws:sqs:us-east-1:111111111111:s3r-events",
+      "arn:aws:sqs:us-east-1:111111111111:s3r-events-dlq",
+    ]
+    error_message = "EventBridge may use the key only for the event queue and its dead-letter queue"
+  }
+}
+
+run "manage_bucket_notifications_is_refused_with_its_replacement_named" {
+  command = plan
+  variables {
+    manage_bucket_notifications = true
+  }
+  expect_failures = [var.manage_bucket_notifications]
+}
