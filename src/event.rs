@@ -8,7 +8,10 @@
 //!    message delivery;
 //! 2. the same event wrapped in an SNS envelope (`{"Type": "Notification", "Message": "..."}`);
 //! 3. an EventBridge event (`"source": "aws.s3"`, `"detail-type": "Object Created"`);
-//! 4. `s3:TestEvent`, which S3 sends once when a notification configuration is saved.
+//! 4. `s3:TestEvent`, which S3 sends once when a notification configuration is saved;
+//! 5. the daemon's own partition re-check (`"schema": "s3-replicator.partition-recheck.v1"`),
+//!    which it sends to the queue itself while a partition is incomplete (README, Partition
+//!    completion).
 //!
 //! The body is parsed as JSON once and then dispatched on the fields that tell the shapes
 //! apart, in the order vector uses (SNS envelope first, then S3 event, then EventBridge).
@@ -135,6 +138,9 @@ impl fmt::Display for Sequencer {
 pub enum Notification {
     /// s3:TestEvent (plain or SNS-wrapped): acknowledge and ignore.
     Test,
+    /// The daemon's own message: check a partition again (its marker was replicated and its
+    /// completion published already).
+    Recheck(PartitionRecheck),
     /// ObjectCreated records, in message order (a message may hold several).
     /// Records of other event types (ObjectRemoved, ...) are skipped and counted in `skipped`.
     Objects {
@@ -155,6 +161,8 @@ pub enum Location {
     EventBridge,
     /// The SNS envelope itself (not the message it carries).
     SnsNotification,
+    /// The daemon's own partition re-check message.
+    PartitionRecheck,
 }
 
 impl fmt::Display for Location {
@@ -164,6 +172,7 @@ impl fmt::Display for Location {
             Self::Record(index) => write!(f, "record {index}"),
             Self::EventBridge => f.write_str("EventBridge event"),
             Self::SnsNotification => f.write_str("SNS notification"),
+            Self::PartitionRecheck => f.write_str("partition re-check"),
         }
     }
 }
@@ -290,6 +299,8 @@ fn decode_unwrapped(value: Value) -> Result<Notification, DecodeError> {
         decode_s3_event(value)
     } else if fields.get("Event").and_then(Value::as_str) == Some(S3_TEST_EVENT) {
         Ok(Notification::Test)
+    } else if fields.get("schema").and_then(Value::as_str) == Some(PARTITION_RECHECK_SCHEMA) {
+        decode_recheck(value)
     } else if fields.contains_key("detail-type") {
         decode_eventbridge(value)
     } else {
@@ -541,6 +552,94 @@ fn decode_eventbridge(value: Value) -> Result<Notification, DecodeError> {
     })
 }
 
+/// Schema name of the daemon's own partition re-check message.
+pub const PARTITION_RECHECK_SCHEMA: &str = "s3-replicator.partition-recheck.v1";
+
+/// "Check this partition again": the message the daemon sends itself (with SQS `DelaySeconds`)
+/// while a partition is incomplete, instead of handing the marker's message back, so that
+/// re-checks never spend the marker message's receive count (README, Partition completion).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionRecheck {
+    /// The rule whose partition is checked.
+    pub rule: String,
+    /// The marker object, as its event announced it (key plain).
+    pub marker: ObjectCreated,
+    /// When the daemon first found the partition incomplete: the deadline counts from here.
+    pub first_seen: OffsetDateTime,
+    /// Checks made so far (1 after the first); the next delay grows with it.
+    pub checks: u32,
+    /// Whether the `partition_incomplete` deadline alert was raised already.
+    pub alerted: bool,
+}
+
+impl PartitionRecheck {
+    /// The message body: JSON, keys plain (this format is the daemon's own, nothing encodes it).
+    pub fn to_body(&self) -> String {
+        serde_json::json!({
+            "schema": PARTITION_RECHECK_SCHEMA,
+            "rule": self.rule,
+            "marker": self.marker,
+            "first_seen": format_millis(self.first_seen).unwrap_or_default(),
+            "checks": self.checks,
+            "alerted": self.alerted,
+        })
+        .to_string()
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RecheckWire {
+    rule: Option<String>,
+    marker: Option<MarkerWire>,
+    first_seen: Option<String>,
+    checks: u32,
+    alerted: bool,
+}
+
+/// [`ObjectCreated`] as it serializes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct MarkerWire {
+    bucket: Option<String>,
+    key: Option<String>,
+    region: Option<String>,
+    version_id: Option<String>,
+    etag: Option<String>,
+    size: Option<u64>,
+    sequencer: Option<String>,
+    event_time: Option<String>,
+    event_name: Option<String>,
+}
+
+fn decode_recheck(value: Value) -> Result<Notification, DecodeError> {
+    let at = Location::PartitionRecheck;
+    let wire: RecheckWire = from_value(value, at)?;
+    let marker = wire.marker.ok_or(DecodeError::MissingField {
+        at,
+        field: "marker",
+    })?;
+    let event_time = required(marker.event_time, at, "marker.event_time")?;
+    let first_seen = required(wire.first_seen, at, "first_seen")?;
+    Ok(Notification::Recheck(PartitionRecheck {
+        rule: required(wire.rule, at, "rule")?,
+        marker: ObjectCreated {
+            bucket: required(marker.bucket, at, "marker.bucket")?,
+            key: required(marker.key, at, "marker.key")?,
+            region: marker.region.unwrap_or_default(),
+            version_id: non_empty(marker.version_id),
+            etag: clean_etag(marker.etag),
+            size: marker.size.unwrap_or(0),
+            sequencer: non_empty(marker.sequencer).map(Sequencer),
+            event_time: parse_rfc3339(&event_time, at, "marker.event_time")?,
+            event_name: marker.event_name.unwrap_or_default(),
+        },
+        first_seen: parse_rfc3339(&first_seen, at, "first_seen")?,
+        checks: wire.checks,
+        alerted: wire.alerted,
+    }))
+}
+
 /// A required field, present and not empty: an empty bucket, key or timestamp is as useless
 /// as a missing one and would otherwise fail much later, far from the message.
 fn required<T: Presence>(
@@ -659,7 +758,7 @@ mod tests {
     fn objects(body: &str) -> (Vec<ObjectCreated>, usize) {
         match decode(body).unwrap() {
             Notification::Objects { objects, skipped } => (objects, skipped),
-            Notification::Test => panic!("expected objects, got a test event"),
+            other => panic!("expected objects, got {other:?}"),
         }
     }
 

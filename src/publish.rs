@@ -142,6 +142,11 @@ pub struct PrefixCompletedEvent {
     pub prefix: String,
     /// The marker object's key.
     pub marker: String,
+    /// The marker's event `sequencer`, when the event had one.
+    pub marker_sequencer: Option<String>,
+    /// When S3 said the marker was created.
+    #[serde(serialize_with = "serialize_millis_utc")]
+    pub marker_event_time: OffsetDateTime,
     /// Objects under the prefix (marker included) as listed when the check passed.
     pub objects: u64,
     pub bytes: u64,
@@ -176,6 +181,9 @@ pub enum AlertKind {
     /// A partition marker arrived, but objects under its prefix are still missing from a
     /// target after the rule's `complete_deadline_secs`.
     PartitionIncomplete,
+    /// The event's source object does not exist: deleted after the event, or the event's key
+    /// does not name an object (a key encoding problem).
+    SourceMissing,
 }
 
 impl AlertKind {
@@ -187,6 +195,7 @@ impl AlertKind {
             AlertKind::MalformedMessage => "malformed_message",
             AlertKind::CompletionUnpublished => "completion_unpublished",
             AlertKind::PartitionIncomplete => "partition_incomplete",
+            AlertKind::SourceMissing => "source_missing",
         }
     }
 
@@ -197,6 +206,7 @@ impl AlertKind {
             AlertKind::MalformedMessage => "malformed message",
             AlertKind::CompletionUnpublished => "completion not published",
             AlertKind::PartitionIncomplete => "partition incomplete",
+            AlertKind::SourceMissing => "source missing",
         }
     }
 }
@@ -488,6 +498,7 @@ mod tests {
             AlertKind::MalformedMessage,
             AlertKind::CompletionUnpublished,
             AlertKind::PartitionIncomplete,
+            AlertKind::SourceMissing,
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }

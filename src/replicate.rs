@@ -49,11 +49,14 @@ pub enum Outcome {
         source: SourceReport,
         targets: Vec<TargetReport>,
     },
-    /// The source no longer is what the event announced (overwritten or deleted since):
-    /// the event that replaced it does the work, this one has nothing to do.
+    /// The source no longer is what the event announced (overwritten since, or a target holds
+    /// a newer version): the event that replaced it does the work, this one has nothing to do.
     Superseded { reason: String },
     /// The source could not be read, so no target was attempted.
     SourceFailed(StoreError),
+    /// The source does not exist (404): deleted since the event, or the event's key does not
+    /// name an object (a key decoded wrongly). Redelivery cannot make it appear.
+    SourceMissing { reason: String },
     /// At least one target failed; the others hold the object.
     TargetsFailed {
         succeeded: Vec<TargetReport>,
@@ -116,8 +119,8 @@ impl<S: ObjectStore> Replicator<S> {
             {
                 Ok(Some(head)) => head,
                 Ok(None) => {
-                    return Outcome::Superseded {
-                        reason: format!("{source_ref} no longer exists"),
+                    return Outcome::SourceMissing {
+                        reason: format!("{source_ref} does not exist"),
                     }
                 }
                 Err(e) if e.kind == StoreErrorKind::PreconditionFailed => {
