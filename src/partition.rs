@@ -3,10 +3,14 @@
 //! Jobs that read a whole partition (`d=2026-11-21/`) wait for its marker (`_SUCCESS`). When a
 //! rule has `complete_on`, replicating the marker triggers a check of the marker's prefix:
 //! the source is listed as it is now and compared with every target (the same merge as
-//! `verify`). Complete → one `s3-replicator.prefix-completed.v1` event. Incomplete → the
-//! marker's message is handed back and checked again later, with the queue's growing delay;
-//! past the rule's deadline an alert names what is missing. No state is kept anywhere but in
-//! the queue, so this works with several daemons and across restarts.
+//! `verify`). Complete → one `s3-replicator.prefix-completed.v1` event. Incomplete → a new
+//! re-check message ([`crate::event::PartitionRecheck`]) is sent to the queue with a growing
+//! `DelaySeconds` and the marker's message deleted, so that waiting never spends a receive
+//! count; a re-check only checks the partition again (the marker's own completion was published
+//! already). The rule's deadline counts from the first check; reaching it raises one
+//! `partition_incomplete` alert naming what is missing, and checks go on (every 15 minutes at
+//! most) until [`RECHECK_GIVE_UP_AFTER_DEADLINE`] past it. No state is kept anywhere but in the
+//! queue, so this works with several daemons and across restarts.
 
 use std::time::Duration;
 
