@@ -192,14 +192,15 @@ impl FifoIds {
 }
 
 /// Which write of a key an event announces: its sequencer (upper-cased without trailing zeros,
-/// the form [`crate::event::Sequencer`] compares by), else its event time in nanoseconds.
+/// the form [`crate::event::Sequencer`] compares by), else its event time in milliseconds (the
+/// precision of S3's `eventTime`, and of the completion event's `source.event_time`).
 fn write_of(sequencer: Option<&str>, event_time: time::OffsetDateTime) -> String {
     match sequencer.filter(|s| !s.is_empty()) {
         Some(sequencer) => format!(
             "sequencer:{}",
             sequencer.trim_end_matches('0').to_ascii_uppercase()
         ),
-        None => format!("time:{}", event_time.unix_timestamp_nanos()),
+        None => format!("time:{}", event_time.unix_timestamp_nanos() / 1_000_000),
     }
 }
 
