@@ -209,7 +209,10 @@ where
                         }
                     }
                 }
-                Outcome::Superseded { .. } => summary.superseded += 1,
+                // Listed, then deleted (or overwritten) before its copy: nothing to replicate.
+                Outcome::Superseded { .. } | Outcome::SourceMissing { .. } => {
+                    summary.superseded += 1
+                }
                 Outcome::SourceFailed(e) => {
                     summary.failed += 1;
                     note_failure(&mut summary, format!("{} {}: {e}", rule.name, listed.key));

@@ -290,6 +290,14 @@ fn spawn_handler<Q, S, P>(
                     info!(message = "Message handed back for a later retry.", message_id = %message.id, receive_count = message.receive_count, delay_secs = delay.as_secs());
                 }
             }
+            Verdict::Recheck(rechecks) => {
+                // The re-check messages first; the original goes only once they are accepted.
+                if crate::pipeline::send_rechecks(queue.as_ref(), &message, &rechecks).await
+                    && done.send(Receipt::from(&message)).await.is_err()
+                {
+                    warn!(message = "Deleter gone; message will be redelivered.", message_id = %message.id);
+                }
+            }
             Verdict::Keep => {}
         }
         drop(permit);

@@ -8,7 +8,10 @@
 //!    message delivery;
 //! 2. the same event wrapped in an SNS envelope (`{"Type": "Notification", "Message": "..."}`);
 //! 3. an EventBridge event (`"source": "aws.s3"`, `"detail-type": "Object Created"`);
-//! 4. `s3:TestEvent`, which S3 sends once when a notification configuration is saved.
+//! 4. `s3:TestEvent`, which S3 sends once when a notification configuration is saved;
+//! 5. the daemon's own partition re-check (`"schema": "s3-replicator.partition-recheck.v1"`),
+//!    which it sends to the queue itself while a partition is incomplete (README, Partition
+//!    completion).
 //!
 //! The body is parsed as JSON once and then dispatched on the fields that tell the shapes
 //! apart, in the order vector uses (SNS envelope first, then S3 event, then EventBridge).
@@ -135,6 +138,9 @@ impl fmt::Display for Sequencer {
 pub enum Notification {
     /// s3:TestEvent (plain or SNS-wrapped): acknowledge and ignore.
     Test,
+    /// The daemon's own message: check a partition again (its marker was replicated and its
+    /// completion published already).
+    Recheck(Box<PartitionRecheck>),
     /// ObjectCreated records, in message order (a message may hold several).
     /// Records of other event types (ObjectRemoved, ...) are skipped and counted in `skipped`.
     Objects {
@@ -155,6 +161,8 @@ pub enum Location {
     EventBridge,
     /// The SNS envelope itself (not the message it carries).
     SnsNotification,
+    /// The daemon's own partition re-check message.
+    PartitionRecheck,
 }
 
 impl fmt::Display for Location {
@@ -164,6 +172,7 @@ impl fmt::Display for Location {
             Self::Record(index) => write!(f, "record {index}"),
             Self::EventBridge => f.write_str("EventBridge event"),
             Self::SnsNotification => f.write_str("SNS notification"),
+            Self::PartitionRecheck => f.write_str("partition re-check"),
         }
     }
 }
@@ -290,6 +299,8 @@ fn decode_unwrapped(value: Value) -> Result<Notification, DecodeError> {
         decode_s3_event(value)
     } else if fields.get("Event").and_then(Value::as_str) == Some(S3_TEST_EVENT) {
         Ok(Notification::Test)
+    } else if fields.get("schema").and_then(Value::as_str) == Some(PARTITION_RECHECK_SCHEMA) {
+        decode_recheck(value)
     } else if fields.contains_key("detail-type") {
         decode_eventbridge(value)
     } else {
@@ -485,15 +496,29 @@ const EVENTBRIDGE_OBJECT_CREATED: &str = "Object Created";
 
 /// Decode an EventBridge event from S3.
 ///
-/// The key is taken verbatim, not form-decoded. AWS documents the S3 notification key as
-/// URL-encoded ("red flower.jpg" becomes "red+flower.jpg") but says no such thing for the
-/// EventBridge `detail.object.key`, and its example keys are plain; moto applies `quote_plus`
-/// only to its SQS/SNS/Lambda notifications and sends the raw key to EventBridge. One
-/// counter-signal: AWS Lambda Powertools for Python does `unquote_plus` on this key. We chose
-/// verbatim because its failure mode is the safer one: if AWS did encode, a key with special
-/// characters would fail loudly with NoSuchKey; decoding a raw key would turn `a+b` into `a b`
-/// and could silently replicate a different object. Verify against real AWS before relying on
-/// keys with `+`, `%` or spaces through EventBridge.
+/// Each envelope is decoded exactly as S3 encodes it:
+///
+/// - S3 notifications (straight to SQS, or through SNS, whose envelope only JSON-escapes the
+///   S3 event as a string) form-URL-encode the key: AWS documents that "red flower.jpg"
+///   becomes "red+flower.jpg" ("Event message structure",
+///   <https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html>),
+///   and reported events show `:` as `%3A` (aws/aws-sdk-js#837) and a literal `+` as `%2B`
+///   next to spaces as `+` (aws/aws-sdk-net#640). [`decode_key`] undoes exactly that, once.
+/// - EventBridge `detail.object.key` is the plain key, taken verbatim. The EventBridge page
+///   ("EventBridge event message structure",
+///   <https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html>) describes no
+///   encoding for it, unlike the notification page, and its examples are plain. A real
+///   EventBridge event published in a gist (vincentclaes, "s3-eventbridge-event-object", 2023)
+///   carries `raw/health-check/2023-08-08T14:03:40.532432.zip` with its colons as they are,
+///   where an S3 notification would send `%3A` (fixture `eventbridge_colon_key`). moto applies
+///   `quote_plus` only to its SQS/SNS/Lambda notifications (getmoto/moto#9060) and sends the
+///   raw key to EventBridge. One dissenting signal: AWS Lambda Powertools for Python applies
+///   `unquote_plus` to this key (`S3EventBridgeNotificationObject.key`), which would corrupt a
+///   key with a literal `+` or `%` if the key is plain, as the sample shows.
+///
+/// Verbatim also has the safer failure mode: were a key ever encoded, the object would not be
+/// found and the `source_missing` alert would say so; decoding a plain key would turn `a+b`
+/// into `a b` and could replicate a different object without a word.
 fn decode_eventbridge(value: Value) -> Result<Notification, DecodeError> {
     let at = Location::EventBridge;
     let event: EventBridgeEvent = from_value(value, at)?;
@@ -539,6 +564,94 @@ fn decode_eventbridge(value: Value) -> Result<Notification, DecodeError> {
         objects: vec![object],
         skipped: 0,
     })
+}
+
+/// Schema name of the daemon's own partition re-check message.
+pub const PARTITION_RECHECK_SCHEMA: &str = "s3-replicator.partition-recheck.v1";
+
+/// "Check this partition again": the message the daemon sends itself (with SQS `DelaySeconds`)
+/// while a partition is incomplete, instead of handing the marker's message back, so that
+/// re-checks never spend the marker message's receive count (README, Partition completion).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionRecheck {
+    /// The rule whose partition is checked.
+    pub rule: String,
+    /// The marker object, as its event announced it (key plain).
+    pub marker: ObjectCreated,
+    /// When the daemon first found the partition incomplete: the deadline counts from here.
+    pub first_seen: OffsetDateTime,
+    /// Checks made so far (1 after the first); the next delay grows with it.
+    pub checks: u32,
+    /// Whether the `partition_incomplete` deadline alert was raised already.
+    pub alerted: bool,
+}
+
+impl PartitionRecheck {
+    /// The message body: JSON, keys plain (this format is the daemon's own, nothing encodes it).
+    pub fn to_body(&self) -> String {
+        serde_json::json!({
+            "schema": PARTITION_RECHECK_SCHEMA,
+            "rule": self.rule,
+            "marker": self.marker,
+            "first_seen": format_millis(self.first_seen).unwrap_or_default(),
+            "checks": self.checks,
+            "alerted": self.alerted,
+        })
+        .to_string()
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RecheckWire {
+    rule: Option<String>,
+    marker: Option<MarkerWire>,
+    first_seen: Option<String>,
+    checks: u32,
+    alerted: bool,
+}
+
+/// [`ObjectCreated`] as it serializes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct MarkerWire {
+    bucket: Option<String>,
+    key: Option<String>,
+    region: Option<String>,
+    version_id: Option<String>,
+    etag: Option<String>,
+    size: Option<u64>,
+    sequencer: Option<String>,
+    event_time: Option<String>,
+    event_name: Option<String>,
+}
+
+fn decode_recheck(value: Value) -> Result<Notification, DecodeError> {
+    let at = Location::PartitionRecheck;
+    let wire: RecheckWire = from_value(value, at)?;
+    let marker = wire.marker.ok_or(DecodeError::MissingField {
+        at,
+        field: "marker",
+    })?;
+    let event_time = required(marker.event_time, at, "marker.event_time")?;
+    let first_seen = required(wire.first_seen, at, "first_seen")?;
+    Ok(Notification::Recheck(Box::new(PartitionRecheck {
+        rule: required(wire.rule, at, "rule")?,
+        marker: ObjectCreated {
+            bucket: required(marker.bucket, at, "marker.bucket")?,
+            key: required(marker.key, at, "marker.key")?,
+            region: marker.region.unwrap_or_default(),
+            version_id: non_empty(marker.version_id),
+            etag: clean_etag(marker.etag),
+            size: marker.size.unwrap_or(0),
+            sequencer: non_empty(marker.sequencer).map(Sequencer),
+            event_time: parse_rfc3339(&event_time, at, "marker.event_time")?,
+            event_name: marker.event_name.unwrap_or_default(),
+        },
+        first_seen: parse_rfc3339(&first_seen, at, "first_seen")?,
+        checks: wire.checks,
+        alerted: wire.alerted,
+    })))
 }
 
 /// A required field, present and not empty: an empty bucket, key or timestamp is as useless
@@ -659,7 +772,7 @@ mod tests {
     fn objects(body: &str) -> (Vec<ObjectCreated>, usize) {
         match decode(body).unwrap() {
             Notification::Objects { objects, skipped } => (objects, skipped),
-            Notification::Test => panic!("expected objects, got a test event"),
+            other => panic!("expected objects, got {other:?}"),
         }
     }
 
@@ -1207,6 +1320,90 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "EventBridge event: missing detail.object.key"
+        );
+    }
+
+    // --- key encoding, per envelope -----------------------------------------------------
+
+    /// The key every fixture below names, in plain form.
+    const SPECIAL_KEY: &str = "dir/d=2026-11-21/a b+c%d?e#f/été €.txt";
+
+    #[test]
+    fn sns_wrapped_keys_are_form_decoded_like_plain_s3_events() {
+        let object = single(fixture!("sns_wrapped_key_special_characters"));
+        assert_eq!(object.key, SPECIAL_KEY);
+        assert_eq!(object.bucket, "uploads-eu");
+        // Same encoding inside and outside the SNS envelope.
+        let inner: Value = serde_json::from_str(
+            serde_json::from_str::<Value>(fixture!("sns_wrapped_key_special_characters")).unwrap()
+                ["Message"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(single(&inner.to_string()).key, SPECIAL_KEY);
+    }
+
+    #[test]
+    fn eventbridge_keys_are_taken_verbatim() {
+        let object = single(fixture!("eventbridge_key_special_characters"));
+        // '+' stays a plus, '%2B' and '%25' stay as written: nothing is decoded.
+        assert_eq!(object.key, "dir/d=2026-11-21/a b+c%2Bd%25e?f#g/été €.txt");
+        assert_eq!(object.sequencer, Some(Sequencer::new("0062E99A88DC407462")));
+    }
+
+    #[test]
+    fn eventbridge_keys_from_aws_carry_colons_unencoded() {
+        let object = single(fixture!("eventbridge_colon_key"));
+        assert_eq!(
+            object.key,
+            "raw/health-check/2023-08-08T14:03:40.532432.zip"
+        );
+        assert_eq!(object.event_name, "Object Created:CompleteMultipartUpload");
+    }
+
+    // --- partition re-check ----------------------------------------------------------------
+
+    fn recheck() -> PartitionRecheck {
+        let mut marker = single(fixture!("eventbridge_key_special_characters"));
+        marker.key = "dir/d=2026-11-21/a b+c%d/_SUCCESS".into();
+        marker.event_time = datetime!(2026-11-21 10:05:00.123 UTC);
+        PartitionRecheck {
+            rule: "daily".into(),
+            marker,
+            first_seen: datetime!(2026-11-21 10:06:00.5 UTC),
+            checks: 3,
+            alerted: false,
+        }
+    }
+
+    #[test]
+    fn a_partition_recheck_round_trips_with_its_key_plain() {
+        let recheck = recheck();
+        let body = recheck.to_body();
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["schema"], PARTITION_RECHECK_SCHEMA);
+        assert_eq!(json["marker"]["key"], "dir/d=2026-11-21/a b+c%d/_SUCCESS");
+        assert_eq!(json["first_seen"], "2026-11-21T10:06:00.500Z");
+        assert_eq!(
+            decode(&body).unwrap(),
+            Notification::Recheck(Box::new(recheck))
+        );
+    }
+
+    #[test]
+    fn a_partition_recheck_without_its_fields_names_them() {
+        let mut json: Value = serde_json::from_str(&recheck().to_body()).unwrap();
+        json.as_object_mut().unwrap().remove("first_seen");
+        assert_eq!(
+            decode(&json.to_string()).unwrap_err().to_string(),
+            "partition re-check: missing first_seen"
+        );
+        json["marker"].as_object_mut().unwrap().remove("key");
+        json["first_seen"] = "2026-11-21T10:06:00Z".into();
+        assert_eq!(
+            decode(&json.to_string()).unwrap_err().to_string(),
+            "partition re-check: missing marker.key"
         );
     }
 

@@ -46,6 +46,10 @@ pub const ALERTS_FAILED: &str = "s3r_alerts_failed_total";
 /// AWS API requests sent, every attempt (the SDK's transport retries included): `service`
 /// (`s3`, `sqs`, `sns`), `operation` (the SDK's name: `HeadObject`, `ReceiveMessage`, …).
 pub const AWS_REQUESTS: &str = "s3r_aws_requests_total";
+/// Events whose source object did not exist when it was read: `rule`.
+pub const SOURCE_MISSING: &str = "s3r_source_missing_total";
+/// Partition re-checks sent to the queue: `rule`.
+pub const PARTITION_RECHECKS: &str = "s3r_partition_rechecks_total";
 
 /// Upper bounds of the lag histogram, seconds: from a fast copy to a 15-minute backlog.
 const LAG_BUCKETS: &[f64] = &[
@@ -129,6 +133,18 @@ const FAMILIES: &[(&str, Kind, &str, &[&str])] = &[
         Kind::Counter,
         "AWS API requests sent, by service and operation: every attempt, SDK retries included (not STS).",
         &["service", "operation"],
+    ),
+    (
+        SOURCE_MISSING,
+        Kind::Counter,
+        "Events whose source object did not exist when read (deleted since, or a key decoded wrongly), by rule.",
+        &["rule"],
+    ),
+    (
+        PARTITION_RECHECKS,
+        Kind::Counter,
+        "Partition re-check messages sent to the queue, by rule.",
+        &["rule"],
     ),
 ];
 
@@ -242,7 +258,18 @@ pub fn record_outcome(outcome: &Outcome) {
         }
         Outcome::SourceFailed(e) => inc(OBJECTS_FAILED, &["source", &error_label(e)], 1),
         Outcome::Superseded { .. } => {}
+        Outcome::SourceMissing { .. } => {}
     }
+}
+
+/// Records an event whose source object did not exist.
+pub fn record_source_missing(rule: &str) {
+    inc(SOURCE_MISSING, &[rule], 1);
+}
+
+/// Records a partition re-check sent to the queue.
+pub fn record_partition_recheck(rule: &str) {
+    inc(PARTITION_RECHECKS, &[rule], 1);
 }
 
 fn record_target(target: &str, method: Method, duration_ms: u64, size: u64) {

@@ -6,9 +6,15 @@
 //! superseded). Anything else keeps the message, so SQS delivers it again and, after
 //! `maxReceiveCount` deliveries, moves it to the dead-letter queue. Nothing is lost.
 //!
-//! A superseded event (the source was overwritten or deleted since, or a target already holds
-//! a newer version by sequencer) publishes nothing: the newer event publishes the completion for
-//! the bytes the targets really hold.
+//! A superseded event (the source was overwritten since, or a target already holds a newer
+//! version by sequencer) publishes nothing: the newer event publishes the completion for the
+//! bytes the targets really hold. A source that does not exist at all publishes nothing either,
+//! but raises a `source_missing` alert: it was deleted after the event, or the event's key does
+//! not name an object; redelivery cannot change either, so the message is acknowledged.
+//!
+//! A partition marker whose partition is incomplete ends in [`Verdict::Recheck`]: the daemon
+//! sends a new, delayed re-check message and deletes this one, so that waiting for a partition
+//! never spends the marker message's receive count.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,18 +23,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use backon::Retryable;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::alerts::Alerter;
 use crate::config::RuleConfig;
 use crate::partition;
 
 use crate::error::Disposition;
-use crate::event::{decode, Notification, ObjectCreated};
+use crate::event::{decode, Notification, ObjectCreated, PartitionRecheck};
 use crate::publish::{
     Alert, AlertKind, AlertObject, AlertTarget, CompletionEvent, PublishError, Publisher,
 };
-use crate::queue::Message;
+use crate::queue::{Message, MessageSource, QueueError};
 use crate::replicate::{retry_policy, Outcome, Replicator};
 use crate::route::Router;
 use crate::store::ObjectStore;
@@ -40,12 +46,32 @@ const DEFAULT_ALERT_WINDOW: Duration = Duration::from_secs(300);
 /// often: a blip is not worth an email, a failure that outlives several redeliveries is.
 const TRANSIENT_ALERT_AFTER: u32 = 3;
 
+const SOURCE_MISSING_ACTION: &str = "The object named by the event is not in the source bucket. \
+    Either it was deleted after the event (then there is nothing to replicate), or the event's key \
+    does not match an object: check the key encoding (S3 notifications, plain or through SNS, \
+    form-URL-encode keys; EventBridge events carry them plain) and what publishes to the queue. \
+    The message was acknowledged: a redelivery cannot make the object appear.";
+
+const PARTITION_INCOMPLETE_ACTION: &str = "Find out why these objects were not replicated (look \
+    for copy_failed alerts, or objects written without an event), then upload them again or run \
+    `s3-replicator backfill --prefix` for this prefix. The partition is checked again every few \
+    minutes; its completion is published as soon as it is complete.";
+
+const PARTITION_GIVE_UP_ACTION: &str = "The partition has been incomplete for a day past its \
+    deadline: re-checks stop and the re-check message goes to the dead-letter queue. Replicate \
+    the missing objects (upload them again or run `s3-replicator backfill --prefix`), then redrive \
+    the dead-letter queue: the partition is checked again and its completion published.";
+
 /// What to do with a message once it was handled, from best to worst: a message of several
-/// objects gets the worst verdict of its objects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// objects gets the worst verdict of its objects ([`Verdict::worst`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Done (or nothing to do): delete it.
     Delete,
+    /// Done, except that partitions must be checked again later: send these re-check messages
+    /// (each with its delay), then delete this message, but only once every one was accepted
+    /// ([`send_rechecks`]).
+    Recheck(Vec<Recheck>),
     /// Failed for a passing reason after in-process retries: hand it back to the queue with a
     /// delay that grows with its receive count (`ChangeMessageVisibility`).
     Retry,
@@ -54,7 +80,36 @@ pub enum Verdict {
     Keep,
 }
 
+/// A re-check message to send: its body and its `DelaySeconds`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recheck {
+    pub rule: String,
+    pub body: String,
+    pub delay_secs: i32,
+}
+
 impl Verdict {
+    fn rank(&self) -> u8 {
+        match self {
+            Verdict::Delete => 0,
+            Verdict::Recheck(_) => 1,
+            Verdict::Retry => 2,
+            Verdict::Keep => 3,
+        }
+    }
+
+    /// The worse of two verdicts; two re-check verdicts send both sets of messages.
+    pub fn worst(self, other: Verdict) -> Verdict {
+        match (self, other) {
+            (Verdict::Recheck(mut a), Verdict::Recheck(b)) => {
+                a.extend(b);
+                Verdict::Recheck(a)
+            }
+            (a, b) if b.rank() > a.rank() => b,
+            (a, _) => a,
+        }
+    }
+
     fn of(disposition: Disposition) -> Self {
         match disposition {
             Disposition::Retry => Verdict::Retry,
@@ -70,6 +125,8 @@ pub struct Counters {
     pub completed: AtomicU64,
     pub unmatched: AtomicU64,
     pub superseded: AtomicU64,
+    /// Events whose source object did not exist.
+    pub source_missing: AtomicU64,
     pub test_events: AtomicU64,
     pub failed: AtomicU64,
     pub malformed: AtomicU64,
@@ -81,6 +138,7 @@ pub struct Pipeline<S, P> {
     publisher: P,
     alerter: Alerter,
     keys: KeyLocks,
+    clock: partition::Clock,
     pub counters: Counters,
 }
 
@@ -92,6 +150,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             publisher,
             alerter: Alerter::new(DEFAULT_ALERT_WINDOW),
             keys: KeyLocks::default(),
+            clock: partition::Clock::new(),
             counters: Counters::default(),
         }
     }
@@ -119,6 +178,9 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                 self.counters.test_events.fetch_add(1, Ordering::Relaxed);
                 return Verdict::Delete;
             }
+            Ok(Notification::Recheck(recheck)) => {
+                return self.handle_recheck(message, &recheck).await;
+            }
             Ok(Notification::Objects { objects, skipped }) => {
                 if skipped > 0 {
                     info!(message = "Records other than ObjectCreated ignored.", message_id = %message.id, skipped);
@@ -144,9 +206,30 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
 
         let mut verdict = Verdict::Delete;
         for object in &objects {
-            verdict = verdict.max(self.handle_object(message, object).await);
+            verdict = verdict.worst(self.handle_object(message, object).await);
         }
         verdict
+    }
+
+    /// A re-check message: the marker was replicated and its completion published when it was
+    /// first handled, so only the partition is checked, under the rule that closes it.
+    async fn handle_recheck(&self, message: &Message, recheck: &PartitionRecheck) -> Verdict {
+        let marker = &recheck.marker;
+        let rule = self
+            .router
+            .route(&marker.bucket, &marker.key)
+            .find(|rule| rule.name == recheck.rule && rule.is_marker(&marker.key));
+        match rule {
+            Some(rule) => {
+                self.complete_partition(message, marker, rule, Some(recheck))
+                    .await
+            }
+            None => {
+                // The configuration changed since: no rule closes this partition any more.
+                warn!(message = "Partition re-check for a rule that no longer closes this partition; dropped.", rule = %recheck.rule, bucket = %marker.bucket, key = %marker.key, message_id = %message.id);
+                Verdict::Delete
+            }
+        }
     }
 
     /// Whether a failure of this disposition is worth an alert on this delivery.
@@ -177,8 +260,9 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                             crate::metrics::record_completion(&event);
                             info!(message = "Completion published.", rule = %rule.name, bucket = %object.bucket, key = %object.key, latency_ms = event.latency_ms);
                             if rule.is_marker(&object.key) {
-                                verdict = verdict
-                                    .max(self.complete_partition(message, object, rule).await);
+                                verdict = verdict.worst(
+                                    self.complete_partition(message, object, rule, None).await,
+                                );
                             }
                         }
                         Err(e) => {
@@ -190,7 +274,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                             } else {
                                 Disposition::Fail
                             };
-                            verdict = verdict.max(Verdict::of(disposition));
+                            verdict = verdict.worst(Verdict::of(disposition));
                             if Self::alerts_on(message, disposition) {
                                 self.alert(
                                     Alert::new(AlertKind::CompletionUnpublished, e.to_string(),
@@ -210,9 +294,24 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     self.counters.superseded.fetch_add(1, Ordering::Relaxed);
                     info!(message = "Event superseded; nothing to replicate.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
                 }
+                Outcome::SourceMissing { reason } => {
+                    // Not an overwrite (that is a 412 on If-Match, superseded above): the object
+                    // is gone, or was never under this key. Redelivery cannot make it appear, so
+                    // the message is acknowledged, and a person hears of it.
+                    self.counters.source_missing.fetch_add(1, Ordering::Relaxed);
+                    crate::metrics::record_source_missing(&rule.name);
+                    warn!(message = "Source object does not exist; nothing to replicate.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
+                    self.alert(
+                        Alert::new(AlertKind::SourceMissing, reason, SOURCE_MISSING_ACTION)
+                            .rule(&rule.name)
+                            .source(AlertObject::from_event(object))
+                            .message_id(&message.id),
+                    )
+                    .await;
+                }
                 Outcome::SourceFailed(e) => {
                     let disposition = e.disposition();
-                    verdict = verdict.max(Verdict::of(disposition));
+                    verdict = verdict.worst(Verdict::of(disposition));
                     self.counters.failed.fetch_add(1, Ordering::Relaxed);
                     error!(message = "Source could not be read.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e, %disposition);
                     if Self::alerts_on(message, disposition) {
@@ -233,7 +332,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     self.counters.failed.fetch_add(1, Ordering::Relaxed);
                     for failure in failed {
                         let disposition = failure.error.disposition();
-                        verdict = verdict.max(Verdict::of(disposition));
+                        verdict = verdict.worst(Verdict::of(disposition));
                         error!(message = "Copy failed.", rule = %rule.name, target = %failure.target, bucket = %object.bucket, key = %object.key, error = %failure.error, %disposition, targets_written = succeeded.len());
                         if Self::alerts_on(message, disposition) {
                             self.alert(
@@ -265,14 +364,16 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
     }
 
     /// The marker of a partition was replicated: publish its completion if every object under
-    /// its prefix is in every target, else hand the message back to check again later.
+    /// its prefix is in every target, else ask for a re-check later ([`Verdict::Recheck`]).
+    /// `previous` is the re-check message being handled, if this is not the first check.
     async fn complete_partition(
         &self,
         message: &Message,
         object: &ObjectCreated,
         rule: &RuleConfig,
+        previous: Option<&PartitionRecheck>,
     ) -> Verdict {
-        let check = partition::check(&self.replicator, rule, &object.key, &object.region).await;
+        let check = partition::check(&self.replicator, rule, object).await;
         match check {
             Ok(partition::Check::Complete(event)) => {
                 let published = (|| self.publisher.publish_prefix_completed(&event))
@@ -295,27 +396,56 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                 missing,
                 examples,
             }) => {
-                let age = time::OffsetDateTime::now_utc() - object.event_time;
-                let deadline = time::Duration::seconds(rule.complete_deadline_secs as i64);
-                info!(message = "Partition not complete yet; checking again later.", rule = %rule.name, prefix = %prefix, missing, age_secs = age.whole_seconds());
-                if age >= deadline {
+                let now = self.clock.now();
+                let first_seen = previous.map_or(now, |p| p.first_seen);
+                let checks = previous.map_or(0, |p| p.checks) + 1;
+                let mut alerted = previous.is_some_and(|p| p.alerted);
+                let age: std::time::Duration = (now - first_seen).try_into().unwrap_or_default();
+                let deadline = std::time::Duration::from_secs(rule.complete_deadline_secs);
+                let give_up = deadline.saturating_add(partition::RECHECK_GIVE_UP_AFTER_DEADLINE);
+                info!(message = "Partition not complete yet.", rule = %rule.name, prefix = %prefix, missing, checks, age_secs = age.as_secs());
+                let incomplete_alert = |action: &str| {
                     let mut alert = Alert::new(
                         AlertKind::PartitionIncomplete,
                         format!(
-                            "{missing} object(s) under s3://{}/{prefix} are not in every target {}s after its marker arrived: {}",
+                            "{missing} object(s) under s3://{}/{prefix} are not in every target {}s after the partition was first checked: {}",
                             object.bucket,
-                            age.whole_seconds(),
+                            age.as_secs(),
                             examples.join(", ")
                         ),
-                        "Find out why these objects were not replicated (look for copy_failed alerts, or objects written without an event), then upload them again or run `s3-replicator backfill --prefix` for this prefix. The completion is published as soon as the prefix is complete.",
+                        action,
                     )
                     .rule(&rule.name)
                     .source(AlertObject::from_event(object))
                     .message_id(&message.id);
-                    alert.example_keys = examples;
-                    self.alert(alert).await;
+                    alert.example_keys = examples.clone();
+                    alert
+                };
+                if age >= give_up {
+                    // Never silent, never endless: the re-check message is left to the redrive
+                    // policy (every delivery still checks, and alerts), so it ends in the DLQ.
+                    error!(message = "Partition still incomplete; re-checks stop and the message goes to the dead-letter queue.", rule = %rule.name, prefix = %prefix, missing, age_secs = age.as_secs());
+                    self.alert(incomplete_alert(PARTITION_GIVE_UP_ACTION)).await;
+                    return Verdict::Keep;
                 }
-                Verdict::Retry
+                if age >= deadline && !alerted {
+                    self.alert(incomplete_alert(PARTITION_INCOMPLETE_ACTION))
+                        .await;
+                    alerted = true;
+                }
+                let delay = partition::recheck_delay(checks, age, deadline);
+                let recheck = PartitionRecheck {
+                    rule: rule.name.clone(),
+                    marker: object.clone(),
+                    first_seen,
+                    checks,
+                    alerted,
+                };
+                Verdict::Recheck(vec![Recheck {
+                    rule: rule.name.clone(),
+                    body: recheck.to_body(),
+                    delay_secs: delay.as_secs() as i32,
+                }])
             }
             Err(e) => {
                 let disposition = e.disposition();
@@ -337,6 +467,42 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
     async fn alert(&self, alert: Alert) {
         self.alerter.raise(&self.publisher, alert).await;
     }
+}
+
+/// Sends the re-check messages of a [`Verdict::Recheck`] and says whether `message` may now be
+/// deleted: only when the queue accepted every one. Otherwise the original stays the queue's
+/// and is handed back with the retry delay of its receive count, so that a partition is never
+/// forgotten; its redelivery repeats the work (a re-sent marker event finds its copies present
+/// and publishes its completion again, as any redelivery does).
+pub async fn send_rechecks<Q: MessageSource>(
+    queue: &Q,
+    message: &Message,
+    rechecks: &[Recheck],
+) -> bool {
+    for recheck in rechecks {
+        let sent = (|| queue.send(&recheck.body, recheck.delay_secs))
+            .retry(retry_policy())
+            .when(|e: &QueueError| e.transient)
+            .await;
+        match sent {
+            Ok(()) => {
+                crate::metrics::record_partition_recheck(&recheck.rule);
+                info!(message = "Partition re-check scheduled.", rule = %recheck.rule, message_id = %message.id, delay_secs = recheck.delay_secs);
+            }
+            Err(e) => {
+                let delay = crate::daemon::retry_delay(message.receive_count);
+                error!(message = "Partition re-check could not be sent; keeping the message.", rule = %recheck.rule, message_id = %message.id, error = %e, delay_secs = delay.as_secs());
+                if let Err(e) = queue
+                    .change_visibility(&message.receipt_handle, delay.as_secs() as i32)
+                    .await
+                {
+                    warn!(message = "Could not schedule the retry; the message returns after its visibility timeout.", message_id = %message.id, error = %e);
+                }
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// A source object: (bucket, key).

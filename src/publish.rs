@@ -142,6 +142,11 @@ pub struct PrefixCompletedEvent {
     pub prefix: String,
     /// The marker object's key.
     pub marker: String,
+    /// The marker's event `sequencer`, when the event had one.
+    pub marker_sequencer: Option<String>,
+    /// When S3 said the marker was created.
+    #[serde(serialize_with = "serialize_millis_utc")]
+    pub marker_event_time: OffsetDateTime,
     /// Objects under the prefix (marker included) as listed when the check passed.
     pub objects: u64,
     pub bytes: u64,
@@ -176,6 +181,9 @@ pub enum AlertKind {
     /// A partition marker arrived, but objects under its prefix are still missing from a
     /// target after the rule's `complete_deadline_secs`.
     PartitionIncomplete,
+    /// The event's source object does not exist: deleted after the event, or the event's key
+    /// does not name an object (a key encoding problem).
+    SourceMissing,
     /// A target key holds a replica of another source object (overlapping destinations).
     ReplicaConflict,
     /// The source's user metadata plus the replica's record exceed S3's 2 KB.
@@ -204,6 +212,7 @@ impl AlertKind {
             AlertKind::PartitionIncomplete => "partition_incomplete",
             AlertKind::ReplicaConflict => "replica_conflict",
             AlertKind::MetadataTooLarge => "metadata_too_large",
+            AlertKind::SourceMissing => "source_missing",
         }
     }
 
@@ -216,6 +225,7 @@ impl AlertKind {
             AlertKind::PartitionIncomplete => "partition incomplete",
             AlertKind::ReplicaConflict => "replica of another source at the target key",
             AlertKind::MetadataTooLarge => "metadata too large",
+            AlertKind::SourceMissing => "source missing",
         }
     }
 }
@@ -509,6 +519,7 @@ mod tests {
             AlertKind::PartitionIncomplete,
             AlertKind::ReplicaConflict,
             AlertKind::MetadataTooLarge,
+            AlertKind::SourceMissing,
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }

@@ -75,4 +75,23 @@ pub trait MessageSource: Send + Sync + 'static {
         receipt_handle: &str,
         visibility_secs: i32,
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Sends a new message that becomes visible after `delay_secs` (0..=900, SQS's
+    /// `DelaySeconds`). `Ok` means the queue accepted it.
+    ///
+    /// The default refuses (permanently): a source that cannot send still works, its partition
+    /// re-checks then fall back to handing the original message back.
+    fn send(
+        &self,
+        body: &str,
+        delay_secs: i32,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        let _ = (body, delay_secs);
+        std::future::ready(Err(QueueError {
+            operation: "SendMessage",
+            queue: String::new(),
+            message: "this message source cannot send messages".into(),
+            transient: false,
+        }))
+    }
 }

@@ -63,11 +63,14 @@ pub enum Outcome {
         source: SourceReport,
         targets: Vec<TargetReport>,
     },
-    /// The source no longer is what the event announced (overwritten or deleted since), or a
-    /// target holds a newer version: the newer event does the work, this one has nothing to do.
+    /// The source no longer is what the event announced (overwritten since, or a target holds
+    /// a newer version): the event that replaced it does the work, this one has nothing to do.
     Superseded { reason: String },
     /// The source could not be read, so no target was attempted.
     SourceFailed(StoreError),
+    /// The source does not exist (404): deleted since the event, or the event's key does not
+    /// name an object (a key decoded wrongly). Redelivery cannot make it appear.
+    SourceMissing { reason: String },
     /// At least one target failed; the others hold the object.
     TargetsFailed {
         succeeded: Vec<TargetReport>,
@@ -186,8 +189,8 @@ impl<S: ObjectStore> Replicator<S> {
             {
                 Ok(Some(head)) => head,
                 Ok(None) => {
-                    return Outcome::Superseded {
-                        reason: format!("{source_ref} no longer exists"),
+                    return Outcome::SourceMissing {
+                        reason: format!("{source_ref} does not exist"),
                     }
                 }
                 Err(e) if e.kind == StoreErrorKind::PreconditionFailed => {
@@ -418,13 +421,15 @@ impl<S: ObjectStore> Replicator<S> {
                 Operation::GetObject | Operation::UploadPartCopy
             );
             match e.kind {
-                // Only the source is pinned on these: it changed since the event.
-                StoreErrorKind::PreconditionFailed | StoreErrorKind::NotFound if source_read => {
+                // Only the source is pinned on these: it changed since the event. (A source
+                // gone meanwhile fails the copy: the redelivery finds it missing and says so.)
+                StoreErrorKind::PreconditionFailed if source_read => {
                     return TargetOutcome::Superseded(format!(
                         "s3://{}/{} changed since the event ({e})",
                         copy.object.bucket, copy.object.key
                     ))
                 }
+                _ if source_read => return fail(e),
                 StoreErrorKind::PreconditionFailed | StoreErrorKind::WriteConflict => {}
                 // `If-Match` on a key deleted meanwhile answers 404.
                 StoreErrorKind::NotFound

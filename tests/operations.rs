@@ -2,6 +2,9 @@
 //! real binary, and its `healthcheck` subcommand.
 
 mod common;
+/// FIFO completion topics: deduplication IDs per write.
+#[path = "operations/fifo.rs"]
+mod fifo;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -284,96 +287,6 @@ async fn the_binary_logs_json_lines_with_bucket_and_key() {
         lines.iter().any(|l| l.contains("Daemon stopped.")),
         "{lines:#?}"
     );
-}
-
-/// terraform's `completion_topic_fifo`: on a FIFO topic every completion carries the source
-/// bucket as message group and a deduplication ID naming the object version, so SNS drops a
-/// second announcement of the same version within its five-minute window. (The emulator
-/// passes both IDs through to the FIFO subscriber but does not drop duplicates itself, so the
-/// test compares the IDs of two deliveries of one version.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fifo_completion_topic_gets_a_group_and_a_stable_deduplication_id() {
-    use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-
-    let (emulator, stack) = setup("fifo").await;
-    let sns = emulator.sns();
-    let sqs = emulator.sqs();
-    let topic = sns
-        .create_topic()
-        .name(format!("{}-completed.fifo", stack.name))
-        .attributes("FifoTopic", "true")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn()
-        .unwrap()
-        .to_owned();
-    let queue = create_queue(
-        &sqs,
-        &format!("{}-completions.fifo", stack.name),
-        &[(QueueAttributeName::FifoQueue, "true".to_owned())],
-    )
-    .await;
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("sqs")
-        .endpoint(queue_arn(&sqs, &queue).await)
-        .attributes("RawMessageDelivery", "true")
-        .send()
-        .await
-        .unwrap();
-    let toml = stack.config_toml().replace(&stack.completion_topic, &topic);
-    let (config, _file) = load_config(&toml);
-    let daemon = Daemon::start(config);
-
-    // The same bytes twice: the same ETag, so the same object version.
-    let s3 = emulator.s3(SOURCE_REGION);
-    let key = "fifo/part-0.bin";
-    let mut ids = Vec::new();
-    let deadline = Instant::now() + DEADLINE;
-    for _ in 0..2 {
-        put_object(
-            &s3,
-            &stack.source_bucket,
-            key,
-            b"same bytes",
-            "application/octet-stream",
-            &[],
-            None,
-        )
-        .await;
-        loop {
-            assert!(Instant::now() < deadline, "no completion on the FIFO topic");
-            let out = sqs
-                .receive_message()
-                .queue_url(&queue)
-                .wait_time_seconds(1)
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .send()
-                .await
-                .unwrap();
-            if let Some(m) = out.messages().first() {
-                let attrs = m.attributes().unwrap();
-                let get = |name| attrs.get(&name).cloned().unwrap_or_default();
-                assert!(m.body().unwrap().contains(key));
-                ids.push((
-                    get(MessageSystemAttributeName::MessageGroupId),
-                    get(MessageSystemAttributeName::MessageDeduplicationId),
-                ));
-                sqs.delete_message()
-                    .queue_url(&queue)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-                break;
-            }
-        }
-    }
-    daemon.stop().await;
-    assert_eq!(ids[0].0, stack.source_bucket, "{ids:?}");
-    assert_eq!(ids[0].1.len(), 16, "{ids:?}");
-    assert_eq!(ids[0], ids[1], "one object version, one deduplication ID");
 }
 
 /// The ECS task has no configuration file: `check-config` and `run` read the file's text from

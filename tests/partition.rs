@@ -144,3 +144,106 @@ async fn a_missing_object_is_alerted_after_the_deadline_and_nothing_is_announced
         "no prefix completion while an object is missing"
     );
 }
+
+/// Messages waiting out their `DelaySeconds`, as SQS reports them.
+async fn delayed(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
+    let name = aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed;
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(name.clone())
+        .send()
+        .await
+        .expect("queue attributes");
+    out.attributes()
+        .and_then(|a| a.get(&name))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqs_adapter_sends_a_message_that_stays_hidden_for_its_delay() {
+    use s3_replicator::queue::{sqs::SqsQueue, MessageSource};
+    let (emulator, stack) = setup("delayed").await;
+    let sqs = emulator.sqs();
+    let queue = SqsQueue::new(sqs.clone(), &stack.queue_url);
+    let sent = std::time::Instant::now();
+    queue.send("{\"hello\":1}", 3).await.expect("send");
+    assert_eq!(delayed(&sqs, &stack.queue_url).await, 1, "held back");
+    assert!(
+        queue.receive(10, 0, 30).await.expect("receive").is_empty(),
+        "not visible before its delay"
+    );
+    let received = receive_until(&sqs, &stack.queue_url, Duration::from_secs(15), |r| {
+        !r.is_empty()
+    })
+    .await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].body, "{\"hello\":1}");
+    assert!(
+        sent.elapsed() >= Duration::from_millis(2500),
+        "visible only after about 3 s: {:?}",
+        sent.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incomplete_partition_replaces_its_marker_message_with_a_delayed_re_check() {
+    let (emulator, stack) = setup("recheck").await;
+    let s3 = emulator.s3(SOURCE_REGION);
+    let sqs = emulator.sqs();
+    let prefix = "curated/d=2026-11-23/";
+    // An object without an event keeps the partition incomplete.
+    set_notification(&s3, &stack.source_bucket, None).await;
+    put_object(
+        &s3,
+        &stack.source_bucket,
+        &format!("{prefix}hidden.csv"),
+        b"never announced",
+        "text/csv",
+        &[],
+        None,
+    )
+    .await;
+    let events = queue_arn(&sqs, &stack.queue_url).await;
+    set_notification(&s3, &stack.source_bucket, Some(&events)).await;
+
+    let (config, _file) = load_config(&partition_config(&stack, 600));
+    let daemon = Daemon::start(config);
+    let marker = format!("{prefix}_SUCCESS");
+    put_object(
+        &s3,
+        &stack.source_bucket,
+        &marker,
+        b"",
+        "text/csv",
+        &[],
+        None,
+    )
+    .await;
+
+    // The marker's message is deleted and the only message left is the delayed re-check (the
+    // first waits 10 s): nothing visible, nothing in flight, one delayed.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let mut seen = false;
+    while !seen && std::time::Instant::now() < deadline {
+        seen = delayed(&sqs, &stack.queue_url).await == 1
+            && queue_depth(&sqs, &stack.queue_url).await == (0, 0);
+        if !seen {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    daemon.stop().await;
+    assert!(seen, "a delayed re-check replaced the marker's message");
+    let received = receive_until(&sqs, &stack.queue_url, Duration::from_secs(30), |r| {
+        !r.is_empty()
+    })
+    .await;
+    let recheck: Value =
+        serde_json::from_str(&received.first().expect("the re-check").body).expect("JSON");
+    assert_eq!(recheck["schema"], "s3-replicator.partition-recheck.v1");
+    assert_eq!(recheck["rule"], "lake");
+    assert_eq!(recheck["marker"]["key"], marker);
+    assert_eq!(recheck["checks"], 1);
+    assert_eq!(recheck["alerted"], false);
+}

@@ -16,6 +16,13 @@ use s3_replicator::route::Router;
 use s3_replicator::store::memory::{MemoryStore, StoredObject};
 use s3_replicator::store::StoreErrorKind;
 
+/// Partition re-checks that never spend the marker message's receive count.
+#[path = "pipeline_logic/partition_rechecks.rs"]
+mod partition_rechecks;
+/// Events whose source object does not exist.
+#[path = "pipeline_logic/source_missing.rs"]
+mod source_missing;
+
 fn target(name: &str, bucket: &str, store: MemoryStore) -> Target<MemoryStore> {
     Target {
         config: TargetConfig::new(name, bucket, "eu-west-1"),

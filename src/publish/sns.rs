@@ -100,17 +100,7 @@ impl Publisher for SnsPublisher {
         &self,
         event: &PrefixCompletedEvent,
     ) -> Result<(), PublishError> {
-        let fifo = || {
-            FifoIds::from_parts(
-                &event.source_bucket,
-                &[
-                    "prefix-completed",
-                    &event.rule,
-                    &event.source_bucket,
-                    &event.marker,
-                ],
-            )
-        };
+        let fifo = || FifoIds::of_prefix(event);
         self.publish_on_completion_topic(event, event.attributes(), fifo)
             .await
     }
@@ -139,10 +129,14 @@ fn is_fifo(topic_arn: &str) -> bool {
 /// Message group and deduplication ID of a completion on a FIFO topic.
 ///
 /// The group is the source bucket: completions of one bucket arrive in order, different
-/// buckets don't wait for each other. The deduplication ID names the object version under its
-/// rule, so a redelivered message (its targets found `already_present`) does not announce the
-/// same version twice within SNS's 5-minute deduplication window. The body cannot serve
-/// (content-based deduplication): `completed_at` and the durations differ on every delivery.
+/// buckets don't wait for each other. The deduplication ID names the *write* of the object
+/// version under its rule: rule, bucket, key, ETag, version ID and the event's `sequencer`
+/// (S3's order of writes to one key), or its event time when it has none. A redelivered message
+/// (its targets found `already_present`) then does not announce the same write twice within
+/// SNS's 5-minute deduplication window, while a key rewritten X → Y → X within that window gets
+/// three completions: an unversioned X has the same ETag both times, only the sequencer tells
+/// the two writes apart. The body cannot serve (content-based deduplication): `completed_at`
+/// and the durations differ on every delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct FifoIds {
     group: String,
@@ -152,6 +146,7 @@ struct FifoIds {
 impl FifoIds {
     fn of(event: &CompletionEvent) -> Self {
         let s = &event.source;
+        let write = write_of(s.sequencer.as_deref(), s.event_time);
         Self::from_parts(
             &s.bucket,
             &[
@@ -160,6 +155,23 @@ impl FifoIds {
                 &s.key,
                 &s.etag,
                 s.version_id.as_deref().unwrap_or(""),
+                &write,
+            ],
+        )
+    }
+
+    /// A partition completion: named by its marker's write, like an object's completion, so
+    /// that a partition closed again by a new marker within 5 minutes is announced again.
+    fn of_prefix(event: &PrefixCompletedEvent) -> Self {
+        let write = write_of(event.marker_sequencer.as_deref(), event.marker_event_time);
+        Self::from_parts(
+            &event.source_bucket,
+            &[
+                "prefix-completed",
+                &event.rule,
+                &event.source_bucket,
+                &event.marker,
+                &write,
             ],
         )
     }
@@ -176,6 +188,19 @@ impl FifoIds {
             group: group.to_owned(),
             deduplication: format!("{:016x}", hash.0),
         }
+    }
+}
+
+/// Which write of a key an event announces: its sequencer (upper-cased without trailing zeros,
+/// the form [`crate::event::Sequencer`] compares by), else its event time in milliseconds (the
+/// precision of S3's `eventTime`, and of the completion event's `source.event_time`).
+fn write_of(sequencer: Option<&str>, event_time: time::OffsetDateTime) -> String {
+    match sequencer.filter(|s| !s.is_empty()) {
+        Some(sequencer) => format!(
+            "sequencer:{}",
+            sequencer.trim_end_matches('0').to_ascii_uppercase()
+        ),
+        None => format!("time:{}", event_time.unix_timestamp_nanos() / 1_000_000),
     }
 }
 
@@ -240,6 +265,88 @@ mod fifo_tests {
         assert_ne!(ids, FifoIds::of(&newer));
         let other_rule = CompletionEvent::new("other", source, vec![]);
         assert_ne!(ids, FifoIds::of(&other_rule));
+    }
+
+    fn unversioned(etag: &str, sequencer: Option<&str>, second: i64) -> CompletionEvent {
+        CompletionEvent::new(
+            "rule",
+            crate::publish::SourceReport {
+                bucket: "lake".into(),
+                key: "a/b.parquet".into(),
+                region: "us-east-1".into(),
+                version_id: None,
+                etag: etag.into(),
+                size: 1,
+                sequencer: sequencer.map(str::to_owned),
+                event_time: time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(second),
+            },
+            vec![],
+        )
+    }
+
+    #[test]
+    fn a_key_rewritten_x_y_x_gets_three_deduplication_ids() {
+        let writes = [
+            unversioned("x", Some("0064D3901D00059242"), 0),
+            unversioned("y", Some("0064D3901D00059243"), 1),
+            unversioned("x", Some("0064D3901D00059244"), 2),
+        ];
+        let ids: std::collections::HashSet<String> = writes
+            .iter()
+            .map(|e| FifoIds::of(e).deduplication)
+            .collect();
+        assert_eq!(
+            ids.len(),
+            3,
+            "the third completion must not be deduplicated away"
+        );
+        // A redelivery of the last event (same sequencer, another delivery) is the same write;
+        // the sequencer's case and trailing zeros do not make it another one.
+        let mut again = unversioned("x", Some("0064d3901d000592440000"), 2);
+        again.latency_ms += 1000;
+        assert_eq!(FifoIds::of(&again), FifoIds::of(&writes[2]));
+    }
+
+    #[test]
+    fn without_a_sequencer_the_event_time_tells_writes_apart() {
+        let first = unversioned("x", None, 0);
+        let third = unversioned("x", None, 2);
+        assert_ne!(FifoIds::of(&first), FifoIds::of(&third));
+        assert_eq!(FifoIds::of(&first), FifoIds::of(&unversioned("x", None, 0)));
+    }
+
+    #[test]
+    fn a_partition_closed_again_by_a_new_marker_gets_a_new_deduplication_id() {
+        let event = |sequencer: Option<&str>, second: i64| PrefixCompletedEvent {
+            schema: crate::publish::PREFIX_COMPLETED_SCHEMA,
+            rule: "rule".into(),
+            source_bucket: "lake".into(),
+            source_region: "us-east-1".into(),
+            prefix: "d=1/".into(),
+            marker: "d=1/_SUCCESS".into(),
+            marker_sequencer: sequencer.map(str::to_owned),
+            marker_event_time: time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(second),
+            objects: 2,
+            bytes: 2,
+            targets: vec![],
+            completed_at: time::OffsetDateTime::now_utc(),
+        };
+        let first = FifoIds::of_prefix(&event(Some("0A"), 0));
+        assert_eq!(
+            first,
+            FifoIds::of_prefix(&event(Some("0A"), 0)),
+            "redelivery"
+        );
+        assert_ne!(
+            first,
+            FifoIds::of_prefix(&event(Some("0B"), 0)),
+            "new marker"
+        );
+        assert_ne!(
+            FifoIds::of_prefix(&event(None, 0)),
+            FifoIds::of_prefix(&event(None, 5))
+        );
+        assert_eq!(first.group, "lake");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! An in-memory [`MessageSource`] for testing the daemon loop: visibility, receive counts,
-//! and injected delete failures, without a network.
+//! delayed sends (on tokio's clock, so that a paused test clock drives them), and injected
+//! delete and send failures, without a network.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,6 +18,14 @@ struct State {
     delete_calls: usize,
     /// Every successful `change_visibility`: receipt handle and seconds.
     visibility_changes: Vec<(String, i32)>,
+    /// Messages sent with a delay, not visible before their instant.
+    delayed: Vec<(tokio::time::Instant, (String, String, u32))>,
+    /// Every accepted `MessageSource::send`: body and delay in seconds.
+    sent: Vec<(String, i32)>,
+    /// How many of the next `MessageSource::send` calls fail.
+    fail_sends: usize,
+    /// The highest receive count handed out so far.
+    max_receive_count: u32,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -63,10 +72,25 @@ impl MemoryQueue {
         self.state().visible.len()
     }
 
-    /// Messages not deleted, visible or in flight.
+    /// Messages not deleted: visible, in flight, or not yet due (sent with a delay).
     pub fn remaining(&self) -> usize {
         let state = self.state();
-        state.visible.len() + state.in_flight.len()
+        state.visible.len() + state.in_flight.len() + state.delayed.len()
+    }
+
+    /// Every message sent through [`MessageSource::send`] and accepted: body and delay.
+    pub fn sent(&self) -> Vec<(String, i32)> {
+        self.state().sent.clone()
+    }
+
+    /// The next `count` calls of [`MessageSource::send`] fail (transiently).
+    pub fn fail_next_sends(&self, count: usize) {
+        self.state().fail_sends = count;
+    }
+
+    /// The highest receive count any message reached so far.
+    pub fn max_receive_count(&self) -> u32 {
+        self.state().max_receive_count
     }
 
     /// Makes every in-flight message visible again, as an expired visibility timeout would.
@@ -87,11 +111,20 @@ impl MessageSource for MemoryQueue {
         let mut out = Vec::new();
         {
             let mut state = self.state();
+            let now = tokio::time::Instant::now();
+            let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut state.delayed)
+                .into_iter()
+                .partition(|(at, _)| *at <= now);
+            state.delayed = waiting;
+            state
+                .visible
+                .extend(due.into_iter().map(|(_, message)| message));
             while out.len() < max.max(1) as usize {
                 let Some((id, body, count)) = state.visible.pop_front() else {
                     break;
                 };
                 let count = count + 1;
+                state.max_receive_count = state.max_receive_count.max(count);
                 let handle = format!("{id}-r{count}");
                 state
                     .in_flight
@@ -164,6 +197,36 @@ impl MessageSource for MemoryQueue {
                 state.visible.push_back(message);
             }
         }
+        Ok(())
+    }
+
+    async fn send(&self, body: &str, delay_secs: i32) -> Result<(), QueueError> {
+        let mut state = self.state();
+        if state.fail_sends > 0 {
+            state.fail_sends -= 1;
+            return Err(QueueError {
+                operation: "SendMessage",
+                queue: "memory".into(),
+                message: "injected failure".into(),
+                transient: true,
+            });
+        }
+        if !(0..=900).contains(&delay_secs) {
+            // Like SQS: DelaySeconds outside 0..=900 is refused.
+            return Err(QueueError {
+                operation: "SendMessage",
+                queue: "memory".into(),
+                message: format!(
+                    "InvalidParameterValue: DelaySeconds {delay_secs} is not in 0..=900"
+                ),
+                transient: false,
+            });
+        }
+        state.next_id += 1;
+        let id = format!("m{}", state.next_id);
+        let due = tokio::time::Instant::now() + std::time::Duration::from_secs(delay_secs as u64);
+        state.delayed.push((due, (id, body.to_owned(), 0)));
+        state.sent.push((body.to_owned(), delay_secs));
         Ok(())
     }
 }

@@ -143,4 +143,16 @@ impl MessageSource for SqsQueue {
             .map(|_| ())
             .map_err(|e| self.error("ChangeMessageVisibility", &e))
     }
+
+    async fn send(&self, body: &str, delay_secs: i32) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .delay_seconds(delay_secs)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error("SendMessage", &e))
+    }
 }
