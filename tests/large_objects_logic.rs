@@ -346,12 +346,16 @@ async fn a_replica_whose_bytes_differ_is_a_failed_copy() {
         let Outcome::TargetsFailed { failed, .. } = outcome else {
             panic!("{size}: expected a failure, got {outcome:?}");
         };
-        assert_eq!(failed[0].error.kind, StoreErrorKind::BadResponse, "{size}");
+        // The write carried the source's full-object checksum, so the store refused the bytes
+        // itself (BadDigest, retried as damage in transit, then failed); no replica is left.
+        assert_eq!(failed[0].error.kind, StoreErrorKind::Transient, "{size}");
         assert!(
             failed[0].error.message.contains("checksum"),
             "{}",
             failed[0].error
         );
+        assert!(w.memory.get("dr", "obj").is_none(), "{size}");
+        assert_eq!(w.memory.open_uploads(), 0, "{size}");
     }
 }
 
