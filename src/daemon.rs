@@ -61,6 +61,26 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
 }
 
+/// The default of `timeouts.message_deadline_secs`.
+pub const DEFAULT_MESSAGE_DEADLINE: Duration = Duration::from_secs(2 * 60 * 60);
+
+/// How long the handling of one message may take (`timeouts.message_deadline_secs`), and the
+/// window over which its overrun alerts are aggregated (`alerts.window_secs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageDeadline {
+    pub after: Duration,
+    pub alert_window: Duration,
+}
+
+impl Default for MessageDeadline {
+    fn default() -> Self {
+        Self {
+            after: DEFAULT_MESSAGE_DEADLINE,
+            alert_window: Duration::from_secs(300),
+        }
+    }
+}
+
 /// The visibility delay for a message handed back after its `receive_count`-th delivery failed.
 pub fn retry_delay(receive_count: u32) -> Duration {
     let doublings = receive_count.saturating_sub(1).min(16);
@@ -70,16 +90,38 @@ pub fn retry_delay(receive_count: u32) -> Duration {
 /// Messages being handled, by id, so that shutdown can hand back the unfinished ones.
 type InFlight = Arc<Mutex<HashMap<String, String>>>;
 
+/// [`run_with_deadline`] with the default [`MessageDeadline`].
+pub async fn run<Q, S, P>(
+    queue: Arc<Q>,
+    pipeline: Arc<Pipeline<S, P>>,
+    settings: Settings,
+    shutdown: impl Future<Output = ()>,
+) where
+    Q: MessageSource,
+    S: ObjectStore,
+    P: Publisher,
+{
+    run_with_deadline(
+        queue,
+        pipeline,
+        settings,
+        MessageDeadline::default(),
+        shutdown,
+    )
+    .await;
+}
+
 /// Runs until `shutdown` resolves, then drains in-flight work and returns.
 ///
 /// On shutdown: no new receives; in-flight messages get `settings.shutdown_timeout` to finish;
 /// what is still running then is cancelled (dropping a copy aborts its multipart upload) and
 /// its message is handed back at once (visibility 0) so that another task takes it. Messages
 /// of a receive that was under way are handed back the same way.
-pub async fn run<Q, S, P>(
+pub async fn run_with_deadline<Q, S, P>(
     queue: Arc<Q>,
     pipeline: Arc<Pipeline<S, P>>,
     settings: Settings,
+    _deadline: MessageDeadline,
     shutdown: impl Future<Output = ()>,
 ) where
     Q: MessageSource,

@@ -176,6 +176,9 @@ pub enum AlertKind {
     /// A partition marker arrived, but objects under its prefix are still missing from a
     /// target after the rule's `complete_deadline_secs`.
     PartitionIncomplete,
+    /// The handling of a message took longer than `timeouts.message_deadline_secs`: it was
+    /// cancelled and the message handed back for a retry.
+    DeadlineExceeded,
 }
 
 impl AlertKind {
@@ -187,6 +190,7 @@ impl AlertKind {
             AlertKind::MalformedMessage => "malformed_message",
             AlertKind::CompletionUnpublished => "completion_unpublished",
             AlertKind::PartitionIncomplete => "partition_incomplete",
+            AlertKind::DeadlineExceeded => "deadline_exceeded",
         }
     }
 
@@ -197,6 +201,7 @@ impl AlertKind {
             AlertKind::MalformedMessage => "malformed message",
             AlertKind::CompletionUnpublished => "completion not published",
             AlertKind::PartitionIncomplete => "partition incomplete",
+            AlertKind::DeadlineExceeded => "message deadline exceeded",
         }
     }
 }
