@@ -46,6 +46,8 @@ pub const ALERTS_FAILED: &str = "s3r_alerts_failed_total";
 /// AWS API requests sent, every attempt (the SDK's transport retries included): `service`
 /// (`s3`, `sqs`, `sns`), `operation` (the SDK's name: `HeadObject`, `ReceiveMessage`, …).
 pub const AWS_REQUESTS: &str = "s3r_aws_requests_total";
+/// Messages whose handling passed `timeouts.message_deadline_secs` and was cancelled.
+pub const MESSAGE_DEADLINES_EXCEEDED: &str = "s3r_message_deadlines_exceeded_total";
 
 /// Upper bounds of the lag histogram, seconds: from a fast copy to a 15-minute backlog.
 const LAG_BUCKETS: &[f64] = &[
@@ -129,6 +131,12 @@ const FAMILIES: &[(&str, Kind, &str, &[&str])] = &[
         Kind::Counter,
         "AWS API requests sent, by service and operation: every attempt, SDK retries included (not STS).",
         &["service", "operation"],
+    ),
+    (
+        MESSAGE_DEADLINES_EXCEEDED,
+        Kind::Counter,
+        "Messages whose handling passed its deadline and was cancelled (handed back for a retry).",
+        &[],
     ),
 ];
 
@@ -302,6 +310,11 @@ pub fn record_aws_request(service: &str, operation: &str) {
         other => return inc(AWS_REQUESTS, &[&other.to_ascii_lowercase(), operation], 1),
     };
     inc(AWS_REQUESTS, &[service, operation], 1);
+}
+
+/// Records one message whose handling passed its deadline.
+pub fn record_deadline_exceeded() {
+    inc(MESSAGE_DEADLINES_EXCEEDED, &[], 1);
 }
 
 /// Counts a message as in flight until dropped, then records its verdict with [`Self::done`].
