@@ -497,6 +497,177 @@ mod tests {
         assert!(at_s3.try_recv().is_err());
     }
 
+    /// Records the attempt and connect timeouts each request is sent with.
+    #[derive(Debug, Clone, Default)]
+    struct SeeTimeouts(std::sync::Arc<std::sync::Mutex<Vec<(Option<Duration>, Option<Duration>)>>>);
+
+    impl Intercept for SeeTimeouts {
+        fn name(&self) -> &'static str {
+            "SeeTimeouts"
+        }
+
+        fn read_before_transmit(
+            &self,
+            _context: &BeforeTransmitInterceptorContextRef<'_>,
+            _runtime_components: &RuntimeComponents,
+            cfg: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            let t = cfg.load::<TimeoutConfig>().expect("a timeout config");
+            self.0
+                .lock()
+                .unwrap()
+                .push((t.operation_attempt_timeout(), t.connect_timeout()));
+            Ok(())
+        }
+    }
+
+    impl SeeTimeouts {
+        fn take(&self) -> (Option<Duration>, Option<Duration>) {
+            self.0.lock().unwrap().remove(0)
+        }
+    }
+
+    #[tokio::test]
+    async fn each_kind_of_request_gets_its_own_attempt_timeout() {
+        let (port, _requests) = capture().await;
+        let base = load_base(
+            &AwsConfig {
+                endpoint_url: Some(format!("http://127.0.0.1:{port}")),
+                s3_endpoint_url: None,
+                region: Some("us-east-1".into()),
+            },
+            None,
+        )
+        .await;
+        let base = base
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "test", "test", None, None, "unit",
+            )))
+            .build();
+        let secs = Duration::from_secs;
+        let timeouts = Timeouts {
+            connect: secs(3),
+            request: secs(7),
+            transfer: secs(11),
+            receive: secs(13),
+        };
+        let seen = SeeTimeouts::default();
+        let s3 = s3_client_with(&base, None, "us-east-1", None, &timeouts);
+        let _ = s3
+            .head_object()
+            .bucket("b")
+            .key("k")
+            .customize()
+            .interceptor(seen.clone())
+            .send()
+            .await;
+        assert_eq!(seen.take(), (Some(secs(7)), Some(secs(3))), "HeadObject");
+        let _ = s3
+            .get_object_tagging()
+            .bucket("b")
+            .key("k")
+            .customize()
+            .interceptor(seen.clone())
+            .send()
+            .await;
+        assert_eq!(seen.take(), (Some(secs(7)), Some(secs(3))), "tagging");
+        let _ = s3
+            .get_object()
+            .bucket("b")
+            .key("k")
+            .customize()
+            .interceptor(seen.clone())
+            .send()
+            .await;
+        assert_eq!(seen.take(), (Some(secs(11)), Some(secs(3))), "GetObject");
+        let _ = s3
+            .copy_object()
+            .bucket("b")
+            .key("k")
+            .copy_source("a/k")
+            .customize()
+            .interceptor(seen.clone())
+            .send()
+            .await;
+        assert_eq!(seen.take(), (Some(secs(11)), Some(secs(3))), "CopyObject");
+        let _ = s3
+            .complete_multipart_upload()
+            .bucket("b")
+            .key("k")
+            .upload_id("u")
+            .customize()
+            .interceptor(seen.clone())
+            .send()
+            .await;
+        assert_eq!(
+            seen.take(),
+            (Some(secs(11)), Some(secs(3))),
+            "CompleteMultipartUpload"
+        );
+
+        let sqs = sqs_client_with(&base, &timeouts);
+        let url = format!("http://127.0.0.1:{port}/123456789012/q");
+        let _ = sqs
+            .receive_message()
+            .queue_url(&url)
+            .customize()
+            .interceptor(seen.clone())
+            .send()
+            .await;
+        assert_eq!(
+            seen.take(),
+            (Some(secs(13)), Some(secs(3))),
+            "ReceiveMessage"
+        );
+        let _ = sqs
+            .change_message_visibility()
+            .queue_url(&url)
+            .receipt_handle("h")
+            .visibility_timeout(1)
+            .customize()
+            .interceptor(seen.clone())
+            .send()
+            .await;
+        assert_eq!(
+            seen.take(),
+            (Some(secs(7)), Some(secs(3))),
+            "ChangeMessageVisibility"
+        );
+
+        let sns = sns_client_with(&base, &timeouts);
+        let _ = sns
+            .publish()
+            .topic_arn("arn:aws:sns:us-east-1:123456789012:t")
+            .message("m")
+            .customize()
+            .interceptor(seen.clone())
+            .send()
+            .await;
+        assert_eq!(seen.take(), (Some(secs(7)), Some(secs(3))), "Publish");
+    }
+
+    #[test]
+    fn timeouts_follow_the_configuration_and_the_long_poll() {
+        let mut config = Config::default();
+        config.queue.wait_time_secs = 20;
+        config.timeouts.receive_margin_secs = 10;
+        config.timeouts.request_secs = 30;
+        config.timeouts.transfer_secs = 900;
+        let t = Timeouts::from_config(&config);
+        assert_eq!(t.receive, Duration::from_secs(30));
+        assert_eq!(t.request, Duration::from_secs(30));
+        assert_eq!(t.transfer, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn a_timed_out_request_is_a_transient_transport_failure() {
+        let err: SdkError<aws_sdk_s3::operation::head_object::HeadObjectError, HttpResponse> =
+            SdkError::timeout_error("attempt timeout occurred after 1s");
+        let failure = SdkFailure::from_sdk(&err);
+        assert!(failure.transport && failure.is_transient(), "{failure:?}");
+    }
+
     #[test]
     fn every_client_counts_its_requests() {
         let base = SdkConfig::builder()

@@ -2472,7 +2472,11 @@ impl Config {
             self.queue.wait_time_secs.max(0) as u64 + t.receive_margin_secs,
             t.receive_margin_secs
         )?;
-        writeln!(out, "  message_deadline_secs:   {}", t.message_deadline_secs)
+        writeln!(
+            out,
+            "  message_deadline_secs:   {}",
+            t.message_deadline_secs
+        )
     }
 }
 
@@ -2539,7 +2543,10 @@ mod timeouts_tests {
             ],
             "{err}"
         );
-        assert!(err.to_string().contains("must be 1..=43199 seconds"), "{err}");
+        assert!(
+            err.to_string().contains("must be 1..=43199 seconds"),
+            "{err}"
+        );
         assert!(err.to_string().contains("12-hour"), "{err}");
     }
 
@@ -2554,7 +2561,10 @@ mod timeouts_tests {
             "timeouts.message_deadline_secs",
             "{err}"
         );
-        assert!(err.to_string().contains("timeouts.transfer_secs (600)"), "{err}");
+        assert!(
+            err.to_string().contains("timeouts.transfer_secs (600)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -2569,7 +2579,9 @@ mod timeouts_tests {
         let text = load(MINIMAL).unwrap().describe();
         assert!(text.contains("Timeouts"), "{text}");
         assert!(
-            text.contains("receive:                 30 (queue.wait_time_secs + receive_margin_secs 10)"),
+            text.contains(
+                "receive:                 30 (queue.wait_time_secs + receive_margin_secs 10)"
+            ),
             "{text}"
         );
         assert!(text.contains("message_deadline_secs:   7200"), "{text}");

@@ -29,9 +29,9 @@ fn with_short_timeouts(toml: &str, deadline_secs: u64) -> String {
 /// Runs `call` with an outer limit of [`HANG`]; returns its result and how long it took.
 async fn bounded<T>(what: &str, call: impl std::future::Future<Output = T>) -> (T, Duration) {
     let started = Instant::now();
-    let result = tokio::time::timeout(HANG, call)
-        .await
-        .unwrap_or_else(|_| panic!("{what} through a stalled connection still hangs after {HANG:?}"));
+    let result = tokio::time::timeout(HANG, call).await.unwrap_or_else(|_| {
+        panic!("{what} through a stalled connection still hangs after {HANG:?}")
+    });
     (result, started.elapsed())
 }
 
