@@ -477,6 +477,81 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn an_interrupted_run_of_two_rules_resumes_each_rule_where_it_stopped() {
+        let store = MemoryStore::new("daemon");
+        for bucket in ["lake", "eu"] {
+            store.create_bucket(bucket);
+        }
+        let replicator = Replicator::new(
+            store.clone(),
+            [Target {
+                config: TargetConfig::new("eu", "eu", "eu-west-1"),
+                store: store.clone(),
+            }],
+        );
+        let rule = |name: &str, prefix: &str| RuleConfig {
+            name: name.into(),
+            source_bucket: "lake".into(),
+            prefix: Some(prefix.into()),
+            targets: vec!["eu".into()],
+            ..Default::default()
+        };
+        // The second rule's keys sort before the first rule's.
+        let (later, earlier) = (rule("later", "m/"), rule("earlier", "c/"));
+        for prefix in ["m", "c"] {
+            for i in 1..=5 {
+                let key = format!("{prefix}/{i}");
+                store.put("lake", &key, key.as_bytes(), StoredObject::default());
+            }
+        }
+        let options = Options {
+            concurrency: 1,
+            ..Options::default()
+        };
+        // Interrupted after three objects of the first rule.
+        let progress = Arc::new(Progress::default());
+        let first = run(
+            &replicator,
+            None::<&MemoryPublisher>,
+            &[&later, &earlier],
+            &options,
+            Arc::clone(&progress),
+            async {
+                while progress.done.load(Ordering::Relaxed) < 3 {
+                    tokio::task::yield_now().await;
+                }
+            },
+        )
+        .await;
+        assert!(first.interrupted, "{first:?}");
+        assert_eq!(first.copied, 3, "{first:?}");
+
+        let resumed = run(
+            &replicator,
+            None::<&MemoryPublisher>,
+            &[&later, &earlier],
+            &Options {
+                start_after: first.resume_after.clone(),
+                ..options
+            },
+            Arc::default(),
+            std::future::pending(),
+        )
+        .await;
+        assert_eq!(
+            (resumed.copied, resumed.already_present),
+            (7, 0),
+            "the rest of the first rule and all of the second: {resumed:?}"
+        );
+        for prefix in ["m", "c"] {
+            for i in 1..=5 {
+                let key = format!("{prefix}/{i}");
+                assert!(store.get("eu", &key).is_some(), "{key} not replicated");
+            }
+        }
+    }
+
     #[test]
     fn progress_shows_an_eta_once_the_total_is_known() {
         let progress = Progress::default();
