@@ -497,9 +497,12 @@ mod tests {
         assert!(at_s3.try_recv().is_err());
     }
 
+    /// The attempt and connect timeouts of one request.
+    type Seen = (Option<Duration>, Option<Duration>);
+
     /// Records the attempt and connect timeouts each request is sent with.
     #[derive(Debug, Clone, Default)]
-    struct SeeTimeouts(std::sync::Arc<std::sync::Mutex<Vec<(Option<Duration>, Option<Duration>)>>>);
+    struct SeeTimeouts(std::sync::Arc<std::sync::Mutex<Vec<Seen>>>);
 
     impl Intercept for SeeTimeouts {
         fn name(&self) -> &'static str {
@@ -522,7 +525,7 @@ mod tests {
     }
 
     impl SeeTimeouts {
-        fn take(&self) -> (Option<Duration>, Option<Duration>) {
+        fn take(&self) -> Seen {
             self.0.lock().unwrap().remove(0)
         }
     }

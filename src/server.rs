@@ -4,7 +4,7 @@
 //!   check uses it (through `s3-replicator healthcheck`, as the image has no shell or curl).
 //! - `/readyz` — 200 when the queue answers `GetQueueAttributes` with the daemon's credentials:
 //!   the queue exists, is reachable, and the credentials are valid and allowed. 503 otherwise,
-//!   with a generic reason (`not ready: queue unreachable`); the details (the SDK's error text,
+//!   with a generic reason (`not ready: queue unreachable (GetQueueAttributes failed; …)`); the details (the SDK's error text,
 //!   which can name account IDs and role ARNs) go to the log only. Deliberately not the
 //!   container health check: a queue or IAM outage would make ECS replace every task at once,
 //!   which fixes nothing.
@@ -30,7 +30,8 @@ use crate::config::Config;
 /// Largest request head read; the three routes need only the request line.
 const MAX_REQUEST: usize = 8 * 1024;
 /// The `/readyz` body when the queue check fails: nothing of the error itself.
-const NOT_READY: &str = "not ready: queue unreachable\n";
+const NOT_READY: &str =
+    "not ready: queue unreachable (GetQueueAttributes failed; the reason is in the log)\n";
 
 /// Bounds on the connections of the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -127,7 +127,10 @@ async fn readiness_failures_answer_a_generic_reason_and_keep_the_details_out() {
             .expect("answered")
             .unwrap();
     assert_eq!(status, 503);
-    assert_eq!(body, "not ready: queue unreachable\n");
+    assert_eq!(
+        body,
+        "not ready: queue unreachable (GetQueueAttributes failed; the reason is in the log)\n"
+    );
     assert!(
         !body.contains("111111111111") && !body.contains("arn:"),
         "{body}"
