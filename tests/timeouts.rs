@@ -3,6 +3,11 @@
 //! transient failure within its configured timeout, and the daemon must hand the message back
 //! and alert by the message deadline: never hang. Every wait here has its own outer limit, so
 //! that a hang is a clear failure rather than a stuck test run.
+//!
+//! The proxy stalls before any response; a body that stops midway (after `GetObject`
+//! answered) is left to the SDK's stalled-stream protection and not shown here: moto always
+//! sends whole bodies. Which operation gets which attempt timeout is pinned by the unit test
+//! in `src/aws.rs`.
 
 mod common;
 
