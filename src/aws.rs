@@ -9,6 +9,15 @@
 //! sees each request the daemon sends. The STS client inside [`AssumeRoleProvider`] does not:
 //! the provider builds it from an [`SdkConfig`], which has no place for interceptors, so
 //! `AssumeRole` is not counted (one call per target role and credential lifetime, about an hour).
+//!
+//! Every client also carries timeouts by kind of request ([`Timeouts`], `[timeouts]` in the
+//! configuration): a connect timeout, and an attempt timeout that is short for small requests
+//! and generous for those that move object bytes, set per operation by [`LongerAttempts`].
+//! Without them a request that stalls before its response would hold its message, its slot
+//! and its key lock forever while the heartbeat keeps the message hidden. A timed-out attempt
+//! is a transport failure, retried by the SDK and then by the daemon ([`SdkFailure`]). Bodies
+//! read after a response arrived (`GetObject`) are not covered by the attempt timeout; the
+//! SDK's stalled-stream protection (on by default) ends a body that stops moving.
 
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -22,8 +31,123 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::timeout::TimeoutConfig;
+use std::time::Duration;
 
-use crate::config::{AwsConfig, TargetConfig};
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::Input;
+
+use crate::config::{AwsConfig, Config, TargetConfig};
+
+/// How long requests may take, by kind (`[timeouts]` and `queue.wait_time_secs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Opening a connection.
+    pub connect: Duration,
+    /// One attempt of a small request (HEAD, tagging, listing, SQS, SNS).
+    pub request: Duration,
+    /// One attempt of a request that moves or assembles object bytes.
+    pub transfer: Duration,
+    /// One attempt of `ReceiveMessage`: its long poll and a margin.
+    pub receive: Duration,
+}
+
+impl Timeouts {
+    /// The timeouts of `config`.
+    pub fn from_config(config: &Config) -> Self {
+        let t = &config.timeouts;
+        let wait = config.queue.wait_time_secs.max(0) as u64;
+        Self {
+            connect: Duration::from_secs(t.connect_secs),
+            request: Duration::from_secs(t.request_secs),
+            transfer: Duration::from_secs(t.transfer_secs),
+            receive: Duration::from_secs(wait + t.receive_margin_secs),
+        }
+    }
+
+    /// The client-wide timeouts: the connect timeout and the small requests' attempt timeout.
+    fn client(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.request)
+            .build()
+    }
+}
+
+impl Default for Timeouts {
+    /// The defaults of `[timeouts]` with the default long poll.
+    fn default() -> Self {
+        Self::from_config(&Config::default())
+    }
+}
+
+/// S3 operations that move or assemble object bytes: their attempts get
+/// [`Timeouts::transfer`]. `CopyObject` and `CompleteMultipartUpload` may run for minutes on
+/// S3's side (it answers `200 OK` early and keeps the connection open while it works).
+fn is_s3_transfer(input: &Input) -> bool {
+    use aws_sdk_s3::operation as op;
+    input
+        .downcast_ref::<op::copy_object::CopyObjectInput>()
+        .is_some()
+        || input
+            .downcast_ref::<op::upload_part_copy::UploadPartCopyInput>()
+            .is_some()
+        || input
+            .downcast_ref::<op::upload_part::UploadPartInput>()
+            .is_some()
+        || input
+            .downcast_ref::<op::put_object::PutObjectInput>()
+            .is_some()
+        || input
+            .downcast_ref::<op::get_object::GetObjectInput>()
+            .is_some()
+        || input
+            .downcast_ref::<op::complete_multipart_upload::CompleteMultipartUploadInput>()
+            .is_some()
+}
+
+/// `ReceiveMessage`, which waits up to its long poll before answering.
+fn is_sqs_receive(input: &Input) -> bool {
+    input
+        .downcast_ref::<aws_sdk_sqs::operation::receive_message::ReceiveMessageInput>()
+        .is_some()
+}
+
+/// Gives the operations `applies` picks a longer attempt timeout than their client's.
+///
+/// The client's timeout config covers the small requests. Before an operation resolves its
+/// timeouts, this interceptor puts `attempt` into the operation's own config layer, which
+/// takes precedence over the client's (the SDK merges timeout settings field by field, the
+/// operation's first); the connect timeout still comes from the client. The operation is
+/// recognised by its input type: client interceptors run before the operation's metadata
+/// (its name) is in the config.
+#[derive(Debug, Clone)]
+pub struct LongerAttempts {
+    name: &'static str,
+    applies: fn(&Input) -> bool,
+    attempt: Duration,
+}
+
+impl Intercept for LongerAttempts {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if (self.applies)(context.input()) {
+            cfg.interceptor_state().store_put(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(self.attempt)
+                    .build(),
+            );
+        }
+        Ok(())
+    }
+}
 
 /// The role session name, visible in the target account's CloudTrail.
 const SESSION_NAME: &str = "s3-replicator";
@@ -41,19 +165,37 @@ pub async fn load_base(aws: &AwsConfig, fallback_region: Option<String>) -> SdkC
     loader.load().await
 }
 
-/// An S3 client in `region`, with `credentials` when given (else the base chain).
-///
-/// `endpoint` (`aws.s3_endpoint_url`) overrides the base's endpoint for S3 alone. Path-style
-/// addressing is forced when either overrides S3's endpoint: emulators and S3-compatible
-/// stores on 127.0.0.1 cannot serve `bucket.127.0.0.1` host names.
+/// [`s3_client_with`] the default [`Timeouts`].
 pub fn s3_client(
     base: &SdkConfig,
     endpoint: Option<&str>,
     region: &str,
     credentials: Option<SharedCredentialsProvider>,
 ) -> aws_sdk_s3::Client {
+    s3_client_with(base, endpoint, region, credentials, &Timeouts::default())
+}
+
+/// An S3 client in `region`, with `credentials` when given (else the base chain).
+///
+/// `endpoint` (`aws.s3_endpoint_url`) overrides the base's endpoint for S3 alone. Path-style
+/// addressing is forced when either overrides S3's endpoint: emulators and S3-compatible
+/// stores on 127.0.0.1 cannot serve `bucket.127.0.0.1` host names. Small requests get
+/// `timeouts.request` per attempt, copies, uploads and downloads `timeouts.transfer`.
+pub fn s3_client_with(
+    base: &SdkConfig,
+    endpoint: Option<&str>,
+    region: &str,
+    credentials: Option<SharedCredentialsProvider>,
+    timeouts: &Timeouts,
+) -> aws_sdk_s3::Client {
     let mut builder = aws_sdk_s3::config::Builder::from(base)
         .region(Region::new(region.to_owned()))
+        .timeout_config(timeouts.client())
+        .interceptor(LongerAttempts {
+            name: "S3TransferTimeouts",
+            applies: is_s3_transfer,
+            attempt: timeouts.transfer,
+        })
         .interceptor(CountRequests);
     if let Some(credentials) = credentials {
         builder = builder.credentials_provider(credentials);
@@ -67,19 +209,39 @@ pub fn s3_client(
     aws_sdk_s3::Client::from_conf(builder.build())
 }
 
-/// An SQS client from `base` (its region and endpoint), its requests counted.
+/// [`sqs_client_with`] the default [`Timeouts`].
 pub fn sqs_client(base: &SdkConfig) -> aws_sdk_sqs::Client {
+    sqs_client_with(base, &Timeouts::default())
+}
+
+/// An SQS client from `base` (its region and endpoint), its requests counted: `ReceiveMessage`
+/// gets `timeouts.receive` per attempt (its long poll and a margin: SQS asks for an HTTP
+/// timeout longer than `WaitTimeSeconds`), the other requests `timeouts.request`.
+pub fn sqs_client_with(base: &SdkConfig, timeouts: &Timeouts) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(
         aws_sdk_sqs::config::Builder::from(base)
+            .timeout_config(timeouts.client())
+            .interceptor(LongerAttempts {
+                name: "SqsReceiveTimeouts",
+                applies: is_sqs_receive,
+                attempt: timeouts.receive,
+            })
             .interceptor(CountRequests)
             .build(),
     )
 }
 
-/// An SNS client from `base` (its region and endpoint), its requests counted.
+/// [`sns_client_with`] the default [`Timeouts`].
 pub fn sns_client(base: &SdkConfig) -> aws_sdk_sns::Client {
+    sns_client_with(base, &Timeouts::default())
+}
+
+/// An SNS client from `base` (its region and endpoint), its requests counted, each attempt
+/// limited to `timeouts.request`.
+pub fn sns_client_with(base: &SdkConfig, timeouts: &Timeouts) -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::from_conf(
         aws_sdk_sns::config::Builder::from(base)
+            .timeout_config(timeouts.client())
             .interceptor(CountRequests)
             .build(),
     )
@@ -333,6 +495,180 @@ mod tests {
             Ok(request(shared).as_str())
         );
         assert!(at_s3.try_recv().is_err());
+    }
+
+    /// The attempt and connect timeouts of one request.
+    type Seen = (Option<Duration>, Option<Duration>);
+
+    /// Records the attempt and connect timeouts each request is sent with.
+    #[derive(Debug, Clone, Default)]
+    struct SeeTimeouts(std::sync::Arc<std::sync::Mutex<Vec<Seen>>>);
+
+    impl Intercept for SeeTimeouts {
+        fn name(&self) -> &'static str {
+            "SeeTimeouts"
+        }
+
+        fn read_before_transmit(
+            &self,
+            _context: &BeforeTransmitInterceptorContextRef<'_>,
+            _runtime_components: &RuntimeComponents,
+            cfg: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            let t = cfg.load::<TimeoutConfig>().expect("a timeout config");
+            self.0
+                .lock()
+                .unwrap()
+                .push((t.operation_attempt_timeout(), t.connect_timeout()));
+            Ok(())
+        }
+    }
+
+    impl SeeTimeouts {
+        fn take(&self) -> Seen {
+            self.0.lock().unwrap().remove(0)
+        }
+    }
+
+    #[tokio::test]
+    async fn each_kind_of_request_gets_its_own_attempt_timeout() {
+        let (port, _requests) = capture().await;
+        let base = load_base(
+            &AwsConfig {
+                endpoint_url: Some(format!("http://127.0.0.1:{port}")),
+                s3_endpoint_url: None,
+                region: Some("us-east-1".into()),
+            },
+            None,
+        )
+        .await;
+        let base = base
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "test", "test", None, None, "unit",
+            )))
+            .build();
+        let secs = Duration::from_secs;
+        let timeouts = Timeouts {
+            connect: secs(3),
+            request: secs(7),
+            transfer: secs(11),
+            receive: secs(13),
+        };
+        let seen = SeeTimeouts::default();
+        let s3 = s3_client_with(&base, None, "us-east-1", None, &timeouts);
+        let _ = s3
+            .head_object()
+            .bucket("b")
+            .key("k")
+            .customize()
+            .interceptor(seen.clone())
+            .send()
+            .await;
+        assert_eq!(seen.take(), (Some(secs(7)), Some(secs(3))), "HeadObject");
+        let _ = s3
+            .get_object_tagging()
+            .bucket("b")
+            .key("k")
+            .customize()
+            .interceptor(seen.clone())
+            .send()
+            .await;
+        assert_eq!(seen.take(), (Some(secs(7)), Some(secs(3))), "tagging");
+        let _ = s3
+            .get_object()
+            .bucket("b")
+            .key("k")
+            .customize()
+            .interceptor(seen.clone())
+            .send()
+            .await;
+        assert_eq!(seen.take(), (Some(secs(11)), Some(secs(3))), "GetObject");
+        let _ = s3
+            .copy_object()
+            .bucket("b")
+            .key("k")
+            .copy_source("a/k")
+            .customize()
+            .interceptor(seen.clone())
+            .send()
+            .await;
+        assert_eq!(seen.take(), (Some(secs(11)), Some(secs(3))), "CopyObject");
+        let _ = s3
+            .complete_multipart_upload()
+            .bucket("b")
+            .key("k")
+            .upload_id("u")
+            .customize()
+            .interceptor(seen.clone())
+            .send()
+            .await;
+        assert_eq!(
+            seen.take(),
+            (Some(secs(11)), Some(secs(3))),
+            "CompleteMultipartUpload"
+        );
+
+        let sqs = sqs_client_with(&base, &timeouts);
+        let url = format!("http://127.0.0.1:{port}/123456789012/q");
+        let _ = sqs
+            .receive_message()
+            .queue_url(&url)
+            .customize()
+            .interceptor(seen.clone())
+            .send()
+            .await;
+        assert_eq!(
+            seen.take(),
+            (Some(secs(13)), Some(secs(3))),
+            "ReceiveMessage"
+        );
+        let _ = sqs
+            .change_message_visibility()
+            .queue_url(&url)
+            .receipt_handle("h")
+            .visibility_timeout(1)
+            .customize()
+            .interceptor(seen.clone())
+            .send()
+            .await;
+        assert_eq!(
+            seen.take(),
+            (Some(secs(7)), Some(secs(3))),
+            "ChangeMessageVisibility"
+        );
+
+        let sns = sns_client_with(&base, &timeouts);
+        let _ = sns
+            .publish()
+            .topic_arn("arn:aws:sns:us-east-1:123456789012:t")
+            .message("m")
+            .customize()
+            .interceptor(seen.clone())
+            .send()
+            .await;
+        assert_eq!(seen.take(), (Some(secs(7)), Some(secs(3))), "Publish");
+    }
+
+    #[test]
+    fn timeouts_follow_the_configuration_and_the_long_poll() {
+        let mut config = Config::default();
+        config.queue.wait_time_secs = 20;
+        config.timeouts.receive_margin_secs = 10;
+        config.timeouts.request_secs = 30;
+        config.timeouts.transfer_secs = 900;
+        let t = Timeouts::from_config(&config);
+        assert_eq!(t.receive, Duration::from_secs(30));
+        assert_eq!(t.request, Duration::from_secs(30));
+        assert_eq!(t.transfer, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn a_timed_out_request_is_a_transient_transport_failure() {
+        let err: SdkError<aws_sdk_s3::operation::head_object::HeadObjectError, HttpResponse> =
+            SdkError::timeout_error("attempt timeout occurred after 1s");
+        let failure = SdkFailure::from_sdk(&err);
+        assert!(failure.transport && failure.is_transient(), "{failure:?}");
     }
 
     #[test]

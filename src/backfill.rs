@@ -3,8 +3,10 @@
 //! The source is listed page by page (memory bounded by one page plus the copies in flight),
 //! each object goes through [`Replicator::replicate`] exactly as an event would — same copy,
 //! same verification, same "already present" skip — so a second run copies nothing. Results
-//! come back in key order, which makes the last finished key a safe place to resume from.
+//! come back in key order, which makes the last finished key of each rule a safe place to
+//! resume that rule from (`--start-after RULE=KEY`, one per rule).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,8 +29,9 @@ pub struct Options {
     pub rule: Option<String>,
     /// Only keys under this prefix (within each rule's own prefix).
     pub prefix: Option<String>,
-    /// Resume after this key (exclusive), as printed by an interrupted run.
-    pub start_after: Option<String>,
+    /// Per rule name: resume that rule after this key (exclusive), as printed by an
+    /// interrupted run. Rules not named start from their beginning.
+    pub start_after: BTreeMap<String, String>,
     /// Objects in flight at once.
     pub concurrency: usize,
 }
@@ -47,8 +50,9 @@ pub struct Summary {
     pub failed: u64,
     /// Bytes of the objects copied.
     pub bytes_copied: u64,
-    /// The last key finished in order, per rule: where `--start-after` resumes.
-    pub resume_after: Option<String>,
+    /// Per rule name, the last key finished in order (or the key the run resumed after, when
+    /// none finished since): where `--start-after RULE=KEY` resumes. Rules not begun are absent.
+    pub resume_after: BTreeMap<String, String>,
     /// Whether the run was stopped before the end.
     pub interrupted: bool,
     /// The first failures, for the report.
@@ -62,6 +66,69 @@ const FAILURES_SHOWN: usize = 20;
 pub enum BackfillError {
     #[error("no rule named {name:?}; the rules are: {known}")]
     UnknownRule { name: String, known: String },
+    #[error("--start-after {value:?}: {reason}")]
+    StartAfter { value: String, reason: String },
+}
+
+/// Reads the `--start-after` values for the `selected` rules of `all`: `RULE=KEY` resumes
+/// rule RULE after KEY; a plain `KEY` is accepted when one rule is selected, and means that
+/// rule. A value is `RULE=KEY` when the text before its first `=` is a rule's name, so keys
+/// that contain `=` can still be given plainly (or as `RULE=KEY`, which is never ambiguous).
+pub fn parse_start_after(
+    values: &[String],
+    all: &[RuleConfig],
+    selected: &[&RuleConfig],
+) -> Result<BTreeMap<String, String>, BackfillError> {
+    let names = |rules: &[&RuleConfig]| {
+        rules
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut resume = BTreeMap::new();
+    for value in values {
+        let error = |reason: String| BackfillError::StartAfter {
+            value: value.clone(),
+            reason,
+        };
+        let named = value
+            .split_once('=')
+            .filter(|(rule, _)| all.iter().any(|r| r.name == *rule));
+        let (rule, key) = match named {
+            Some((rule, key)) => {
+                if !selected.iter().any(|r| r.name == rule) {
+                    return Err(error(format!(
+                        "rule {rule:?} is not being backfilled (selected: {})",
+                        names(selected)
+                    )));
+                }
+                (rule.to_owned(), key.to_owned())
+            }
+            None => match selected {
+                [only] => (only.name.clone(), value.clone()),
+                _ => {
+                    return Err(error(format!(
+                        "a key without a rule name is only accepted when one rule is backfilled, \
+                         but {} are ({}); write --start-after RULE=KEY for each rule to resume",
+                        selected.len(),
+                        names(selected)
+                    )))
+                }
+            },
+        };
+        if key.is_empty() {
+            return Err(error(format!(
+                "the key for rule {rule:?} is empty; leave the rule out to start it from its beginning"
+            )));
+        }
+        if resume.insert(rule.clone(), key).is_some() {
+            return Err(error(format!(
+                "rule {rule:?} is given more than once; give one key per rule"
+            )));
+        }
+    }
+    Ok(resume)
 }
 
 /// Live counters, read by the progress reporter.
@@ -112,6 +179,19 @@ pub fn select_rules<'a>(
     }
 }
 
+/// The arguments that resume a run from `resume_after` (see [`Summary::resume_after`]):
+/// `--start-after 'RULE=KEY'` per rule, quoted for a POSIX shell. Empty when nothing finished.
+pub fn resume_arguments(resume_after: &BTreeMap<String, String>) -> String {
+    resume_after
+        .iter()
+        .map(|(rule, key)| {
+            let value = format!("{rule}={key}").replace('\'', r"'\''");
+            format!("--start-after '{value}'")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Replicates every listed object of `rules` that the targets lack. Stops taking new objects
 /// when `stop` resolves; what was under way is abandoned and redone by the resumed run.
 pub async fn run<S, P>(
@@ -132,7 +212,10 @@ where
         options.clone(),
         Arc::clone(&progress),
     ));
-    let mut summary = Summary::default();
+    let mut summary = Summary {
+        resume_after: options.start_after.clone(),
+        ..Summary::default()
+    };
     tokio::pin!(stop);
     'rules: for rule in rules {
         let Some(prefix) = listing_prefix(rule.prefix.as_deref(), options.prefix.as_deref()) else {
@@ -142,7 +225,7 @@ where
             replicator.source(),
             &rule.source_bucket,
             &prefix,
-            options.start_after.as_deref(),
+            options.start_after.get(&rule.name).map(String::as_str),
         );
         let results = listing
             .filter(|item| {
@@ -230,7 +313,7 @@ where
                     }
                 }
             }
-            summary.resume_after = Some(listed.key);
+            summary.resume_after.insert(rule.name.clone(), listed.key);
         }
     }
     counter.abort();
@@ -283,7 +366,7 @@ async fn count_all<S: ObjectStore>(
             &source,
             &rule.source_bucket,
             &prefix,
-            options.start_after.as_deref(),
+            options.start_after.get(&rule.name).map(String::as_str),
         );
         tokio::pin!(listing);
         while let Some(Ok(listed)) = listing.next().await {
@@ -412,7 +495,7 @@ mod tests {
             None::<&MemoryPublisher>,
             &[&rule],
             &Options {
-                start_after: Some("d/07.csv".into()),
+                start_after: [("lake".to_owned(), "d/07.csv".to_owned())].into(),
                 ..only_two.clone()
             },
             Arc::default(),
@@ -436,7 +519,10 @@ mod tests {
             (10, 8, 2, 0),
             "{full:?}"
         );
-        assert_eq!(full.resume_after.as_deref(), Some("d/09.csv"));
+        assert_eq!(
+            full.resume_after.get("lake").map(String::as_str),
+            Some("d/09.csv")
+        );
         assert_eq!(publisher.completions().len(), 10);
         assert!(
             store.get("eu", "d/readme.txt").is_none() && store.get("eu", "other/x.csv").is_none()
@@ -478,6 +564,128 @@ mod tests {
             "{:?}",
             summary.failures
         );
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_run_of_two_rules_resumes_each_rule_where_it_stopped() {
+        let store = MemoryStore::new("daemon");
+        for bucket in ["lake", "eu"] {
+            store.create_bucket(bucket);
+        }
+        let replicator = Replicator::new(
+            store.clone(),
+            [Target {
+                config: TargetConfig::new("eu", "eu", "eu-west-1"),
+                store: store.clone(),
+            }],
+        );
+        let rule = |name: &str, prefix: &str| RuleConfig {
+            name: name.into(),
+            source_bucket: "lake".into(),
+            prefix: Some(prefix.into()),
+            targets: vec!["eu".into()],
+            ..Default::default()
+        };
+        // The second rule's keys sort before the first rule's.
+        let (later, earlier) = (rule("later", "m/"), rule("earlier", "c/"));
+        for prefix in ["m", "c"] {
+            for i in 1..=5 {
+                let key = format!("{prefix}/{i}");
+                store.put("lake", &key, key.as_bytes(), StoredObject::default());
+            }
+        }
+        let options = Options {
+            concurrency: 1,
+            ..Options::default()
+        };
+        // Interrupted after three objects of the first rule.
+        let progress = Arc::new(Progress::default());
+        let first = run(
+            &replicator,
+            None::<&MemoryPublisher>,
+            &[&later, &earlier],
+            &options,
+            Arc::clone(&progress),
+            async {
+                while progress.done.load(Ordering::Relaxed) < 3 {
+                    tokio::task::yield_now().await;
+                }
+            },
+        )
+        .await;
+        assert!(first.interrupted, "{first:?}");
+        assert_eq!(first.copied, 3, "{first:?}");
+
+        let resumed = run(
+            &replicator,
+            None::<&MemoryPublisher>,
+            &[&later, &earlier],
+            &Options {
+                start_after: first.resume_after.clone(),
+                ..options
+            },
+            Arc::default(),
+            std::future::pending(),
+        )
+        .await;
+        assert_eq!(
+            (resumed.copied, resumed.already_present),
+            (7, 0),
+            "the rest of the first rule and all of the second: {resumed:?}"
+        );
+        for prefix in ["m", "c"] {
+            for i in 1..=5 {
+                let key = format!("{prefix}/{i}");
+                assert!(store.get("eu", &key).is_some(), "{key} not replicated");
+            }
+        }
+    }
+
+    #[test]
+    fn start_after_is_per_rule_and_a_plain_key_only_with_one_rule() {
+        let rule = |name: &str| RuleConfig {
+            name: name.into(),
+            source_bucket: "lake".into(),
+            targets: vec!["eu".into()],
+            ..Default::default()
+        };
+        let all = [rule("a"), rule("b")];
+        let both: Vec<&RuleConfig> = all.iter().collect();
+        let values = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let parsed = parse_start_after(&values(&["a=x/1", "b=y=2"]), &all, &both).unwrap();
+        assert_eq!(parsed.get("a").map(String::as_str), Some("x/1"));
+        assert_eq!(parsed.get("b").map(String::as_str), Some("y=2"));
+
+        // One rule selected: a plain key is its key, even with a '=' in it.
+        let only_a = [&all[0]];
+        let parsed = parse_start_after(&values(&["k=v/1"]), &all, &only_a).unwrap();
+        assert_eq!(parsed.get("a").map(String::as_str), Some("k=v/1"));
+
+        let err = parse_start_after(&values(&["x/1"]), &all, &both).unwrap_err();
+        assert!(
+            err.to_string().contains("RULE=KEY") && err.to_string().contains("a, b"),
+            "{err}"
+        );
+        let err = parse_start_after(&values(&["b=x"]), &all, &only_a).unwrap_err();
+        assert!(err.to_string().contains("not being backfilled"), "{err}");
+        let err = parse_start_after(&values(&["a=x", "a=y"]), &all, &both).unwrap_err();
+        assert!(err.to_string().contains("more than once"), "{err}");
+        let err = parse_start_after(&values(&["a="]), &all, &both).unwrap_err();
+        assert!(err.to_string().contains("empty"), "{err}");
+    }
+
+    #[test]
+    fn the_resume_line_names_every_rule_and_quotes_for_the_shell() {
+        let resume: BTreeMap<String, String> = [
+            ("b".to_owned(), "it's/2".to_owned()),
+            ("a".to_owned(), "x y/1".to_owned()),
+        ]
+        .into();
+        assert_eq!(
+            resume_arguments(&resume),
+            r"--start-after 'a=x y/1' --start-after 'b=it'\''s/2'"
+        );
+        assert_eq!(resume_arguments(&BTreeMap::new()), "");
     }
 
     #[test]

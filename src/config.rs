@@ -39,6 +39,7 @@ const SECTIONS: &[&str] = &[
     "rules",
     "server",
     "log",
+    "timeouts",
 ];
 
 /// Whether a variable (name after the prefix) is meant as a configuration key: it nests with
@@ -101,6 +102,9 @@ pub struct Config {
     /// How logs are written (see [`LogConfig`]).
     #[serde(default)]
     pub log: LogConfig,
+    /// How long AWS requests and the handling of one message may take (see [`TimeoutsConfig`]).
+    #[serde(default)]
+    pub timeouts: TimeoutsConfig,
 }
 
 /// Settings shared by every AWS client.
@@ -679,6 +683,7 @@ impl Config {
         self.validate_targets(&mut p);
         self.validate_rules(&mut p);
         self.validate_operations(&mut p);
+        self.validate_timeouts(&mut p);
         if p.0.is_empty() {
             Ok(())
         } else {
@@ -1253,6 +1258,7 @@ impl Config {
         writeln!(out, "Operations")?;
         writeln!(out, "  server.listen:           {}", self.server.listen)?;
         writeln!(out, "  log.format:              {:?}", self.log.format)?;
+        self.write_timeouts(out)?;
 
         writeln!(out)?;
         writeln!(out, "Rules ({})", self.rules.len())?;
@@ -2540,5 +2546,264 @@ mod tests {
             ],
             "{err}"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timeouts: AWS requests by kind, and the handling of one message
+
+/// SQS's cap on a message's invisibility, counted from its receipt: a message deadline must end
+/// before it, or the message would be delivered again while its first handling still runs.
+pub const MAX_MESSAGE_DEADLINE_SECS: u64 = 12 * 60 * 60 - 1;
+
+/// How long AWS requests and the handling of one message may take. Every limit is per attempt
+/// of one request (the SDK retries a timed-out attempt as a transient failure), except
+/// `message_deadline_secs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutsConfig {
+    /// Establishing a connection (TCP and TLS), every client.
+    #[serde(default = "default_connect_secs")]
+    pub connect_secs: u64,
+    /// One attempt of a small request: S3 `HeadObject`, `GetObjectTagging`, `ListObjectsV2`,
+    /// `CreateMultipartUpload`, `AbortMultipartUpload`, `ListMultipartUploads`; SQS requests but
+    /// `ReceiveMessage`; SNS `Publish`.
+    #[serde(default = "default_request_secs")]
+    pub request_secs: u64,
+    /// One attempt of a request that moves or assembles object bytes: `CopyObject`,
+    /// `UploadPartCopy`, `UploadPart`, `PutObject`, `GetObject` (until its body starts) and
+    /// `CompleteMultipartUpload` (which S3 may take minutes to answer).
+    #[serde(default = "default_transfer_secs")]
+    pub transfer_secs: u64,
+    /// `ReceiveMessage` may take `queue.wait_time_secs` (its long poll) plus this.
+    #[serde(default = "default_receive_margin_secs")]
+    pub receive_margin_secs: u64,
+    /// The whole handling of one message (every copy, the completion). When it passes, the
+    /// handling is cancelled (multipart uploads aborted), the message handed back for a retry
+    /// and an alert raised. Below SQS's 12-hour visibility cap.
+    #[serde(default = "default_message_deadline_secs")]
+    pub message_deadline_secs: u64,
+}
+
+const fn default_connect_secs() -> u64 {
+    5
+}
+
+const fn default_request_secs() -> u64 {
+    30
+}
+
+const fn default_transfer_secs() -> u64 {
+    900
+}
+
+const fn default_receive_margin_secs() -> u64 {
+    10
+}
+
+const fn default_message_deadline_secs() -> u64 {
+    2 * 60 * 60
+}
+
+impl Default for TimeoutsConfig {
+    fn default() -> Self {
+        Self {
+            connect_secs: default_connect_secs(),
+            request_secs: default_request_secs(),
+            transfer_secs: default_transfer_secs(),
+            receive_margin_secs: default_receive_margin_secs(),
+            message_deadline_secs: default_message_deadline_secs(),
+        }
+    }
+}
+
+impl Config {
+    fn validate_timeouts(&self, p: &mut Problems) {
+        let t = &self.timeouts;
+        let mut check = |field: &str, value: u64, max: u64, what: &str| {
+            if !(1..=max).contains(&value) {
+                p.push(
+                    format!("timeouts.{field}"),
+                    format!("is {value}; must be 1..={max} seconds ({what})"),
+                );
+            }
+        };
+        check("connect_secs", t.connect_secs, 300, "to open a connection");
+        check(
+            "request_secs",
+            t.request_secs,
+            3_600,
+            "per attempt of a small request",
+        );
+        check(
+            "transfer_secs",
+            t.transfer_secs,
+            43_200,
+            "per attempt of a copy, upload or download",
+        );
+        check(
+            "receive_margin_secs",
+            t.receive_margin_secs,
+            300,
+            "added to queue.wait_time_secs for ReceiveMessage",
+        );
+        check(
+            "message_deadline_secs",
+            t.message_deadline_secs,
+            MAX_MESSAGE_DEADLINE_SECS,
+            "per message; below SQS's 12-hour visibility cap",
+        );
+        if (1..=MAX_MESSAGE_DEADLINE_SECS).contains(&t.message_deadline_secs)
+            && t.message_deadline_secs < t.transfer_secs
+        {
+            p.push(
+                "timeouts.message_deadline_secs",
+                format!(
+                    "is {}, less than timeouts.transfer_secs ({}), so a copy that needs its whole \
+                     attempt could never finish; must be at least timeouts.transfer_secs",
+                    t.message_deadline_secs, t.transfer_secs
+                ),
+            );
+        }
+    }
+
+    fn write_timeouts(&self, out: &mut String) -> fmt::Result {
+        let t = &self.timeouts;
+        writeln!(out, "Timeouts")?;
+        writeln!(out, "  connect_secs:            {}", t.connect_secs)?;
+        writeln!(
+            out,
+            "  request_secs:            {} (per attempt: HEAD, tagging, listing, SQS, SNS)",
+            t.request_secs
+        )?;
+        writeln!(
+            out,
+            "  transfer_secs:           {} (per attempt: copy, upload, download, complete)",
+            t.transfer_secs
+        )?;
+        writeln!(
+            out,
+            "  receive:                 {} (queue.wait_time_secs + receive_margin_secs {})",
+            self.queue.wait_time_secs.max(0) as u64 + t.receive_margin_secs,
+            t.receive_margin_secs
+        )?;
+        writeln!(
+            out,
+            "  message_deadline_secs:   {}",
+            t.message_deadline_secs
+        )
+    }
+}
+
+#[cfg(test)]
+mod timeouts_tests {
+    use super::*;
+
+    use super::tests::MINIMAL;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_figment(
+            &Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)),
+        )
+    }
+
+    #[test]
+    fn timeouts_default_to_short_requests_generous_transfers_and_a_two_hour_deadline() {
+        let t = load(MINIMAL).unwrap().timeouts;
+        assert_eq!(
+            (
+                t.connect_secs,
+                t.request_secs,
+                t.transfer_secs,
+                t.receive_margin_secs,
+                t.message_deadline_secs
+            ),
+            (5, 30, 900, 10, 7_200)
+        );
+    }
+
+    #[test]
+    fn timeouts_are_read_from_their_section() {
+        let t = load(&format!(
+            "{MINIMAL}\n[timeouts]\nconnect_secs = 2\nrequest_secs = 3\ntransfer_secs = 4\nreceive_margin_secs = 5\nmessage_deadline_secs = 60"
+        ))
+        .unwrap()
+        .timeouts;
+        assert_eq!(
+            (
+                t.connect_secs,
+                t.request_secs,
+                t.transfer_secs,
+                t.receive_margin_secs,
+                t.message_deadline_secs
+            ),
+            (2, 3, 4, 5, 60)
+        );
+    }
+
+    #[test]
+    fn zero_or_too_long_timeouts_are_named_with_their_range() {
+        let err = load(&format!(
+            "{MINIMAL}\n[timeouts]\nconnect_secs = 0\nrequest_secs = 0\nreceive_margin_secs = 0\nmessage_deadline_secs = 43200"
+        ))
+        .unwrap_err();
+        let fields: Vec<&str> = err.problems().iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "timeouts.connect_secs",
+                "timeouts.request_secs",
+                "timeouts.receive_margin_secs",
+                "timeouts.message_deadline_secs"
+            ],
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("must be 1..=43199 seconds"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("12-hour"), "{err}");
+    }
+
+    #[test]
+    fn a_message_deadline_shorter_than_one_transfer_is_refused() {
+        let err = load(&format!(
+            "{MINIMAL}\n[timeouts]\ntransfer_secs = 600\nmessage_deadline_secs = 300"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            err.problems()[0].field,
+            "timeouts.message_deadline_secs",
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("timeouts.transfer_secs (600)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_timeout_key_is_named() {
+        let err = load(&format!("{MINIMAL}\n[timeouts]\nread_secs = 1")).unwrap_err();
+        assert_eq!(err.problems()[0].field, "timeouts.read_secs", "{err}");
+        assert!(err.to_string().contains("`message_deadline_secs`"), "{err}");
+    }
+
+    #[test]
+    fn describe_shows_the_timeouts_and_the_receive_limit() {
+        let text = load(MINIMAL).unwrap().describe();
+        assert!(text.contains("Timeouts"), "{text}");
+        assert!(
+            text.contains(
+                "receive:                 30 (queue.wait_time_secs + receive_margin_secs 10)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("message_deadline_secs:   7200"), "{text}");
+    }
+
+    #[test]
+    fn timeouts_come_from_the_environment_too() {
+        assert!(is_config_var("TIMEOUTS__REQUEST_SECS"));
     }
 }

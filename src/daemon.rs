@@ -23,8 +23,10 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
+use crate::alerts::Alerter;
+use crate::event::Notification;
 use crate::pipeline::{Pipeline, Verdict};
-use crate::publish::Publisher;
+use crate::publish::{Alert, AlertKind, AlertObject, Publisher};
 use crate::queue::{Message, MessageSource, QueueError, Receipt};
 use crate::store::ObjectStore;
 
@@ -61,6 +63,26 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
 }
 
+/// The default of `timeouts.message_deadline_secs`.
+pub const DEFAULT_MESSAGE_DEADLINE: Duration = Duration::from_secs(2 * 60 * 60);
+
+/// How long the handling of one message may take (`timeouts.message_deadline_secs`), and the
+/// window over which its overrun alerts are aggregated (`alerts.window_secs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageDeadline {
+    pub after: Duration,
+    pub alert_window: Duration,
+}
+
+impl Default for MessageDeadline {
+    fn default() -> Self {
+        Self {
+            after: DEFAULT_MESSAGE_DEADLINE,
+            alert_window: Duration::from_secs(300),
+        }
+    }
+}
+
 /// The visibility delay for a message handed back after its `receive_count`-th delivery failed.
 pub fn retry_delay(receive_count: u32) -> Duration {
     let doublings = receive_count.saturating_sub(1).min(16);
@@ -70,16 +92,38 @@ pub fn retry_delay(receive_count: u32) -> Duration {
 /// Messages being handled, by id, so that shutdown can hand back the unfinished ones.
 type InFlight = Arc<Mutex<HashMap<String, String>>>;
 
+/// [`run_with_deadline`] with the default [`MessageDeadline`].
+pub async fn run<Q, S, P>(
+    queue: Arc<Q>,
+    pipeline: Arc<Pipeline<S, P>>,
+    settings: Settings,
+    shutdown: impl Future<Output = ()>,
+) where
+    Q: MessageSource,
+    S: ObjectStore,
+    P: Publisher,
+{
+    run_with_deadline(
+        queue,
+        pipeline,
+        settings,
+        MessageDeadline::default(),
+        shutdown,
+    )
+    .await;
+}
+
 /// Runs until `shutdown` resolves, then drains in-flight work and returns.
 ///
 /// On shutdown: no new receives; in-flight messages get `settings.shutdown_timeout` to finish;
 /// what is still running then is cancelled (dropping a copy aborts its multipart upload) and
 /// its message is handed back at once (visibility 0) so that another task takes it. Messages
 /// of a receive that was under way are handed back the same way.
-pub async fn run<Q, S, P>(
+pub async fn run_with_deadline<Q, S, P>(
     queue: Arc<Q>,
     pipeline: Arc<Pipeline<S, P>>,
     settings: Settings,
+    deadline: MessageDeadline,
     shutdown: impl Future<Output = ()>,
 ) where
     Q: MessageSource,
@@ -95,12 +139,16 @@ pub async fn run<Q, S, P>(
     let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (done_tx, done_rx) = mpsc::channel::<Receipt>(concurrency.max(DELETE_BATCH_MAX) * 2);
     let deleter = tokio::spawn(delete_finished(Arc::clone(&queue), done_rx));
+    // Overrun alerts are the daemon's own (the pipeline never sees the handling it lost).
+    let overruns = Arc::new(Alerter::new(deadline.alert_window));
     let alert_flusher = tokio::spawn({
         let pipeline = Arc::clone(&pipeline);
+        let overruns = Arc::clone(&overruns);
         async move {
             loop {
                 tokio::time::sleep(ALERT_FLUSH_EVERY).await;
                 pipeline.flush_alerts(false).await;
+                overruns.flush_due(pipeline.publisher(), false).await;
             }
         }
     });
@@ -161,6 +209,7 @@ pub async fn run<Q, S, P>(
                         &in_flight,
                         &done_tx,
                         settings,
+                        (deadline.after, &overruns),
                         message,
                         permit,
                     );
@@ -233,6 +282,7 @@ pub async fn run<Q, S, P>(
     }
     alert_flusher.abort();
     pipeline.flush_alerts(true).await;
+    overruns.flush_due(pipeline.publisher(), true).await;
     info!(message = "Daemon stopped.", drained);
 }
 
@@ -248,6 +298,7 @@ fn spawn_handler<Q, S, P>(
     in_flight: &InFlight,
     done_tx: &mpsc::Sender<Receipt>,
     settings: Settings,
+    (deadline, overruns): (Duration, &Arc<Alerter>),
     message: Message,
     permit: OwnedSemaphorePermit,
 ) where
@@ -260,6 +311,7 @@ fn spawn_handler<Q, S, P>(
     let queue = Arc::clone(queue);
     let done = done_tx.clone();
     let in_flight = Arc::clone(in_flight);
+    let overruns = Arc::clone(overruns);
     // Keeps the message invisible while its copies run; stopped as soon as it is handled,
     // before a retry delay is set, so that the two never fight.
     let heartbeat = crate::heartbeat::start(
@@ -271,7 +323,16 @@ fn spawn_handler<Q, S, P>(
         // Operations: the in-flight gauge and one log span per message.
         let gauge = crate::metrics::MessageInFlight::start();
         let span = crate::logging::message_span(&message);
-        let verdict = tracing::Instrument::instrument(pipeline.handle(&message), span).await;
+        let handling = tracing::Instrument::instrument(pipeline.handle(&message), span);
+        // Past the deadline the handling is dropped: its copies stop, its multipart uploads are
+        // aborted, its key lock is released, and the message is handed back for a retry.
+        let verdict = match tokio::time::timeout(deadline, handling).await {
+            Ok(verdict) => verdict,
+            Err(_) => {
+                overran(pipeline.publisher(), &overruns, &message, deadline).await;
+                Verdict::Retry
+            }
+        };
         drop(heartbeat);
         gauge.done(verdict == Verdict::Delete);
         lock(&in_flight).remove(&message.id);
@@ -302,6 +363,38 @@ fn spawn_handler<Q, S, P>(
         }
         drop(permit);
     });
+}
+
+/// The handling of `message` passed its `deadline` and was cancelled: log, count and alert.
+async fn overran<P: Publisher>(
+    publisher: &P,
+    overruns: &Alerter,
+    message: &Message,
+    deadline: Duration,
+) {
+    error!(message = "The message's handling passed its deadline and was cancelled; handing it back for a retry.", message_id = %message.id, receive_count = message.receive_count, deadline_secs = deadline.as_secs());
+    crate::metrics::record_deadline_exceeded();
+    let mut alert = Alert::new(
+        AlertKind::DeadlineExceeded,
+        format!(
+            "handling message {} (delivery {}) took longer than its deadline of {} s \
+             (timeouts.message_deadline_secs); it was cancelled and its multipart uploads aborted",
+            message.id,
+            message.receive_count,
+            deadline.as_secs()
+        ),
+        "The message is handed back and retried; it goes to the dead-letter queue once its receive \
+         count passes maxReceiveCount. The log lines of this message_id show the step that did not \
+         finish. If objects this large or links this slow are expected, raise \
+         timeouts.message_deadline_secs (below 43200) and timeouts.transfer_secs.",
+    )
+    .message_id(&message.id);
+    if let Ok(Notification::Objects { objects, .. }) = crate::event::decode(&message.body) {
+        if let Some(object) = objects.first() {
+            alert = alert.source(AlertObject::from_event(object));
+        }
+    }
+    overruns.raise(publisher, alert).await;
 }
 
 /// Adds free slots to `slots` until it holds `batch`: at once when they are free, else waiting
@@ -418,7 +511,23 @@ async fn delete_batch<Q: MessageSource>(queue: &Q, mut receipts: Vec<Receipt>) {
 pub async fn serve(config: &crate::config::Config, shutdown: impl Future<Output = ()>) {
     let pipeline = Arc::new(build_pipeline(config).await);
     let queue = Arc::new(build_queue(config).await);
-    run(queue, pipeline, settings(config), shutdown).await;
+    run_with_deadline(
+        queue,
+        pipeline,
+        settings(config),
+        message_deadline(config),
+        shutdown,
+    )
+    .await;
+}
+
+/// The deadline of one message (`timeouts.message_deadline_secs`), its alerts aggregated over
+/// `alerts.window_secs`.
+pub fn message_deadline(config: &crate::config::Config) -> MessageDeadline {
+    MessageDeadline {
+        after: Duration::from_secs(config.timeouts.message_deadline_secs),
+        alert_window: Duration::from_secs(config.alerts.window_secs),
+    }
 }
 
 /// The loop settings from the `[queue]` section.
@@ -435,7 +544,11 @@ pub fn settings(config: &crate::config::Config) -> Settings {
 /// The SQS adapter for `queue.url`, in the queue's region.
 pub async fn build_queue(config: &crate::config::Config) -> crate::queue::sqs::SqsQueue {
     let base = crate::aws::load_base(&config.aws, queue_region(config)).await;
-    crate::queue::sqs::SqsQueue::new(crate::aws::sqs_client(&base), &config.queue.url)
+    let timeouts = crate::aws::Timeouts::from_config(config);
+    crate::queue::sqs::SqsQueue::new(
+        crate::aws::sqs_client_with(&base, &timeouts),
+        &config.queue.url,
+    )
 }
 
 /// The pipeline with S3 stores for the source and every target, and the SNS publisher.
@@ -455,7 +568,7 @@ pub async fn build_pipeline(
 pub async fn build_replicator(
     config: &crate::config::Config,
 ) -> crate::replicate::Replicator<crate::store::s3::S3Store> {
-    use crate::aws::{load_base, s3_client, target_credentials};
+    use crate::aws::{load_base, s3_client_with, target_credentials, Timeouts};
     use crate::store::s3::S3Store;
 
     // S3 notifications reach SQS only within one region, so most sources live in the queue's;
@@ -463,21 +576,34 @@ pub async fn build_replicator(
     // there (the event's `awsRegion`), with a client made for that region when first needed.
     let base = load_base(&config.aws, queue_region(config)).await;
     let endpoint = config.aws.s3_endpoint_url.as_deref();
+    let timeouts = Timeouts::from_config(config);
     let home = source_region(&base);
-    let source = S3Store::new(s3_client(&base, endpoint, &home, None));
+    let source = S3Store::new(s3_client_with(&base, endpoint, &home, None, &timeouts));
     let mut targets = Vec::with_capacity(config.targets.len());
     for target in &config.targets {
         let credentials = target_credentials(&base, target).await;
         targets.push(crate::replicate::Target {
             config: target.clone(),
-            store: S3Store::new(s3_client(&base, endpoint, &target.region, credentials)),
+            store: S3Store::new(s3_client_with(
+                &base,
+                endpoint,
+                &target.region,
+                credentials,
+                &timeouts,
+            )),
         });
     }
     let regional_endpoint = endpoint.map(str::to_owned);
     crate::replicate::Replicator::new(source, targets)
         .with_limits((&config.copy).into())
         .with_regional_sources(&home, move |region| {
-            S3Store::new(s3_client(&base, regional_endpoint.as_deref(), region, None))
+            S3Store::new(s3_client_with(
+                &base,
+                regional_endpoint.as_deref(),
+                region,
+                None,
+                &timeouts,
+            ))
         })
 }
 
@@ -489,7 +615,7 @@ pub async fn build_publisher(config: &crate::config::Config) -> crate::publish::
         .or_else(|| Some(source_region(&base)));
     let sns_base = crate::aws::load_base(&config.aws, sns_region).await;
     crate::publish::sns::SnsPublisher::new(
-        crate::aws::sns_client(&sns_base),
+        crate::aws::sns_client_with(&sns_base, &crate::aws::Timeouts::from_config(config)),
         &config.completion.topic_arn,
         &config.alerts.topic_arn,
     )

@@ -50,6 +50,8 @@ pub const AWS_REQUESTS: &str = "s3r_aws_requests_total";
 pub const SOURCE_MISSING: &str = "s3r_source_missing_total";
 /// Partition re-checks sent to the queue: `rule`.
 pub const PARTITION_RECHECKS: &str = "s3r_partition_rechecks_total";
+/// Messages whose handling passed `timeouts.message_deadline_secs` and was cancelled.
+pub const MESSAGE_DEADLINES_EXCEEDED: &str = "s3r_message_deadlines_exceeded_total";
 
 /// Upper bounds of the lag histogram, seconds: from a fast copy to a 15-minute backlog.
 const LAG_BUCKETS: &[f64] = &[
@@ -145,6 +147,12 @@ const FAMILIES: &[(&str, Kind, &str, &[&str])] = &[
         Kind::Counter,
         "Partition re-check messages sent to the queue, by rule.",
         &["rule"],
+    ),
+    (
+        MESSAGE_DEADLINES_EXCEEDED,
+        Kind::Counter,
+        "Messages whose handling passed its deadline and was cancelled (handed back for a retry).",
+        &[],
     ),
 ];
 
@@ -329,6 +337,11 @@ pub fn record_aws_request(service: &str, operation: &str) {
         other => return inc(AWS_REQUESTS, &[&other.to_ascii_lowercase(), operation], 1),
     };
     inc(AWS_REQUESTS, &[service, operation], 1);
+}
+
+/// Records one message whose handling passed its deadline.
+pub fn record_deadline_exceeded() {
+    inc(MESSAGE_DEADLINES_EXCEEDED, &[], 1);
 }
 
 /// Counts a message as in flight until dropped, then records its verdict with [`Self::done`].

@@ -181,6 +181,9 @@ pub enum AlertKind {
     /// A partition marker arrived, but objects under its prefix are still missing from a
     /// target after the rule's `complete_deadline_secs`.
     PartitionIncomplete,
+    /// The handling of a message took longer than `timeouts.message_deadline_secs`: it was
+    /// cancelled and the message handed back for a retry.
+    DeadlineExceeded,
     /// The event's source object does not exist: deleted after the event, or the event's key
     /// does not name an object (a key encoding problem).
     SourceMissing,
@@ -213,6 +216,7 @@ impl AlertKind {
             AlertKind::ReplicaConflict => "replica_conflict",
             AlertKind::MetadataTooLarge => "metadata_too_large",
             AlertKind::SourceMissing => "source_missing",
+            AlertKind::DeadlineExceeded => "deadline_exceeded",
         }
     }
 
@@ -226,6 +230,7 @@ impl AlertKind {
             AlertKind::ReplicaConflict => "replica of another source at the target key",
             AlertKind::MetadataTooLarge => "metadata too large",
             AlertKind::SourceMissing => "source missing",
+            AlertKind::DeadlineExceeded => "message deadline exceeded",
         }
     }
 }

@@ -4,13 +4,17 @@
 //!   check uses it (through `s3-replicator healthcheck`, as the image has no shell or curl).
 //! - `/readyz` — 200 when the queue answers `GetQueueAttributes` with the daemon's credentials:
 //!   the queue exists, is reachable, and the credentials are valid and allowed. 503 otherwise,
-//!   with the reason. Deliberately not the container health check: a queue or IAM outage would
-//!   make ECS replace every task at once, which fixes nothing.
+//!   with a generic reason (`not ready: queue unreachable (GetQueueAttributes failed; …)`); the details (the SDK's error text,
+//!   which can name account IDs and role ARNs) go to the log only. Deliberately not the
+//!   container health check: a queue or IAM outage would make ECS replace every task at once,
+//!   which fixes nothing.
 //! - `/metrics` — [`crate::metrics::render`], Prometheus text format.
 //!
 //! A minimal HTTP/1.1 responder on tokio rather than a web framework or hyper: three GET routes,
-//! one request per connection, bodies of a few KiB. Reading is bounded in size and time, so a
-//! slow or hostile client cannot hold a connection or memory.
+//! one request per connection, bodies of a few KiB. Connections are bounded in number
+//! ([`Limits::max_connections`]: further ones wait in the listen backlog until one ends, so a
+//! burst is served late rather than refused), reading in size and time, writing in time: a
+//! slow, idle or hostile client cannot hold a connection or memory for long.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,15 +22,38 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
 
 /// Largest request head read; the three routes need only the request line.
 const MAX_REQUEST: usize = 8 * 1024;
-/// How long a client may take to send its request.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// The `/readyz` body when the queue check fails: nothing of the error itself.
+const NOT_READY: &str =
+    "not ready: queue unreachable (GetQueueAttributes failed; the reason is in the log)\n";
+
+/// Bounds on the connections of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// How long a client may take to send its request.
+    pub read_timeout: Duration,
+    /// How long a client may take to take its response.
+    pub write_timeout: Duration,
+}
+
+impl Default for Limits {
+    /// 64 connections, 5 s to send the request, 10 s to take the response.
+    fn default() -> Self {
+        Self {
+            max_connections: 64,
+            read_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(10),
+        }
+    }
+}
 /// How long the readiness probe waits for SQS (the SDK's retries included).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a readiness answer is reused: scrapers and load balancers may ask every second,
@@ -51,7 +78,7 @@ pub enum ServerError {
 
 /// Answers whether the daemon can work: see the module documentation.
 pub trait Readiness: Send + Sync + 'static {
-    /// `Ok` when ready, else why not (a sentence for the `/readyz` body and the log).
+    /// `Ok` when ready, else why not (a sentence for the log; `/readyz` answers generically).
     fn check(&self) -> impl std::future::Future<Output = Result<(), String>> + Send;
 }
 
@@ -68,7 +95,7 @@ impl QueueReadiness {
         let region = crate::aws::region_of_queue_url(&config.queue.url).map(str::to_owned);
         let base = crate::aws::load_base(&config.aws, region).await;
         Self {
-            client: crate::aws::sqs_client(&base),
+            client: crate::aws::sqs_client_with(&base, &crate::aws::Timeouts::from_config(config)),
             queue_url: config.queue.url.clone(),
         }
     }
@@ -129,10 +156,19 @@ pub async fn start(config: &Config) -> Result<Server, ServerError> {
     start_with(addr, QueueReadiness::from_config(config).await).await
 }
 
-/// Binds `addr` and serves with any readiness check.
+/// Binds `addr` and serves with any readiness check, within the default [`Limits`].
 pub async fn start_with<R: Readiness>(
     addr: SocketAddr,
     readiness: R,
+) -> Result<Server, ServerError> {
+    start_with_limits(addr, readiness, Limits::default()).await
+}
+
+/// Binds `addr` and serves with any readiness check, within `limits`.
+pub async fn start_with_limits<R: Readiness>(
+    addr: SocketAddr,
+    readiness: R,
+    limits: Limits,
 ) -> Result<Server, ServerError> {
     let listener = TcpListener::bind(addr)
         .await
@@ -145,18 +181,25 @@ pub async fn start_with<R: Readiness>(
         readiness,
         cached: Mutex::new(None),
     });
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let task = tokio::spawn(async move {
         loop {
+            // A free slot first: until one is, further connections wait in the backlog.
+            let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                return;
+            };
             match listener.accept().await {
                 Ok((stream, _)) => {
                     let state = Arc::clone(&state);
                     tokio::spawn(async move {
-                        if let Err(e) = respond(stream, &state).await {
+                        if let Err(e) = respond(stream, &state, limits).await {
                             debug!(message = "Health/metrics request ended early.", error = %e);
                         }
+                        drop(slot);
                     });
                 }
                 Err(e) => {
+                    drop(slot);
                     // Out of file descriptors and the like: pause rather than spin.
                     warn!(message = "Accepting a health/metrics connection failed.", error = %e);
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -183,6 +226,7 @@ impl<R: Readiness> State<R> {
         }
         let answer = self.readiness.check().await;
         if let Err(why) = &answer {
+            // The details stay in the log: the body of /readyz is generic.
             warn!(message = "Not ready.", reason = %why);
         }
         *cached = Some((Instant::now(), answer.clone()));
@@ -190,8 +234,12 @@ impl<R: Readiness> State<R> {
     }
 }
 
-async fn respond<R: Readiness>(mut stream: TcpStream, state: &State<R>) -> std::io::Result<()> {
-    let head = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
+async fn respond<R: Readiness>(
+    mut stream: TcpStream,
+    state: &State<R>,
+    limits: Limits,
+) -> std::io::Result<()> {
+    let head = match tokio::time::timeout(limits.read_timeout, read_head(&mut stream)).await {
         Ok(head) => head?,
         Err(_) => return Ok(()),
     };
@@ -203,11 +251,7 @@ async fn respond<R: Readiness>(mut stream: TcpStream, state: &State<R>) -> std::
         ("GET" | "HEAD", "/healthz") => (200, "text/plain; charset=utf-8", "ok\n".to_owned()),
         ("GET" | "HEAD", "/readyz") => match state.ready().await {
             Ok(()) => (200, "text/plain; charset=utf-8", "ready\n".to_owned()),
-            Err(why) => (
-                503,
-                "text/plain; charset=utf-8",
-                format!("not ready: {why}\n"),
-            ),
+            Err(_) => (503, "text/plain; charset=utf-8", NOT_READY.to_owned()),
         },
         ("GET" | "HEAD", "/metrics") => (
             200,
@@ -234,8 +278,17 @@ async fn respond<R: Readiness>(mut stream: TcpStream, state: &State<R>) -> std::
     if method != "HEAD" {
         response.push_str(&body);
     }
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
+    let write = async {
+        stream.write_all(response.as_bytes()).await?;
+        stream.shutdown().await
+    };
+    match tokio::time::timeout(limits.write_timeout, write).await {
+        Ok(written) => written,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the client did not take its response in time",
+        )),
+    }
 }
 
 /// Reads until the blank line ending the request head, at most [`MAX_REQUEST`] bytes.

@@ -5,6 +5,9 @@ mod common;
 /// FIFO completion topics: deduplication IDs per write.
 #[path = "operations/fifo.rs"]
 mod fifo;
+/// The health server's limits and its generic /readyz reason.
+#[path = "operations/health_server.rs"]
+mod health_server;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -16,6 +16,9 @@ use s3_replicator::route::Router;
 use s3_replicator::store::memory::{MemoryStore, StoredObject};
 use s3_replicator::store::StoreErrorKind;
 
+/// The deadline of one message's handling.
+#[path = "pipeline_logic/message_deadline.rs"]
+mod message_deadline;
 /// Partition re-checks that never spend the marker message's receive count.
 #[path = "pipeline_logic/partition_rechecks.rs"]
 mod partition_rechecks;

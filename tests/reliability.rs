@@ -3,6 +3,9 @@
 //! moment each completion arrives.
 
 mod common;
+/// Stalled requests end in a retry or an alert, never a hang.
+#[path = "reliability/timeouts.rs"]
+mod timeouts;
 
 use std::collections::HashSet;
 use std::time::Duration;

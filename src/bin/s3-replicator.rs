@@ -46,9 +46,10 @@ enum Command {
         /// Only keys under this prefix (within each rule's prefix).
         #[arg(long)]
         prefix: Option<String>,
-        /// Resume after this key, as printed by an interrupted run.
-        #[arg(long)]
-        start_after: Option<String>,
+        /// Resume after a key, as printed by an interrupted run: RULE=KEY resumes rule RULE
+        /// after KEY (repeat it for each rule); a plain KEY only when one rule is backfilled.
+        #[arg(long, value_name = "RULE=KEY")]
+        start_after: Vec<String>,
         /// Publish a completion event for every object, as the daemon does.
         #[arg(long)]
         publish_completions: bool,
@@ -150,10 +151,10 @@ fn main() -> ExitCode {
             let options = backfill::Options {
                 rule,
                 prefix,
-                start_after,
+                start_after: Default::default(),
                 concurrency: 0,
             };
-            match backfill(config, options, publish_completions) {
+            match backfill(config, options, &start_after, publish_completions) {
                 Ok(code) => code,
                 Err(e) => {
                     eprintln!("error: {e:#}");
@@ -235,12 +236,14 @@ fn load(path: Option<PathBuf>) -> anyhow::Result<Config> {
 fn backfill(
     path: Option<PathBuf>,
     mut options: backfill::Options,
+    start_after: &[String],
     publish_completions: bool,
 ) -> anyhow::Result<ExitCode> {
     let config = load(path)?;
     s3_replicator::logging::init(config.log.format);
     options.concurrency = config.queue.concurrency;
     let rules = backfill::select_rules(&config.rules, options.rule.as_deref())?;
+    options.start_after = backfill::parse_start_after(start_after, &config.rules, &rules)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let summary = runtime.block_on(async {
         let replicator = s3_replicator::daemon::build_replicator(&config).await;
@@ -282,11 +285,13 @@ fn backfill(
         println!("  failed: {failure}");
     }
     if summary.interrupted {
-        match &summary.resume_after {
-            Some(key) => println!("interrupted; resume with: --start-after '{key}'"),
-            None => {
-                println!("interrupted before the first object finished; run it again as it was")
-            }
+        if summary.resume_after.is_empty() {
+            println!("interrupted before the first object finished; run it again as it was");
+        } else {
+            println!(
+                "interrupted; resume with: {}",
+                backfill::resume_arguments(&summary.resume_after)
+            );
         }
         return Ok(ExitCode::from(130));
     }

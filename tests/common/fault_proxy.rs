@@ -1,7 +1,7 @@
 //! A fault-injecting TCP proxy between the daemon and the emulator, on 127.0.0.1.
 //!
-//! Every connection is either forwarded untouched, reset, or answered with an HTTP error
-//! without reaching the emulator. The emulator closes every connection after one response
+//! Every connection is either forwarded untouched, reset, answered with an HTTP error without
+//! reaching the emulator, or accepted and never answered (a stalled request). The emulator closes every connection after one response
 //! (moto sends `Connection: close`), so a fault per connection is a fault per request.
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 const FORWARD: u8 = 0;
 const OUTAGE: u8 = 1;
 const FLAKY: u8 = 2;
+const STALL: u8 = 3;
 
 /// What the proxy does now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,9 @@ pub enum Mode {
     Outage,
     /// Fault about one request in ten: 503 SlowDown, 500, or a reset, in turn.
     Flaky,
+    /// Accept every connection, read what the client sends, never answer: a request that
+    /// stalls before its response. The connection stays open until the client gives up.
+    Stall,
 }
 
 #[derive(Debug, Default)]
@@ -33,6 +37,7 @@ pub struct Stats {
     pub reset: AtomicU64,
     pub slow_down: AtomicU64,
     pub internal_error: AtomicU64,
+    pub stalled: AtomicU64,
 }
 
 pub struct FaultProxy {
@@ -65,6 +70,7 @@ impl FaultProxy {
                     sequence += 1;
                     let fault = match mode.load(Ordering::SeqCst) {
                         OUTAGE => Some(Fault::Reset),
+                        STALL => Some(Fault::Stall),
                         // Deterministic: every tenth connection, cycling through the faults.
                         FLAKY if sequence.is_multiple_of(10) => Some(match (sequence / 10) % 3 {
                             0 => Fault::SlowDown,
@@ -90,6 +96,7 @@ impl FaultProxy {
             Mode::Forward => FORWARD,
             Mode::Outage => OUTAGE,
             Mode::Flaky => FLAKY,
+            Mode::Stall => STALL,
         };
         self.mode.store(value, Ordering::SeqCst);
     }
@@ -98,6 +105,7 @@ impl FaultProxy {
         self.stats.reset.load(Ordering::Relaxed)
             + self.stats.slow_down.load(Ordering::Relaxed)
             + self.stats.internal_error.load(Ordering::Relaxed)
+            + self.stats.stalled.load(Ordering::Relaxed)
     }
 }
 
@@ -110,6 +118,7 @@ impl Drop for FaultProxy {
 #[derive(Debug, Clone, Copy)]
 enum Fault {
     Reset,
+    Stall,
     SlowDown,
     InternalError,
 }
@@ -122,6 +131,16 @@ async fn serve(mut client: TcpStream, upstream: String, fault: Option<Fault>, st
                 return;
             };
             let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        }
+        Some(Fault::Stall) => {
+            stats.stalled.fetch_add(1, Ordering::Relaxed);
+            // Take whatever the client sends, answer nothing, until it closes the connection.
+            let mut sink = [0u8; 16 * 1024];
+            while let Ok(n) = client.read(&mut sink).await {
+                if n == 0 {
+                    break;
+                }
+            }
         }
         Some(Fault::Reset) => {
             stats.reset.fetch_add(1, Ordering::Relaxed);

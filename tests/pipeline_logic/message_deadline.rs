@@ -1,0 +1,132 @@
+//! The deadline of one message (`timeouts.message_deadline_secs`), on in-memory fakes with
+//! tokio's paused clock: a message whose handling never ends is cancelled when its deadline
+//! passes, handed back for a retry (never deleted), alerted, and its heartbeat stops.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use s3_replicator::config::{RuleConfig, TargetConfig};
+use s3_replicator::daemon::{retry_delay, run_with_deadline, MessageDeadline, Settings};
+use s3_replicator::pipeline::Pipeline;
+use s3_replicator::publish::memory::MemoryPublisher;
+use s3_replicator::publish::AlertKind;
+use s3_replicator::queue::memory::MemoryQueue;
+use s3_replicator::replicate::{Replicator, Target};
+use s3_replicator::route::Router;
+use s3_replicator::store::memory::{MemoryStore, StoredObject};
+use tokio::time::Instant;
+
+const DEADLINE: Duration = Duration::from_secs(600);
+
+fn event(key: &str, etag: &str) -> String {
+    serde_json::json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-21T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "lake"}, "object": {"key": key, "size": 3, "eTag": etag}}
+    }]})
+    .to_string()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_past_its_deadline_is_handed_back_alerted_and_its_heartbeat_stops() {
+    let store = MemoryStore::new("daemon");
+    for bucket in ["lake", "eu"] {
+        store.create_bucket(bucket);
+    }
+    // Copies into `eu` never finish: a request that stalls before its response.
+    store.stall("eu");
+    let publisher = MemoryPublisher::default();
+    let router = Router::from_rules(vec![RuleConfig {
+        name: "all".into(),
+        source_bucket: "lake".into(),
+        targets: vec!["eu".into()],
+        ..Default::default()
+    }]);
+    let replicator = Replicator::new(
+        store.clone(),
+        [Target {
+            config: TargetConfig::new("eu", "eu", "eu-west-1"),
+            store: store.clone(),
+        }],
+    );
+    let pipeline = Arc::new(Pipeline::new(router, replicator, publisher.clone()));
+    let queue = MemoryQueue::default();
+    let etag = store.put("lake", "in/a.csv", b"abc", StoredObject::default());
+    let id = queue.send(&event("in/a.csv", &etag));
+    let handle = format!("{id}-r1");
+
+    let settings = Settings {
+        max_messages: 10,
+        wait_time_secs: 1,
+        visibility_timeout_secs: 30,
+        concurrency: 4,
+        shutdown_timeout: Duration::from_millis(200),
+    };
+    let deadline = MessageDeadline {
+        after: DEADLINE,
+        alert_window: Duration::ZERO,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let started = Instant::now();
+    let daemon = tokio::spawn(run_with_deadline(
+        Arc::new(queue.clone()),
+        Arc::clone(&pipeline),
+        settings,
+        deadline,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    // Handed back with the retry delay of a first delivery, polled in virtual time; an hour of
+    // it without a hand-back means the handler still hangs.
+    let retry = retry_delay(1).as_secs() as i32;
+    let handed_back = tokio::time::timeout(Duration::from_secs(3_600), async {
+        while !queue
+            .visibility_changes()
+            .contains(&(handle.clone(), retry))
+        {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+    .await;
+    assert!(
+        handed_back.is_ok(),
+        "the stalled message was not handed back within an hour ({} heartbeat extensions)",
+        queue.visibility_changes().len()
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= DEADLINE && took < DEADLINE + Duration::from_secs(30),
+        "handed back after {took:?}, not at its deadline"
+    );
+    assert!(queue.deleted().is_empty(), "never deleted");
+
+    // The alert names the message and the object.
+    let alerts = publisher.alerts();
+    let overran: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.kind == AlertKind::DeadlineExceeded)
+        .collect();
+    assert_eq!(overran.len(), 1, "{alerts:?}");
+    assert_eq!(overran[0].message_id.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        overran[0].source.as_ref().map(|s| s.key.as_str()),
+        Some("in/a.csv")
+    );
+    assert!(overran[0].error.contains("600 s"), "{}", overran[0].error);
+
+    // The heartbeat stopped with the handler: nothing extends the message any more.
+    let changes = queue.visibility_changes().len();
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(
+        queue.visibility_changes().len(),
+        changes,
+        "{:?}",
+        queue.visibility_changes()
+    );
+
+    let _ = stop.send(());
+    daemon.await.expect("daemon");
+    assert!(queue.deleted().is_empty(), "never deleted");
+}
