@@ -43,10 +43,6 @@ const DELETES_IN_FLIGHT: usize = 4;
 const RECEIVE_BACKOFF_MIN: Duration = Duration::from_millis(200);
 const RECEIVE_BACKOFF_MAX: Duration = Duration::from_secs(20);
 
-/// Handing a message back after a passing failure: the delay doubles with each delivery,
-/// from [`RETRY_DELAY_MIN`] up to [`RETRY_DELAY_MAX`].
-const RETRY_DELAY_MIN: Duration = Duration::from_secs(10);
-const RETRY_DELAY_MAX: Duration = Duration::from_secs(900);
 /// How long a shutdown waits for cancelled copies to abort their multipart uploads.
 const ABORT_WAIT: Duration = Duration::from_secs(10);
 /// How often alert windows are checked for summaries to send.
@@ -83,11 +79,7 @@ impl Default for MessageDeadline {
     }
 }
 
-/// The visibility delay for a message handed back after its `receive_count`-th delivery failed.
-pub fn retry_delay(receive_count: u32) -> Duration {
-    let doublings = receive_count.saturating_sub(1).min(16);
-    (RETRY_DELAY_MIN * 2u32.pow(doublings)).min(RETRY_DELAY_MAX)
-}
+pub use crate::pipeline::retry_delay;
 
 /// Messages being handled, by id, so that shutdown can hand back the unfinished ones.
 type InFlight = Arc<Mutex<HashMap<String, String>>>;

@@ -62,6 +62,26 @@ const PARTITION_GIVE_UP_ACTION: &str = "The partition has been incomplete for a 
     the missing objects (upload them again or run `s3-replicator backfill --prefix`), then redrive \
     the dead-letter queue: the partition is checked again and its completion published.";
 
+/// Handing a message back after a passing failure: the delay doubles with each delivery,
+/// from [`RETRY_DELAY_MIN`] up to [`RETRY_DELAY_MAX`].
+const RETRY_DELAY_MIN: Duration = Duration::from_secs(10);
+const RETRY_DELAY_MAX: Duration = Duration::from_secs(900);
+
+/// The visibility delay for a message handed back after its `receive_count`-th delivery failed.
+pub fn retry_delay(receive_count: u32) -> Duration {
+    let doublings = receive_count.saturating_sub(1).min(16);
+    (RETRY_DELAY_MIN * 2u32.pow(doublings)).min(RETRY_DELAY_MAX)
+}
+
+/// The alert kind for a failed store call: its own kind where the error has one, else `default`.
+fn alert_kind(error: &crate::store::StoreError, default: AlertKind) -> AlertKind {
+    match error.kind {
+        crate::store::StoreErrorKind::ReplicaConflict => AlertKind::ReplicaConflict,
+        crate::store::StoreErrorKind::MetadataTooLarge => AlertKind::MetadataTooLarge,
+        _ => default,
+    }
+}
+
 /// What to do with a message once it was handled, from best to worst: a message of several
 /// objects gets the worst verdict of its objects ([`Verdict::worst`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,7 +337,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     if Self::alerts_on(message, disposition) {
                         self.alert(
                             Alert::new(
-                                AlertKind::for_error(&e, AlertKind::SourceUnreadable),
+                                alert_kind(&e, AlertKind::SourceUnreadable),
                                 e.to_string(),
                                 e.advice(),
                             )
@@ -337,7 +357,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                         if Self::alerts_on(message, disposition) {
                             self.alert(
                                 Alert::new(
-                                    AlertKind::for_error(&failure.error, AlertKind::CopyFailed),
+                                    alert_kind(&failure.error, AlertKind::CopyFailed),
                                     failure.error.to_string(),
                                     failure.error.advice(),
                                 )
@@ -490,7 +510,7 @@ pub async fn send_rechecks<Q: MessageSource>(
                 info!(message = "Partition re-check scheduled.", rule = %recheck.rule, message_id = %message.id, delay_secs = recheck.delay_secs);
             }
             Err(e) => {
-                let delay = crate::daemon::retry_delay(message.receive_count);
+                let delay = retry_delay(message.receive_count);
                 error!(message = "Partition re-check could not be sent; keeping the message.", rule = %recheck.rule, message_id = %message.id, error = %e, delay_secs = delay.as_secs());
                 if let Err(e) = queue
                     .change_visibility(&message.receipt_handle, delay.as_secs() as i32)
@@ -549,5 +569,25 @@ impl Drop for KeyGuard<'_> {
         if Arc::strong_count(&self.lock) == 2 {
             map.remove(&self.id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn store_errors_with_a_kind_of_their_own_alert_as_that_kind() {
+        use super::*;
+        use crate::store::{Operation, StoreError, StoreErrorKind};
+        let e = |kind| StoreError::new(Operation::CopyObject, "b", "k", kind, "m");
+        let of = |kind| alert_kind(&e(kind), AlertKind::CopyFailed);
+        assert_eq!(
+            of(StoreErrorKind::ReplicaConflict),
+            AlertKind::ReplicaConflict
+        );
+        assert_eq!(
+            of(StoreErrorKind::MetadataTooLarge),
+            AlertKind::MetadataTooLarge
+        );
+        assert_eq!(of(StoreErrorKind::AccessDenied), AlertKind::CopyFailed);
     }
 }

@@ -194,17 +194,6 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    /// The kind for a failed store call: its own kind where the error has one, else `default`.
-    pub fn for_error(error: &crate::store::StoreError, default: AlertKind) -> AlertKind {
-        match error.kind {
-            crate::store::StoreErrorKind::ReplicaConflict => AlertKind::ReplicaConflict,
-            crate::store::StoreErrorKind::MetadataTooLarge => AlertKind::MetadataTooLarge,
-            _ => default,
-        }
-    }
-}
-
-impl AlertKind {
     /// The stable name, as in the alert's JSON (`copy_failed`, …).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -528,22 +517,6 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }
-    }
-
-    #[test]
-    fn store_errors_with_a_kind_of_their_own_alert_as_that_kind() {
-        use crate::store::{Operation, StoreError, StoreErrorKind};
-        let e = |kind| StoreError::new(Operation::CopyObject, "b", "k", kind, "m");
-        let of = |kind| AlertKind::for_error(&e(kind), AlertKind::CopyFailed);
-        assert_eq!(
-            of(StoreErrorKind::ReplicaConflict),
-            AlertKind::ReplicaConflict
-        );
-        assert_eq!(
-            of(StoreErrorKind::MetadataTooLarge),
-            AlertKind::MetadataTooLarge
-        );
-        assert_eq!(of(StoreErrorKind::AccessDenied), AlertKind::CopyFailed);
     }
 
     #[test]
