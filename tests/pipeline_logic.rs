@@ -39,22 +39,28 @@ struct World {
     pipeline: Arc<Pipeline<MemoryStore, MemoryPublisher>>,
 }
 
-/// Source bucket `lake` with rule `all` → targets `eu` and `dr` (another principal).
+/// Source bucket `lake` with rule `all` (prefix `in/`) → targets `eu` and `dr` (another
+/// principal).
 fn world() -> World {
-    let store = MemoryStore::new("daemon");
-    for bucket in ["lake", "eu", "dr"] {
-        store.create_bucket(bucket);
-    }
-    let dr = store.principal("dr-role");
-    let publisher = MemoryPublisher::default();
-    let router = Router::from_rules(vec![RuleConfig {
+    world_with(RuleConfig {
         name: "all".into(),
         source_bucket: "lake".into(),
         prefix: Some("in/".into()),
         suffix: None,
         targets: vec!["eu".into(), "dr".into()],
         ..Default::default()
-    }]);
+    })
+}
+
+/// Source bucket `lake` with `rule`, whose targets may be `eu` and `dr` (another principal).
+fn world_with(rule: RuleConfig) -> World {
+    let store = MemoryStore::new("daemon");
+    for bucket in ["lake", "eu", "dr"] {
+        store.create_bucket(bucket);
+    }
+    let dr = store.principal("dr-role");
+    let publisher = MemoryPublisher::default();
+    let router = Router::from_rules(vec![rule]);
     let replicator = Replicator::new(
         store.clone(),
         [target("eu", "eu", store.clone()), target("dr", "dr", dr)],
@@ -65,6 +71,11 @@ fn world() -> World {
         publisher,
         pipeline,
     }
+}
+
+/// The body of an S3 notification of one object `key_encoded` (as S3 encodes keys).
+fn event_body(key_encoded: &str, etag: &str) -> String {
+    serde_json::json!({ "Records": [record(key_encoded, etag)] }).to_string()
 }
 
 fn record(key_encoded: &str, etag: &str) -> serde_json::Value {
@@ -116,9 +127,15 @@ fn spawn_daemon(
 
 /// Runs the daemon over `queue` until `done` holds (or a deadline passes), then stops it.
 async fn run_until(world: &World, queue: &MemoryQueue, done: impl Fn() -> bool) {
+    run_within(world, queue, Duration::from_secs(10), done).await;
+}
+
+/// Runs the daemon over `queue` until `done` holds or `limit` has passed (on tokio's clock,
+/// virtual in paused tests), then stops it.
+async fn run_within(world: &World, queue: &MemoryQueue, limit: Duration, done: impl Fn() -> bool) {
     let (stop, daemon) = spawn_daemon(world, queue);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() && Instant::now() < deadline {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let _ = stop.send(());

@@ -5,63 +5,31 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use s3_replicator::config::{RuleConfig, TargetConfig};
-use s3_replicator::daemon::{retry_delay, run_with_deadline, MessageDeadline, Settings};
-use s3_replicator::pipeline::Pipeline;
-use s3_replicator::publish::memory::MemoryPublisher;
+use s3_replicator::config::RuleConfig;
+use s3_replicator::daemon::{retry_delay, run_with_deadline, MessageDeadline};
 use s3_replicator::publish::AlertKind;
 use s3_replicator::queue::memory::MemoryQueue;
-use s3_replicator::replicate::{Replicator, Target};
-use s3_replicator::route::Router;
-use s3_replicator::store::memory::{MemoryStore, StoredObject};
+use s3_replicator::store::memory::StoredObject;
 use tokio::time::Instant;
 
 const DEADLINE: Duration = Duration::from_secs(600);
 
-fn event(key: &str, etag: &str) -> String {
-    serde_json::json!({"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2026-11-21T10:00:00.000Z", "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": "lake"}, "object": {"key": key, "size": 3, "eTag": etag}}
-    }]})
-    .to_string()
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_message_past_its_deadline_is_handed_back_alerted_and_its_heartbeat_stops() {
-    let store = MemoryStore::new("daemon");
-    for bucket in ["lake", "eu"] {
-        store.create_bucket(bucket);
-    }
-    // Copies into `eu` never finish: a request that stalls before its response.
-    store.stall("eu");
-    let publisher = MemoryPublisher::default();
-    let router = Router::from_rules(vec![RuleConfig {
+    let world = super::world_with(RuleConfig {
         name: "all".into(),
         source_bucket: "lake".into(),
         targets: vec!["eu".into()],
         ..Default::default()
-    }]);
-    let replicator = Replicator::new(
-        store.clone(),
-        [Target {
-            config: TargetConfig::new("eu", "eu", "eu-west-1"),
-            store: store.clone(),
-        }],
-    );
-    let pipeline = Arc::new(Pipeline::new(router, replicator, publisher.clone()));
+    });
+    let (store, publisher, pipeline) = (world.store, world.publisher, world.pipeline);
+    // Copies into `eu` never finish: a request that stalls before its response.
+    store.stall("eu");
     let queue = MemoryQueue::default();
     let etag = store.put("lake", "in/a.csv", b"abc", StoredObject::default());
-    let id = queue.send(&event("in/a.csv", &etag));
+    let id = queue.send(&super::event_body("in/a.csv", &etag));
     let handle = format!("{id}-r1");
-
-    let settings = Settings {
-        max_messages: 10,
-        wait_time_secs: 1,
-        visibility_timeout_secs: 30,
-        concurrency: 4,
-        shutdown_timeout: Duration::from_millis(200),
-    };
+    let settings = super::settings();
     let deadline = MessageDeadline {
         after: DEADLINE,
         alert_window: Duration::ZERO,

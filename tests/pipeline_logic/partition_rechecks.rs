@@ -3,38 +3,25 @@
 //! on time, and the marker's own completion is published once. The emulator side (the delay of
 //! a re-check message on SQS) is in `partition.rs`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use s3_replicator::config::{RuleConfig, TargetConfig};
-use s3_replicator::daemon::{run, Settings};
-use s3_replicator::pipeline::{Pipeline, Verdict};
+use s3_replicator::config::RuleConfig;
+use s3_replicator::pipeline::Verdict;
 use s3_replicator::publish::memory::MemoryPublisher;
 use s3_replicator::queue::memory::MemoryQueue;
 use s3_replicator::queue::Message;
-use s3_replicator::replicate::{Replicator, Target};
-use s3_replicator::route::Router;
-use s3_replicator::store::memory::{MemoryStore, StoredObject};
+use s3_replicator::store::memory::StoredObject;
 use tokio::time::Instant;
+
+use super::World;
 
 const PREFIX: &str = "d/2026-11-21/";
 const DEADLINE_SECS: u64 = 600;
 
-struct World {
-    store: MemoryStore,
-    publisher: MemoryPublisher,
-    pipeline: Arc<Pipeline<MemoryStore, MemoryPublisher>>,
-}
-
 /// Source bucket `lake`, rule `daily` (prefix `d/`, closed by `_SUCCESS`, deadline 600 s) →
 /// target `eu`.
 fn world() -> World {
-    let store = MemoryStore::new("partitions");
-    for bucket in ["lake", "eu"] {
-        store.create_bucket(bucket);
-    }
-    let publisher = MemoryPublisher::default();
-    let router = Router::from_rules(vec![RuleConfig {
+    super::world_with(RuleConfig {
         name: "daily".into(),
         source_bucket: "lake".into(),
         prefix: Some("d/".into()),
@@ -42,20 +29,7 @@ fn world() -> World {
         complete_on: Some("_SUCCESS".into()),
         complete_deadline_secs: DEADLINE_SECS,
         ..Default::default()
-    }]);
-    let replicator = Replicator::new(
-        store.clone(),
-        [Target {
-            config: TargetConfig::new("eu", "eu", "eu-west-1"),
-            store: store.clone(),
-        }],
-    );
-    let pipeline = Arc::new(Pipeline::new(router, replicator, publisher.clone()));
-    World {
-        store,
-        publisher,
-        pipeline,
-    }
+    })
 }
 
 /// Puts `key` into the source and returns the S3 event announcing it.
@@ -71,33 +45,9 @@ fn put(world: &World, key: &str) -> String {
     .to_string()
 }
 
-fn settings() -> Settings {
-    Settings {
-        max_messages: 10,
-        wait_time_secs: 1,
-        visibility_timeout_secs: 30,
-        concurrency: 4,
-        shutdown_timeout: Duration::from_millis(200),
-    }
-}
-
 /// Runs the daemon over `queue` until `done` holds or `limit` of (virtual) time has passed.
 async fn run_until(world: &World, queue: &MemoryQueue, limit: Duration, done: impl Fn() -> bool) {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let daemon = tokio::spawn(run(
-        Arc::new(queue.clone()),
-        Arc::clone(&world.pipeline),
-        settings(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let deadline = Instant::now() + limit;
-    while !done() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = stop.send(());
-    daemon.await.expect("daemon");
+    super::run_within(world, queue, limit, done).await;
 }
 
 fn marker_completions(publisher: &MemoryPublisher) -> usize {

@@ -3,63 +3,15 @@
 //! counted supersession.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
-use s3_replicator::config::{RuleConfig, TargetConfig};
-use s3_replicator::pipeline::{Pipeline, Verdict};
-use s3_replicator::publish::memory::MemoryPublisher;
+use s3_replicator::pipeline::Verdict;
 use s3_replicator::queue::Message;
-use s3_replicator::replicate::{Replicator, Target};
-use s3_replicator::route::Router;
-use s3_replicator::store::memory::{MemoryStore, StoredObject};
+use s3_replicator::store::memory::StoredObject;
 
-struct World {
-    store: MemoryStore,
-    publisher: MemoryPublisher,
-    pipeline: Arc<Pipeline<MemoryStore, MemoryPublisher>>,
-}
-
-/// Source bucket `lake`, rule `all` (prefix `in/`) → target `eu`.
-fn world() -> World {
-    let store = MemoryStore::new("missing");
-    for bucket in ["lake", "eu"] {
-        store.create_bucket(bucket);
-    }
-    let publisher = MemoryPublisher::default();
-    let router = Router::from_rules(vec![RuleConfig {
-        name: "all".into(),
-        source_bucket: "lake".into(),
-        prefix: Some("in/".into()),
-        targets: vec!["eu".into()],
-        ..Default::default()
-    }]);
-    let replicator = Replicator::new(
-        store.clone(),
-        [Target {
-            config: TargetConfig::new("eu", "eu", "eu-west-1"),
-            store: store.clone(),
-        }],
-    );
-    let pipeline = Arc::new(Pipeline::new(router, replicator, publisher.clone()));
-    World {
-        store,
-        publisher,
-        pipeline,
-    }
-}
+use super::world;
 
 fn message(id: &str, key_encoded: &str, etag: &str) -> Message {
-    Message {
-        id: id.into(),
-        receipt_handle: format!("{id}-handle"),
-        body: serde_json::json!({ "Records": [{
-            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-            "eventTime": "2026-11-21T10:00:00.000Z", "eventName": "ObjectCreated:Put",
-            "s3": {"bucket": {"name": "lake"}, "object": {"key": key_encoded, "size": 3, "eTag": etag}}
-        }]})
-        .to_string(),
-        receive_count: 1,
-    }
+    super::message(id, vec![super::record(key_encoded, etag)])
 }
 
 #[tokio::test]
