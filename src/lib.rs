@@ -44,5 +44,7 @@ pub mod replicate;
 pub mod route;
 pub mod server;
 pub mod store;
+#[cfg(test)]
+mod test_http;
 pub mod transfer;
 pub mod verify;

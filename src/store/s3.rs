@@ -691,26 +691,10 @@ mod tests {
     use super::*;
     use aws_config::{BehaviorVersion, Region};
     use aws_credential_types::Credentials;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// Answers every request on 127.0.0.1 with `response`, as a store that is S3-compatible
-    /// in name only might.
+    /// A store whose every request is answered with `response`.
     async fn answering(response: &'static [u8]) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let mut head = Vec::new();
-                let mut buf = [0; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let _ = stream.write_all(response).await;
-            }
-        });
+        let (port, _requests) = crate::test_http::answering(response).await;
         format!("http://127.0.0.1:{port}")
     }
 
