@@ -3,7 +3,10 @@
 //! Source and target listings are both in key order, so they are merged like two sorted files:
 //! memory stays at one page per listing however many millions of keys there are. Sizes are
 //! compared first; when the ETags differ too (multipart or SSE-KMS replicas have ETags that are
-//! not the source's), the replica's recorded source ETag decides.
+//! not the source's), both objects are read and their content compared the way a write is
+//! verified ([`crate::transfer::verify::proof`]: MD5 ETags or full-object checksums). Only when
+//! nothing comparable exists does the replica's recorded source ETag decide; a replica proven
+//! to hold other bytes differs whatever it records.
 
 use std::pin::Pin;
 
@@ -13,6 +16,7 @@ use serde::Serialize;
 use crate::config::RuleConfig;
 use crate::replicate::{Replicator, Target};
 use crate::store::{list_all, Listed, ObjectRef, ObjectStore, StoreError, META_SOURCE_ETAG};
+use crate::transfer::verify::{proof, Proof};
 
 /// Findings kept for the JSON report; the counts cover all of them.
 pub const FINDINGS_KEPT: usize = 10_000;
@@ -208,7 +212,8 @@ async fn compare<S: ObjectStore>(
                 report.checked += 1;
                 let difference = if a.size != b.size {
                     Some(Difference::SizeDiffers)
-                } else if a.etag == b.etag || made_from(target, key_prefix, &b.key, &a.etag).await?
+                } else if a.etag == b.etag
+                    || same_content(source, rule, target, key_prefix, &a.key).await?
                 {
                     None
                 } else {
@@ -226,21 +231,45 @@ async fn compare<S: ObjectStore>(
     }
 }
 
-/// Whether the replica records `source_etag` as the version it was made from.
-async fn made_from<S: ObjectStore>(
+/// Whether the replica of `key` holds the source's content: proven equal by MD5 ETags or
+/// full-object checksums; proven different never; neither provable, when it records the
+/// source's ETag as the version it was made from.
+async fn same_content<S: ObjectStore>(
+    source: &S,
+    rule: &RuleConfig,
     target: &Target<S>,
     key_prefix: &str,
     key: &str,
-    source_etag: &str,
 ) -> Result<bool, StoreError> {
-    let replica = ObjectRef {
-        bucket: target.config.bucket.clone(),
-        key: format!("{key_prefix}{key}"),
-        version_id: None,
+    let head = |store: &S, bucket: &str, key: String| {
+        let object = ObjectRef {
+            bucket: bucket.to_owned(),
+            key,
+            version_id: None,
+        };
+        let store = store.clone();
+        async move { crate::replicate::with_retries(|| store.head_object(&object, None)).await }
     };
-    let head = crate::replicate::with_retries(|| target.store.head_object(&replica, None)).await?;
-    Ok(head
-        .is_some_and(|h| h.metadata.get(META_SOURCE_ETAG).map(String::as_str) == Some(source_etag)))
+    let (original, replica) = futures::try_join!(
+        head(source, &rule.source_bucket, key.to_owned()),
+        head(
+            &target.store,
+            &target.config.bucket,
+            format!("{key_prefix}{key}")
+        ),
+    )?;
+    let (Some(original), Some(replica)) = (original, replica) else {
+        // Gone between the listing and now: the next run sees it as it is then.
+        return Ok(false);
+    };
+    Ok(match proof(&original, &replica) {
+        Proof::Same => true,
+        Proof::Differs(_) => false,
+        Proof::Unknown => {
+            replica.metadata.get(META_SOURCE_ETAG).map(String::as_str)
+                == Some(original.etag.as_str())
+        }
+    })
 }
 
 #[cfg(test)]
@@ -308,5 +337,40 @@ mod tests {
         );
         assert_eq!((report.checked, report.matched), (7, 3));
         assert!(!report.is_clean());
+    }
+
+    /// The partition check stands on this comparison: a replica of the right size recording the
+    /// source ETag, with other bytes (a copy that failed its check), must not count as matched.
+    #[tokio::test]
+    async fn a_replica_recording_the_source_with_other_bytes_differs() {
+        let store = MemoryStore::new("daemon");
+        store.create_bucket("lake");
+        store.create_bucket("eu");
+        let rule = RuleConfig {
+            name: "lake".into(),
+            source_bucket: "lake".into(),
+            targets: vec!["eu".into()],
+            ..Default::default()
+        };
+        let etag = store.put("lake", "k", b"hello", StoredObject::default());
+        store.put(
+            "eu",
+            "k",
+            b"HELLO",
+            StoredObject {
+                metadata: [(META_SOURCE_ETAG.to_owned(), etag)].into(),
+                ..Default::default()
+            },
+        );
+        let target = Target {
+            config: TargetConfig::new("eu", "eu", "eu-west-1"),
+            store: store.clone(),
+        };
+        let replicator = Replicator::new(store.clone(), [target]);
+        let mut seen = Vec::new();
+        run(&replicator, &[&rule], None, |f| seen.push(f.difference))
+            .await
+            .unwrap();
+        assert_eq!(seen, [Difference::ContentDiffers]);
     }
 }
