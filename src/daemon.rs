@@ -326,8 +326,17 @@ fn spawn_handler<Q, S, P>(
             }
         };
         drop(heartbeat);
-        gauge.done(verdict == Verdict::Delete);
         lock(&in_flight).remove(&message.id);
+        // Counted as deleted when it goes to the deleter; a re-check only once its new
+        // messages were accepted (else the original is kept and comes back).
+        let deleted = match &verdict {
+            Verdict::Delete => true,
+            Verdict::Recheck(rechecks) => {
+                crate::pipeline::send_rechecks(queue.as_ref(), &message, rechecks).await
+            }
+            Verdict::Retry | Verdict::Keep => false,
+        };
+        gauge.done(deleted);
         match verdict {
             Verdict::Delete => {
                 if done.send(Receipt::from(&message)).await.is_err() {
@@ -343,11 +352,10 @@ fn spawn_handler<Q, S, P>(
                     info!(message = "Message handed back for a later retry.", message_id = %message.id, receive_count = message.receive_count, delay_secs = delay.as_secs());
                 }
             }
-            Verdict::Recheck(rechecks) => {
-                // The re-check messages first; the original goes only once they are accepted.
-                if crate::pipeline::send_rechecks(queue.as_ref(), &message, &rechecks).await
-                    && done.send(Receipt::from(&message)).await.is_err()
-                {
+            Verdict::Recheck(_) => {
+                // The re-check messages first (sent above); the original goes only once they
+                // were accepted.
+                if deleted && done.send(Receipt::from(&message)).await.is_err() {
                     warn!(message = "Deleter gone; message will be redelivered.", message_id = %message.id);
                 }
             }
