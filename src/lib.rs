@@ -29,6 +29,8 @@
 pub mod alerts;
 pub mod aws;
 pub mod backfill;
+#[cfg(feature = "bug-injection")]
+pub mod bugs;
 pub mod config;
 pub mod daemon;
 pub mod error;

@@ -22,6 +22,11 @@ mod message_deadline;
 /// Partition re-checks that never spend the marker message's receive count.
 #[path = "pipeline_logic/partition_rechecks.rs"]
 mod partition_rechecks;
+/// The deterministic simulation, and its world.
+#[path = "sim/mod.rs"]
+mod sim;
+#[path = "pipeline_logic/simulation.rs"]
+mod simulation;
 /// Events whose source object does not exist.
 #[path = "pipeline_logic/source_missing.rs"]
 mod source_missing;

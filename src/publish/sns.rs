@@ -121,6 +121,16 @@ impl Publisher for SnsPublisher {
 // ---------------------------------------------------------------------------------------------
 // FIFO completion topics (terraform's `completion_topic_fifo`)
 
+/// The deduplication ID a completion gets on a FIFO topic (for simulations of SNS).
+pub fn completion_deduplication_id(event: &CompletionEvent) -> String {
+    FifoIds::of(event).deduplication
+}
+
+/// The deduplication ID a partition completion gets on a FIFO topic.
+pub fn prefix_deduplication_id(event: &PrefixCompletedEvent) -> String {
+    FifoIds::of_prefix(event).deduplication
+}
+
 /// A FIFO topic's ARN ends in `.fifo`; SNS then requires a message group on every publish.
 fn is_fifo(topic_arn: &str) -> bool {
     topic_arn.ends_with(".fifo")
@@ -146,7 +156,11 @@ struct FifoIds {
 impl FifoIds {
     fn of(event: &CompletionEvent) -> Self {
         let s = &event.source;
-        let write = write_of(s.sequencer.as_deref(), s.event_time);
+        let write = if crate::bug!(DeduplicationWithoutSequencer) {
+            String::new()
+        } else {
+            write_of(s.sequencer.as_deref(), s.event_time)
+        };
         Self::from_parts(
             &s.bucket,
             &[

@@ -150,6 +150,21 @@ impl MemoryStore {
         self.world().buckets.get(bucket)?.get(key).cloned()
     }
 
+    /// The current objects under `prefix` in `bucket`, in key order.
+    pub fn objects(&self, bucket: &str, prefix: &str) -> Vec<(String, StoredObject)> {
+        self.world()
+            .buckets
+            .get(bucket)
+            .map(|objects| {
+                objects
+                    .iter()
+                    .filter(|(key, _)| key.starts_with(prefix))
+                    .map(|(key, object)| (key.clone(), object.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Every request of this principal on `bucket` is denied from now on.
     pub fn deny(&self, bucket: &str) {
         self.world()

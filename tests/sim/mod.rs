@@ -1,0 +1,1039 @@
+//! Deterministic simulation: the daemon's real code (daemon loop, pipeline, replicator,
+//! transfer) against a simulated world, one seed at a time, every history checked against the
+//! completion promise.
+//!
+//! The world runs on a single-threaded tokio runtime with a paused clock, so the seed alone
+//! decides the workload, the faults and (through the runtime's and backon's seeded jitter) the
+//! interleavings. It is built from the project's in-memory fakes behind its own traits:
+//! `MemoryStore` (S3: versioned and unversioned buckets, ETags, full-object checksums,
+//! multipart uploads, conditional writes, listings) under a fault layer, `MemoryQueue` (SQS:
+//! visibility timeouts, receive counts, a redrive policy, reordering) and a publisher that
+//! records each event with its simulated instant and can act as a FIFO topic (deduplication
+//! by ID within five minutes). `tests/replication/contract.rs` holds the fakes to the emulator.
+//!
+//! What it does not model: objects large enough for several parts (the copy limits are
+//! lowered so that multipart uploads of one part run on small objects), SSE-KMS, object tags,
+//! other regions and credentials, the SDK's own retries and timeouts (faults are injected at
+//! the trait seam), deletes and delete markers.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use s3_replicator::config::{CopyMode, RuleConfig, TargetConfig};
+use s3_replicator::daemon::{run_with_deadline, MessageDeadline, Settings};
+use s3_replicator::event::{decode, Notification};
+use s3_replicator::pipeline::Pipeline;
+use s3_replicator::publish::{
+    Alert, CompletionEvent, PrefixCompletedEvent, PublishError, Publisher,
+};
+use s3_replicator::queue::memory::MemoryQueue;
+use s3_replicator::replicate::{Replicator, Target};
+use s3_replicator::route::Router;
+use s3_replicator::store::memory::{MemoryStore, StoredObject};
+use s3_replicator::store::{
+    CompletedPart, CopyRequest, ListPage, NewObject, ObjectHead, ObjectRef, ObjectStore,
+    Operation, PartCopyRequest, StoreError, StoreErrorKind, Tag, UploadRef, WriteCondition,
+    Written,
+};
+use s3_replicator::transfer::Limits;
+use tokio::time::Instant;
+
+pub use s3_replicator::bugs::Bug;
+
+/// How long after its last action the world may take to become quiet.
+const QUIET_LIMIT: Duration = Duration::from_secs(2 * 24 * 3600);
+/// `maxReceiveCount` of the queue's redrive policy.
+const MAX_RECEIVES: u32 = 5;
+/// `alerts.window_secs` of the simulated daemons.
+const ALERT_WINDOW: Duration = Duration::from_secs(60);
+/// A stall lasts this long: past the message deadline below.
+const STALL: Duration = Duration::from_secs(600);
+const MESSAGE_DEADLINE: Duration = Duration::from_secs(120);
+/// SNS FIFO topics drop a message whose deduplication ID was seen this recently.
+const DEDUPLICATION_WINDOW: Duration = Duration::from_secs(300);
+
+/// What one seed produced.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub seed: u64,
+    pub violations: Vec<String>,
+    /// Every step, with its simulated instant.
+    pub history: Vec<String>,
+    pub completions: usize,
+    pub dead_letters: usize,
+}
+
+impl Report {
+    /// The violations, each with the seed and the last lines of the history about its key.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for violation in &self.violations {
+            let _ = writeln!(out, "seed {}: {violation}", self.seed);
+            let key = violation
+                .split('`')
+                .nth(1)
+                .unwrap_or_default()
+                .to_owned();
+            let related: Vec<&String> = self
+                .history
+                .iter()
+                .filter(|line| !key.is_empty() && line.contains(&key))
+                .collect();
+            for line in related.iter().rev().take(12).rev() {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+        out
+    }
+}
+
+/// Runs seed `seed` (with `bug` switched back on, if any) on a runtime of its own.
+pub fn run(seed: u64, bug: Option<Bug>) -> Report {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a runtime");
+    // backon's jitter draws from the thread's generator: seeded, it replays.
+    fastrand::seed(seed);
+    s3_replicator::bugs::set(bug);
+    let report = runtime.block_on(simulate(seed));
+    s3_replicator::bugs::set(None);
+    report
+}
+
+// ---------------------------------------------------------------------------------------------
+// The record of what happened
+
+#[derive(Debug, Clone)]
+struct Put {
+    at: Instant,
+    bucket: String,
+    key: String,
+    etag: String,
+    version: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Record {
+    start: Option<Instant>,
+    history: Vec<String>,
+    violations: Vec<String>,
+    /// Bodies by ETag (the fake's ETags are derived from the content).
+    contents: HashMap<String, Vec<u8>>,
+    puts: Vec<Put>,
+    completions: Vec<(Instant, CompletionEvent)>,
+    prefixes: Vec<(Instant, PrefixCompletedEvent)>,
+    alerts: Vec<(Instant, Alert)>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Log(Arc<Mutex<Record>>);
+
+impl Log {
+    fn with<T>(&self, f: impl FnOnce(&mut Record) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn note(&self, line: impl AsRef<str>) {
+        self.with(|r| {
+            let since = r.start.map_or(Duration::ZERO, |s| Instant::now() - s);
+            r.history
+                .push(format!("[{:>9.3}s] {}", since.as_secs_f64(), line.as_ref()));
+        });
+    }
+
+    fn violation(&self, what: String) {
+        self.note(format!("VIOLATION {what}"));
+        self.with(|r| r.violations.push(what));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// S3: the in-memory store under seeded faults
+
+/// Fault probabilities of one store, per call (per mille).
+#[derive(Debug, Clone, Copy, Default)]
+struct Faults {
+    /// `SlowDown` before the call.
+    throttle: u32,
+    /// A 500 or a reset before the call.
+    fail: u32,
+    /// The write lands, its answer is lost.
+    lost_answer: u32,
+    /// The call stalls past every deadline, then goes through.
+    stall: u32,
+    /// Written bytes are damaged on the way (one flipped, or cut short).
+    corrupt: u32,
+}
+
+#[derive(Debug, Clone)]
+struct SimStore {
+    inner: MemoryStore,
+    name: String,
+    faults: Faults,
+    rng: Arc<Mutex<fastrand::Rng>>,
+    log: Log,
+    /// Writes of keys under this prefix are denied: a failure that never passes.
+    poison: Option<String>,
+    /// Refuses every conditional write (a store without them).
+    rejects_conditions: bool,
+}
+
+impl SimStore {
+    fn roll(&self, per_mille: u32) -> bool {
+        per_mille > 0
+            && self
+                .rng
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .u32(0..1000)
+                < per_mille
+    }
+
+    fn error(&self, op: Operation, bucket: &str, key: &str, kind: StoreErrorKind, what: &str) -> StoreError {
+        self.log.note(format!("{} {op} {bucket}/`{key}`: injected {what}", self.name));
+        StoreError::new(op, bucket, key, kind, format!("injected: {what}"))
+    }
+
+    /// Faults that strike before a call reaches the store.
+    async fn before(&self, op: Operation, bucket: &str, key: &str, write: bool) -> Result<(), StoreError> {
+        // Every request takes a while: what lets two daemons' steps interleave.
+        let latency = self.rng.lock().unwrap_or_else(|e| e.into_inner()).u64(1..40);
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+        if self.roll(self.faults.stall) {
+            self.log.note(format!("{} {op} {bucket}/`{key}`: stalls", self.name));
+            tokio::time::sleep(STALL).await;
+        }
+        if self.roll(self.faults.throttle) {
+            return Err(self.error(op, bucket, key, StoreErrorKind::Throttled, "SlowDown"));
+        }
+        if self.roll(self.faults.fail) {
+            return Err(self.error(op, bucket, key, StoreErrorKind::Transient, "500 / reset"));
+        }
+        if write
+            && self
+                .poison
+                .as_deref()
+                .is_some_and(|p| key.contains(p))
+        {
+            return Err(self.error(op, bucket, key, StoreErrorKind::AccessDenied, "AccessDenied"));
+        }
+        Ok(())
+    }
+
+    /// Faults that strike after a write landed: its answer is lost.
+    fn after<T>(&self, op: Operation, bucket: &str, key: &str, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if result.is_ok() && self.roll(self.faults.lost_answer) {
+            return Err(self.error(op, bucket, key, StoreErrorKind::Transient, "lost answer after the write landed"));
+        }
+        result
+    }
+
+    fn check_conditions(&self, op: Operation, bucket: &str, key: &str, condition: &WriteCondition) -> Result<(), StoreError> {
+        if self.rejects_conditions && *condition != WriteCondition::None {
+            return Err(self.error(op, bucket, key, StoreErrorKind::Other, "NotImplemented: conditional writes"));
+        }
+        Ok(())
+    }
+
+    fn damage(&self, body: Bytes) -> Bytes {
+        if body.is_empty() || !self.roll(self.faults.corrupt) {
+            return body;
+        }
+        let mut bytes = body.to_vec();
+        if self.roll(500) {
+            bytes.truncate(bytes.len() / 2);
+        } else {
+            bytes[0] ^= 0x55;
+        }
+        self.log.note(format!("{}: bytes damaged on the way", self.name));
+        Bytes::from(bytes)
+    }
+}
+
+impl ObjectStore for SimStore {
+    async fn head_object(&self, object: &ObjectRef, if_match: Option<&str>) -> Result<Option<ObjectHead>, StoreError> {
+        self.before(Operation::HeadObject, &object.bucket, &object.key, false).await?;
+        self.inner.head_object(object, if_match).await
+    }
+
+    async fn get_object_tagging(&self, object: &ObjectRef) -> Result<Vec<Tag>, StoreError> {
+        self.before(Operation::GetObjectTagging, &object.bucket, &object.key, false).await?;
+        self.inner.get_object_tagging(object).await
+    }
+
+    async fn list_objects(&self, bucket: &str, prefix: &str, start_after: Option<&str>, continuation: Option<&str>) -> Result<ListPage, StoreError> {
+        self.before(Operation::ListObjects, bucket, prefix, false).await?;
+        self.inner.list_objects(bucket, prefix, start_after, continuation).await
+    }
+
+    async fn copy_object(&self, request: &CopyRequest) -> Result<Written, StoreError> {
+        let (op, bucket, key) = (Operation::CopyObject, &request.bucket, &request.key);
+        self.before(op, bucket, key, true).await?;
+        self.check_conditions(op, bucket, key, &request.condition)?;
+        let result = self.inner.copy_object(request).await;
+        self.after(op, bucket, key, result)
+    }
+
+    async fn get_object_range(&self, object: &ObjectRef, if_match: Option<&str>, range: Range<u64>) -> Result<Bytes, StoreError> {
+        self.before(Operation::GetObject, &object.bucket, &object.key, false).await?;
+        self.inner.get_object_range(object, if_match, range).await
+    }
+
+    async fn put_object(&self, object: &NewObject, body: Bytes) -> Result<Written, StoreError> {
+        let (op, bucket, key) = (Operation::PutObject, &object.bucket, &object.key);
+        self.before(op, bucket, key, true).await?;
+        self.check_conditions(op, bucket, key, &object.condition)?;
+        let result = self.inner.put_object(object, self.damage(body)).await;
+        self.after(op, bucket, key, result)
+    }
+
+    async fn create_multipart_upload(&self, object: &NewObject) -> Result<UploadRef, StoreError> {
+        self.before(Operation::CreateMultipartUpload, &object.bucket, &object.key, true).await?;
+        self.inner.create_multipart_upload(object).await
+    }
+
+    async fn upload_part_copy(&self, request: &PartCopyRequest) -> Result<CompletedPart, StoreError> {
+        let upload = &request.upload;
+        self.before(Operation::UploadPartCopy, &upload.bucket, &upload.key, true).await?;
+        self.inner.upload_part_copy(request).await
+    }
+
+    async fn upload_part(&self, upload: &UploadRef, part_number: u32, body: Bytes) -> Result<CompletedPart, StoreError> {
+        self.before(Operation::UploadPart, &upload.bucket, &upload.key, true).await?;
+        self.inner.upload_part(upload, part_number, self.damage(body)).await
+    }
+
+    async fn complete_multipart_upload(&self, upload: &UploadRef, parts: &[CompletedPart]) -> Result<Written, StoreError> {
+        let (op, bucket, key) = (Operation::CompleteMultipartUpload, &upload.bucket, &upload.key);
+        self.before(op, bucket, key, true).await?;
+        self.check_conditions(op, bucket, key, &upload.condition)?;
+        let result = self.inner.complete_multipart_upload(upload, parts).await;
+        self.after(op, bucket, key, result)
+    }
+
+    async fn abort_multipart_upload(&self, upload: &UploadRef) -> Result<(), StoreError> {
+        // Aborts are what cleans up: faults here would only test the lifecycle rule.
+        self.inner.abort_multipart_upload(upload).await
+    }
+
+    async fn list_multipart_uploads(&self, bucket: &str, prefix: &str) -> Result<Vec<UploadRef>, StoreError> {
+        self.inner.list_multipart_uploads(bucket, prefix).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SNS: a topic that records every event with its instant and checks it against the world
+
+#[derive(Debug, Clone)]
+struct SimTopic {
+    log: Log,
+    world: MemoryStore,
+    rules: Arc<Vec<RuleConfig>>,
+    targets: Arc<BTreeMap<String, TargetConfig>>,
+    fifo: bool,
+    seen: Arc<Mutex<HashMap<String, Instant>>>,
+    rng: Arc<Mutex<fastrand::Rng>>,
+    /// Per mille of completion publishes that fail.
+    fail: u32,
+    /// A window in which every completion publish fails (the topic unreachable).
+    outage: Option<(Instant, Instant)>,
+}
+
+impl SimTopic {
+    fn roll(&self, per_mille: u32) -> bool {
+        per_mille > 0 && self.rng.lock().unwrap_or_else(|e| e.into_inner()).u32(0..1000) < per_mille
+    }
+
+    /// A FIFO topic drops an ID it saw within five minutes: `false` when dropped.
+    fn deduplicate(&self, id: String) -> bool {
+        if !self.fifo {
+            return true;
+        }
+        let now = Instant::now();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        match seen.get(&id) {
+            Some(at) if now - *at < DEDUPLICATION_WINDOW => false,
+            _ => {
+                seen.insert(id, now);
+                true
+            }
+        }
+    }
+
+    /// Bytes of `bucket/key` in the world now.
+    fn held(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        self.world.get(bucket, key).map(|o| o.body)
+    }
+
+    fn bytes_of(&self, etag: &str) -> Option<Vec<u8>> {
+        self.log.with(|r| r.contents.get(etag).cloned())
+    }
+
+    /// The completion promise, at the instant of publishing: every target of the rule holds
+    /// exactly the announced bytes.
+    fn check_completion(&self, event: &CompletionEvent) {
+        let key = &event.source.key;
+        let Some(rule) = self.rules.iter().find(|r| r.name == event.rule) else {
+            self.log.violation(format!("completion for `{key}` names unknown rule {}", event.rule));
+            return;
+        };
+        let named: BTreeSet<&str> = event.targets.iter().map(|t| t.name.as_str()).collect();
+        let wanted: BTreeSet<&str> = rule.targets.iter().map(String::as_str).collect();
+        if named != wanted {
+            self.log.violation(format!("completion for `{key}` names targets {named:?}, the rule has {wanted:?}"));
+        }
+        let Some(bytes) = self.bytes_of(&event.source.etag) else {
+            self.log.violation(format!("completion for `{key}` announces ETag {} that was never written", event.source.etag));
+            return;
+        };
+        for name in &rule.targets {
+            let target = &self.targets[name];
+            let target_key = format!("{}{key}", target.key_prefix.as_deref().unwrap_or(""));
+            if self.held(&target.bucket, &target_key).as_deref() != Some(bytes.as_slice()) {
+                self.log.violation(format!(
+                    "completion for `{key}` (ETag {}) published while target {name} does not hold those bytes",
+                    event.source.etag
+                ));
+            }
+        }
+    }
+
+    /// A partition completion: every object under the prefix in the source now is in every
+    /// target, with the same bytes.
+    fn check_prefix(&self, event: &PrefixCompletedEvent) {
+        let Some(rule) = self.rules.iter().find(|r| r.name == event.rule) else {
+            return;
+        };
+        let objects = self.world.objects(&event.source_bucket, &event.prefix);
+        for (key, object) in objects {
+            if !rule.covers(&key) {
+                continue;
+            }
+            for name in &rule.targets {
+                let target = &self.targets[name];
+                let target_key = format!("{}{key}", target.key_prefix.as_deref().unwrap_or(""));
+                if self.held(&target.bucket, &target_key).as_deref() != Some(object.body.as_slice()) {
+                    self.log.violation(format!(
+                        "partition `{}` announced complete while target {name} lacks `{key}`",
+                        event.prefix
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl Publisher for SimTopic {
+    async fn publish_completion(&self, event: &CompletionEvent) -> Result<(), PublishError> {
+        let now = Instant::now();
+        let down = self.outage.is_some_and(|(from, to)| from <= now && now < to);
+        if down || self.roll(self.fail) {
+            self.log.note(format!("completion for `{}` refused (injected)", event.source.key));
+            return Err(PublishError {
+                topic_arn: "sim:completions".into(),
+                message: "injected: 500".into(),
+                transient: true,
+            });
+        }
+        self.check_completion(event);
+        let id = s3_replicator::publish::sns::completion_deduplication_id(event);
+        if self.deduplicate(id) {
+            self.log.note(format!(
+                "completion {} `{}` etag={} seq={}",
+                event.rule,
+                event.source.key,
+                event.source.etag,
+                event.source.sequencer.as_deref().unwrap_or("-")
+            ));
+            self.log.with(|r| r.completions.push((Instant::now(), event.clone())));
+        } else {
+            self.log.note(format!("completion {} `{}` etag={} dropped as a FIFO duplicate", event.rule, event.source.key, event.source.etag));
+        }
+        Ok(())
+    }
+
+    async fn publish_prefix_completed(&self, event: &PrefixCompletedEvent) -> Result<(), PublishError> {
+        self.check_prefix(event);
+        let id = s3_replicator::publish::sns::prefix_deduplication_id(event);
+        if self.deduplicate(id) {
+            self.log.note(format!("partition `{}` completed ({} objects)", event.prefix, event.objects));
+            self.log.with(|r| r.prefixes.push((Instant::now(), event.clone())));
+        }
+        Ok(())
+    }
+
+    async fn publish_alert(&self, alert: &Alert) -> Result<(), PublishError> {
+        let key = alert.source.as_ref().map(|s| s.key.clone()).unwrap_or_default();
+        self.log.note(format!(
+            "alert {} `{key}` target={} count={}",
+            alert.kind.as_str(),
+            alert.target.as_ref().map_or("-", |t| t.name.as_str()),
+            alert.count
+        ));
+        self.log.with(|r| r.alerts.push((Instant::now(), alert.clone())));
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The workload
+
+/// Keys that have broken replication tools, and a few plain ones.
+const KEYS: &[&str] = &[
+    "plain/part-0.csv",
+    "plain/part-1.csv",
+    "with space/a+b c.csv",
+    "percent/100%25 done.txt",
+    "unicode/données/ü.json",
+    "deep/a/b/c/d/e.bin",
+];
+
+/// An S3 notification for one write, its key form-encoded as S3 encodes it.
+fn s3_event(bucket: &str, key: &str, etag: &str, size: usize, version: Option<&str>, sequencer: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const FORM: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/')
+        .remove(b' ');
+    let encoded = utf8_percent_encode(key, FORM).to_string().replace(' ', "+");
+    let mut object = serde_json::json!({
+        "key": encoded, "size": size, "eTag": etag, "sequencer": sequencer,
+    });
+    if let Some(version) = version {
+        object["versionId"] = version.into();
+    }
+    serde_json::json!({ "Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-21T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "s3": { "bucket": { "name": bucket }, "object": object }
+    }]})
+    .to_string()
+}
+
+/// One simulated daemon: its pipeline over its own stores, and how to stop it.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+struct World {
+    seed: u64,
+    rng: fastrand::Rng,
+    log: Log,
+    memory: MemoryStore,
+    queue: MemoryQueue,
+    topic: SimTopic,
+    rules: Arc<Vec<RuleConfig>>,
+    targets: Arc<BTreeMap<String, TargetConfig>>,
+    target_faults: Faults,
+    source_faults: Faults,
+    faults_rng: Arc<Mutex<fastrand::Rng>>,
+    poison: Option<String>,
+    rejecting_target: Option<String>,
+    sequencer: u64,
+}
+
+impl World {
+    fn new(seed: u64) -> Self {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let log = Log::default();
+        log.with(|r| r.start = Some(Instant::now()));
+        let memory = MemoryStore::new("daemon");
+        for bucket in ["lake", "vlake", "eu", "dr", "arch"] {
+            memory.create_bucket(bucket);
+        }
+        memory.enable_versioning("vlake");
+        let rules = vec![
+            RuleConfig {
+                name: "lake".into(),
+                source_bucket: "lake".into(),
+                targets: vec!["eu".into(), "dr".into()],
+                complete_on: Some("_SUCCESS".into()),
+                complete_deadline_secs: 120,
+                ..Default::default()
+            },
+            RuleConfig {
+                name: "versioned".into(),
+                source_bucket: "vlake".into(),
+                targets: vec!["arch".into()],
+                ..Default::default()
+            },
+        ];
+        let mode = |rng: &mut fastrand::Rng| {
+            [CopyMode::Auto, CopyMode::Auto, CopyMode::Stream][rng.usize(0..3)]
+        };
+        let mut targets = BTreeMap::new();
+        for (name, prefix) in [("eu", None), ("dr", None), ("arch", Some("v/"))] {
+            let mut config = TargetConfig::new(name, name, "eu-west-1");
+            config.key_prefix = prefix.map(str::to_owned);
+            config.copy_mode = mode(&mut rng);
+            targets.insert(name.to_owned(), config);
+        }
+        // Some seeds: a target whose store refuses conditional writes, configured as such.
+        let rejecting_target = rng.bool().then(|| "eu".to_owned()).filter(|_| rng.u32(0..4) == 0);
+        if let Some(name) = &rejecting_target {
+            targets.get_mut(name).expect("target").conditional_writes = false;
+        }
+        let level = rng.u32(0..4);
+        let target_faults = Faults {
+            throttle: 20 * level,
+            fail: 15 * level,
+            lost_answer: 20 * level,
+            stall: 2 * level,
+            corrupt: 15 * level,
+        };
+        let source_faults = Faults {
+            throttle: 10 * level,
+            fail: 10 * level,
+            ..Faults::default()
+        };
+        let poison = (rng.u32(0..3) == 0).then(|| "poison/".to_owned());
+        let faults_rng = Arc::new(Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed)));
+        let rules = Arc::new(rules);
+        let targets = Arc::new(targets);
+        let topic = SimTopic {
+            log: log.clone(),
+            world: memory.clone(),
+            rules: Arc::clone(&rules),
+            targets: Arc::clone(&targets),
+            fifo: rng.bool(),
+            seen: Arc::default(),
+            rng: Arc::new(Mutex::new(fastrand::Rng::with_seed(seed ^ 0x7091c))),
+            fail: 10 * level,
+            outage: (level > 0 && rng.bool()).then(|| {
+                let from = Instant::now() + Duration::from_secs(rng.u64(0..60));
+                (from, from + Duration::from_secs(rng.u64(10..90)))
+            }),
+        };
+        let queue = MemoryQueue::default()
+            .with_redrive(MAX_RECEIVES)
+            .with_order_seed(seed);
+        log.note(format!(
+            "seed {seed}: fault level {level}, fifo {}, poison {:?}, no-conditions target {:?}, modes {:?}",
+            topic.fifo,
+            poison,
+            rejecting_target,
+            targets.values().map(|t| (t.name.as_str(), t.copy_mode.as_str())).collect::<Vec<_>>()
+        ));
+        Self {
+            seed,
+            rng,
+            log,
+            memory,
+            queue,
+            topic,
+            rules,
+            targets,
+            target_faults,
+            source_faults,
+            faults_rng,
+            poison,
+            rejecting_target,
+            sequencer: 0,
+        }
+    }
+
+    fn store(&self, principal: &str, name: &str, faults: Faults, rejects: bool) -> SimStore {
+        SimStore {
+            inner: self.memory.principal(principal),
+            name: name.to_owned(),
+            faults,
+            rng: Arc::clone(&self.faults_rng),
+            log: self.log.clone(),
+            poison: self.poison.clone().filter(|_| name.ends_with("dr")),
+            rejects_conditions: rejects,
+        }
+    }
+
+    /// Starts daemon `n`: its own stores, replicator and pipeline on the shared queue and topic.
+    fn start(&self, n: usize) -> Running {
+        let source = self.store("daemon", &format!("d{n}/source"), self.source_faults, false);
+        let targets = self.targets.values().map(|config| Target {
+            config: config.clone(),
+            store: self.store(
+                if config.name == "dr" { "dr-role" } else { "daemon" },
+                &format!("d{n}/{}", config.name),
+                self.target_faults,
+                self.rejecting_target.as_deref() == Some(config.name.as_str()),
+            ),
+        });
+        let replicator = Replicator::new(source, targets).with_limits(Limits {
+            // Multipart uploads of one 5 MiB part on objects of a few KiB: the multipart
+            // paths run without moving megabytes.
+            multipart_threshold: 1024,
+            part_size: 5 * 1024 * 1024,
+            max_inflight_bytes: 64 * 1024 * 1024,
+        });
+        let pipeline = Arc::new(
+            Pipeline::new(
+                Router::from_rules(self.rules.to_vec()),
+                replicator,
+                self.topic.clone(),
+            )
+            .with_alert_window(ALERT_WINDOW),
+        );
+        let settings = Settings {
+            max_messages: 10,
+            wait_time_secs: 20,
+            visibility_timeout_secs: 30,
+            concurrency: 4,
+            shutdown_timeout: Duration::from_secs(5),
+        };
+        let deadline = MessageDeadline {
+            after: MESSAGE_DEADLINE,
+            alert_window: ALERT_WINDOW,
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(run_with_deadline(
+            Arc::new(self.queue.clone()),
+            pipeline,
+            settings,
+            deadline,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        self.log.note(format!("daemon {n} started"));
+        Running { stop, task }
+    }
+
+    fn next_sequencer(&mut self) -> String {
+        self.sequencer += 1;
+        format!("0055AED6DC{:08X}", self.sequencer)
+    }
+
+    /// Puts `body` at `bucket/key` now; returns the event S3 would send for it.
+    fn put(&mut self, bucket: &str, key: &str, body: Vec<u8>) -> String {
+        // Some sources have no full-object checksum (a composite one, as multipart uploads of
+        // older SDKs): their replicas are proven by MD5 ETags alone.
+        let composite = self.rng.u32(0..4) == 0;
+        let stored = StoredObject {
+            checksum: composite.then_some((s3_replicator::store::ChecksumAlgorithm::Crc32, false)),
+            ..StoredObject::default()
+        };
+        let (etag, version) = self.memory.put_version(bucket, key, &body, stored);
+        let sequencer = self.next_sequencer();
+        self.log.note(format!(
+            "put {bucket}/`{key}` etag={etag} version={} seq={sequencer} ({} bytes)",
+            version.as_deref().unwrap_or("-"),
+            body.len()
+        ));
+        let event = s3_event(bucket, key, &etag, body.len(), version.as_deref(), &sequencer);
+        let size = body.len();
+        self.log.with(|r| {
+            r.contents.insert(etag.clone(), body);
+            r.puts.push(Put {
+                at: Instant::now(),
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                etag: etag.clone(),
+                version: version.clone(),
+            });
+        });
+        let _ = size;
+        event
+    }
+
+    fn body(&mut self) -> Vec<u8> {
+        let len = if self.rng.u32(0..4) == 0 {
+            self.rng.usize(1025..4096) // multipart: above the lowered threshold
+        } else {
+            self.rng.usize(0..1024)
+        };
+        (0..len).map(|_| self.rng.u8(..)).collect()
+    }
+
+    /// Delivers `event` to the queue after S3's notification latency (possibly out of order
+    /// with other events), sometimes twice.
+    fn deliver(&mut self, event: String, pending: &mut Vec<(Instant, String)>) {
+        let at = Instant::now() + Duration::from_millis(self.rng.u64(0..3000));
+        if self.rng.u32(0..10) == 0 {
+            let again = at + Duration::from_millis(self.rng.u64(0..60_000));
+            pending.push((again, event.clone()));
+        }
+        pending.push((at, event));
+    }
+}
+
+async fn simulate(seed: u64) -> Report {
+    let mut world = World::new(seed);
+    let daemons_wanted = world.rng.usize(1..=3);
+    let mut daemons: Vec<Option<Running>> = (0..daemons_wanted).map(|n| Some(world.start(n))).collect();
+    let mut pending: Vec<(Instant, String)> = Vec::new();
+    let mut history_of_keys: Vec<(String, String)> = Vec::new();
+    let actions = world.rng.usize(10..40);
+    let mut partitions = 0;
+    for _ in 0..actions {
+        // Deliver what is due, then wait for the next action.
+        let step = Duration::from_millis(world.rng.u64(0..4000));
+        deliver_due(&world, &mut pending, Instant::now() + step).await;
+        match world.rng.u32(0..100) {
+            0..=44 => {
+                let key = if world.poison.is_some() && world.rng.u32(0..10) == 0 {
+                    "poison/never.csv".to_owned()
+                } else {
+                    KEYS[world.rng.usize(0..KEYS.len())].to_owned()
+                };
+                // X → Y → X: sometimes the bytes of an earlier write of this key again.
+                let earlier: Vec<_> = history_of_keys.iter().filter(|(k, _)| *k == key).map(|(_, e)| e.clone()).collect();
+                let body = match earlier.last() {
+                    Some(etag) if world.rng.u32(0..4) == 0 => world.log.with(|r| r.contents[etag].clone()),
+                    _ => world.body(),
+                };
+                let event = world.put("lake", &key, body);
+                let etag = world.log.with(|r| r.puts.last().map(|p| p.etag.clone()).unwrap_or_default());
+                history_of_keys.push((key, etag));
+                world.deliver(event, &mut pending);
+            }
+            45..=69 => {
+                let key = format!("tables/{}", KEYS[world.rng.usize(0..3)]);
+                let body = world.body();
+                let event = world.put("vlake", &key, body);
+                world.deliver(event, &mut pending);
+            }
+            70..=84 => {
+                // A partition: its objects, then its marker; the events in any order.
+                partitions += 1;
+                let prefix = format!("d/p={partitions}/");
+                let mut events = Vec::new();
+                for i in 0..world.rng.usize(1..4) {
+                    let body = world.body();
+                    events.push(world.put("lake", &format!("{prefix}part-{i}.parquet"), body));
+                }
+                events.push(world.put("lake", &format!("{prefix}_SUCCESS"), Vec::new()));
+                world.rng.shuffle(&mut events);
+                for event in events {
+                    world.deliver(event, &mut pending);
+                }
+            }
+            85..=89 => {
+                // A test event, as S3 sends when a notification is configured.
+                let at = Instant::now();
+                pending.push((at, r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-21T10:00:00.000Z","Bucket":"lake","RequestId":"r","HostId":"h"}"#.to_owned()));
+            }
+            _ => {
+                // A restart: the daemon's futures are dropped mid-copy, a new one starts.
+                let n = world.rng.usize(0..daemons.len());
+                if let Some(running) = daemons[n].take() {
+                    running.task.abort();
+                    let _ = running.task.await;
+                    world.log.note(format!("daemon {n} killed"));
+                }
+                tokio::time::sleep(Duration::from_millis(world.rng.u64(0..5000))).await;
+                daemons[n] = Some(world.start(n));
+            }
+        }
+    }
+    // Everything delivered; then wait for quiet.
+    let far = Instant::now() + Duration::from_secs(120);
+    deliver_due(&world, &mut pending, far).await;
+    let limit = Instant::now() + QUIET_LIMIT;
+    while world.queue.remaining() > 0 && Instant::now() < limit {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+    if world.queue.remaining() > 0 {
+        world.log.violation(format!(
+            "`queue` not quiet {} s after the last action: {} messages remain",
+            QUIET_LIMIT.as_secs(),
+            world.queue.remaining()
+        ));
+    }
+    for (n, running) in daemons.iter_mut().enumerate() {
+        if let Some(running) = running.take() {
+            let _ = running.stop.send(());
+            let _ = running.task.await;
+            world.log.note(format!("daemon {n} stopped"));
+        }
+    }
+    // Aborted uploads finish in tasks of their own.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    check_quiet(&world);
+    let (violations, history, completions) =
+        world.log.with(|r| (r.violations.clone(), r.history.clone(), r.completions.len()));
+    Report {
+        seed,
+        violations,
+        history,
+        completions,
+        dead_letters: world.queue.dead_letters().len(),
+    }
+}
+
+/// Sends the events due before `until` to the queue, at their instants.
+async fn deliver_due(world: &World, pending: &mut Vec<(Instant, String)>, until: Instant) {
+    pending.sort_by_key(|(at, _)| *at);
+    while let Some((at, _)) = pending.first() {
+        if *at > until {
+            break;
+        }
+        let (at, body) = pending.remove(0);
+        tokio::time::sleep_until(at).await;
+        let id = world.queue.send(&body);
+        world.log.note(format!("event {id} queued: {}", summary(&body)));
+    }
+    tokio::time::sleep_until(until).await;
+}
+
+/// `bucket/key etag` of each record of a message body, for the history.
+fn summary(body: &str) -> String {
+    match decode(body) {
+        Ok(Notification::Objects { objects, .. }) => objects
+            .iter()
+            .map(|o| format!("{}/`{}` etag={}", o.bucket, o.key, o.etag.as_deref().unwrap_or("-")))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Ok(_) => "a test event or a re-check".to_owned(),
+        Err(e) => format!("undecodable: {e}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checker, once the world is quiet
+
+fn check_quiet(world: &World) {
+    let log = &world.log;
+    let (puts, completions, alerts) =
+        log.with(|r| (r.puts.clone(), r.completions.clone(), r.alerts.clone()));
+    let dead: Vec<(String, String)> = world.queue.dead_letters();
+    let dead_keys: BTreeSet<(String, String)> = dead
+        .iter()
+        .flat_map(|(_, body)| match decode(body) {
+            Ok(Notification::Objects { objects, .. }) => objects
+                .into_iter()
+                .map(|o| (o.bucket, o.key))
+                .collect::<Vec<_>>(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let alerted = |key: &str| {
+        alerts.iter().any(|(_, a)| {
+            a.source.as_ref().is_some_and(|s| s.key == key)
+                || a.example_keys.iter().any(|e| e.contains(key))
+                || a.count > 1
+        })
+    };
+    // A message that cannot succeed ends in the DLQ with an alert.
+    for (bucket, key) in &dead_keys {
+        if !alerted(key) {
+            log.violation(format!("message for {bucket}/`{key}` dead-lettered without an alert"));
+        }
+    }
+    // Every target holds the newest version of every key, and the newest completion names it.
+    let keys: BTreeSet<(String, String)> =
+        puts.iter().map(|p| (p.bucket.clone(), p.key.clone())).collect();
+    for (bucket, key) in &keys {
+        let Some(newest) = world.memory.get(bucket, key) else {
+            continue;
+        };
+        for rule in world.rules.iter().filter(|r| r.source_bucket == *bucket && r.covers(key)) {
+            let excused = dead_keys.contains(&(bucket.clone(), key.clone()));
+            for name in &rule.targets {
+                let target = &world.targets[name];
+                let target_key = format!("{}{key}", target.key_prefix.as_deref().unwrap_or(""));
+                let held = world.memory.get(&target.bucket, &target_key).map(|o| o.body);
+                if held.as_deref() != Some(newest.body.as_slice()) && !excused {
+                    log.violation(format!(
+                        "quiet: target {name} does not hold the newest `{key}` (etag {})",
+                        newest.etag
+                    ));
+                }
+            }
+            let last = completions
+                .iter()
+                .filter(|(_, c)| c.rule == rule.name && c.source.bucket == *bucket && c.source.key == *key)
+                .max_by_key(|(at, _)| *at);
+            match last {
+                Some((_, c)) => {
+                    let announced = log.with(|r| r.contents.get(&c.source.etag).cloned());
+                    if announced.as_deref() != Some(newest.body.as_slice()) && !excused {
+                        log.violation(format!(
+                            "quiet: the last completion of `{key}` names etag {}, the newest is {}",
+                            c.source.etag, newest.etag
+                        ));
+                    }
+                }
+                None if !excused => {
+                    log.violation(format!("quiet: no completion ever published for `{key}` under rule {}", rule.name));
+                }
+                None => {}
+            }
+        }
+    }
+    // No message is acknowledged without its completion or a reason (superseded: the source
+    // moved on; test events and re-checks carry no object).
+    for (id, at) in world.queue.deletions() {
+        let Some(body) = world.queue.body_of(&id) else {
+            continue;
+        };
+        let Ok(Notification::Objects { objects, .. }) = decode(&body) else {
+            continue;
+        };
+        for object in objects {
+            let etag = object.etag.clone().unwrap_or_default();
+            let completed = completions
+                .iter()
+                .any(|(_, c)| c.source.key == object.key && c.source.etag == etag);
+            let current = puts
+                .iter()
+                .filter(|p| p.bucket == object.bucket && p.key == object.key && p.at <= at)
+                .next_back()
+                .map(|p| p.etag.clone());
+            let superseded = current.as_deref() != Some(etag.as_str());
+            if !completed && !superseded {
+                log.violation(format!(
+                    "message {id} for `{}` (etag {etag}) acknowledged without a completion",
+                    object.key
+                ));
+            }
+        }
+    }
+    // No alert storm: at most a first alert and a summary per (kind, target) per window.
+    let mut by_kind: BTreeMap<(String, String), Vec<Instant>> = BTreeMap::new();
+    for (at, alert) in &alerts {
+        by_kind
+            .entry((
+                alert.kind.as_str().to_owned(),
+                alert.target.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
+            ))
+            .or_default()
+            .push(*at);
+    }
+    for ((kind, target), instants) in by_kind {
+        for (i, start) in instants.iter().enumerate() {
+            let within = instants[i..].iter().take_while(|t| **t - *start < ALERT_WINDOW).count();
+            if within > 2 {
+                log.violation(format!("`alerts` storm: {within} {kind} alerts for target {target:?} within one window"));
+                break;
+            }
+        }
+    }
+    // No multipart upload is left behind.
+    let open = world.memory.open_uploads();
+    if open > 0 {
+        log.violation(format!("`uploads`: {open} multipart uploads left open"));
+    }
+}
+
+/// Runs `seeds` and returns the reports with violations.
+pub fn run_many(seeds: Range<u64>, bug: Option<Bug>) -> Vec<Report> {
+    seeds
+        .map(|seed| run(seed, bug))
+        .filter(|r| !r.violations.is_empty())
+        .collect()
+}
+
+/// Whether two runs of `seed` recorded the same history.
+pub fn replays(seed: u64) -> bool {
+    run(seed, None).history == run(seed, None).history
+}
