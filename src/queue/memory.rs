@@ -412,10 +412,7 @@ impl MessageSource for MemoryQueue {
             let now = Instant::now();
             let order = state.order();
             // Only the latest delivery's handle, while the message is still invisible.
-            let Some(message) = state
-                .current(receipt_handle)
-                .filter(|m| m.visible_at > now)
-            else {
+            let Some(message) = state.current(receipt_handle).filter(|m| m.visible_at > now) else {
                 return Err(error(format!(
                     "ReceiptHandleIsInvalid: {receipt_handle} is stale"
                 )));
