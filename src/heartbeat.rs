@@ -164,7 +164,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_last_extension_is_cut_to_the_twelve_hour_cap() {
         let queue = Arc::new(MemoryQueue::default());
-        let message = received(&queue).await;
+        queue.send("{}");
+        // Received with the heartbeat's window, so that the message is still in flight when
+        // the first extension comes.
+        let message = queue.receive(1, 0, 60).await.unwrap().remove(0);
         let received_ago = MAX_VISIBILITY - Duration::from_secs(45);
         let _heartbeat = start_late(Arc::clone(&queue), &message, 60, received_ago);
         tokio::time::sleep(Duration::from_secs(120)).await;

@@ -9,7 +9,9 @@ use std::future::Future;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub id: String,
-    /// Valid only while the message is invisible; stale afterwards.
+    /// Names this delivery. A later delivery of the same message replaces it: from then on a
+    /// delete with it succeeds without deleting anything, and a visibility change with it fails
+    /// (SQS API reference, DeleteMessage and ChangeMessageVisibility).
     pub receipt_handle: String,
     pub body: String,
     /// How often the queue has handed this message out (1 on first delivery).
@@ -55,7 +57,9 @@ pub struct QueueError {
 
 /// Where messages come from.
 pub trait MessageSource: Send + Sync + 'static {
-    /// Long-polls for up to `max` messages (1..=10), hiding them for `visibility_secs`.
+    /// Long-polls for up to `max` messages (1..=10), hiding them for `visibility_secs`: an empty
+    /// answer only after `wait_secs` (0..=20) with nothing visible. A message not deleted
+    /// before its visibility ends is delivered again with a higher receive count.
     fn receive(
         &self,
         max: i32,

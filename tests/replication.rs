@@ -2,6 +2,8 @@
 //! both targets → completion on SNS → message deleted.
 
 mod common;
+#[path = "replication/contract.rs"]
+mod contract;
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
