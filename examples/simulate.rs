@@ -24,7 +24,11 @@ fn main() -> ExitCode {
             "--seed" => one = Some(value("--seed")),
             "--from" => from = value("--from"),
             "--history" => history = true,
-            n => seeds = n.parse().unwrap_or_else(|_| panic!("unknown argument {n:?}")),
+            n => {
+                seeds = n
+                    .parse()
+                    .unwrap_or_else(|_| panic!("unknown argument {n:?}"))
+            }
         }
     }
     let range = match one {
@@ -49,7 +53,9 @@ fn main() -> ExitCode {
             print!("{}", report.describe());
         }
     }
-    println!("{count} seeds, {violations} violations ({completions} completions, {dead} dead letters)");
+    println!(
+        "{count} seeds, {violations} violations ({completions} completions, {dead} dead letters)"
+    );
     if violations > 0 {
         ExitCode::FAILURE
     } else {

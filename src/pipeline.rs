@@ -82,6 +82,16 @@ fn alert_kind(error: &crate::store::StoreError, default: AlertKind) -> AlertKind
     }
 }
 
+/// Why a completion was not announced.
+enum Announce {
+    /// The topic refused it.
+    Publish(PublishError),
+    /// A target no longer holds the replica the completion reports.
+    Moved(String),
+    /// The targets could not be read again before a retry.
+    Check(crate::store::StoreError),
+}
+
 /// What to do with a message once it was handled, from best to worst: a message of several
 /// objects gets the worst verdict of its objects ([`Verdict::worst`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,10 +280,23 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             match outcome {
                 Outcome::Replicated { source, targets } => {
                     let event = CompletionEvent::new(&rule.name, source, targets);
-                    let published = (|| self.publisher.publish_completion(&event))
-                        .retry(retry_policy())
-                        .when(|e: &PublishError| e.transient)
-                        .await;
+                    let published = self.announce(&event).await;
+                    let published = match published {
+                        Err(Announce::Moved(reason)) => {
+                            // A newer write replaced a replica while the announcement waited
+                            // for its retry: its own event announces the key.
+                            self.counters.superseded.fetch_add(1, Ordering::Relaxed);
+                            info!(message = "Completion withdrawn: a target moved on while it was retried.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
+                            continue;
+                        }
+                        Err(Announce::Check(e)) => Err(PublishError {
+                            topic_arn: String::new(),
+                            message: format!("the targets could not be read again before retrying the completion: {e}"),
+                            transient: e.disposition() == Disposition::Retry,
+                        }),
+                        Err(Announce::Publish(e)) => Err(e),
+                        Ok(()) => Ok(()),
+                    };
                     match published {
                         Ok(()) => {
                             self.counters.completed.fetch_add(1, Ordering::Relaxed);
@@ -383,6 +406,30 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             info!(message = "No rule matches; object ignored.", bucket = %object.bucket, key = %object.key);
         }
         verdict
+    }
+
+    /// Publishes `event`, retrying passing failures; before each retry the targets are read
+    /// again, and the completion is withdrawn when one no longer holds its replica. Without
+    /// that, a completion retried for seconds could go out after a newer version's, announcing
+    /// bytes the targets no longer hold.
+    async fn announce(&self, event: &CompletionEvent) -> Result<(), Announce> {
+        let attempts = std::sync::atomic::AtomicU32::new(0);
+        (|| async {
+            if attempts.fetch_add(1, Ordering::Relaxed) > 0 {
+                match self.replicator.still_holds(&event.targets).await {
+                    Ok(None) => {}
+                    Ok(Some(reason)) => return Err(Announce::Moved(reason)),
+                    Err(e) => return Err(Announce::Check(e)),
+                }
+            }
+            self.publisher
+                .publish_completion(event)
+                .await
+                .map_err(Announce::Publish)
+        })
+        .retry(retry_policy())
+        .when(|e: &Announce| matches!(e, Announce::Publish(e) if e.transient))
+        .await
     }
 
     /// The marker of a partition was replicated: publish its completion if every object under

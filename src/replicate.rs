@@ -175,6 +175,39 @@ impl<S: ObjectStore> Replicator<S> {
         &self.transfer
     }
 
+    /// Whether every target of `targets` still holds the replica it reported (the same ETag at
+    /// its key): `None` when all do, else why not. Checked again before a completion is
+    /// retried, since a newer write can replace a replica while the announcement waits.
+    pub async fn still_holds(
+        &self,
+        targets: &[TargetReport],
+    ) -> Result<Option<String>, StoreError> {
+        let reads = targets.iter().map(|report| async move {
+            let Some(target) = self.targets.get(&report.name) else {
+                return Ok(Some(format!("target {} is not configured", report.name)));
+            };
+            let now = read_replica(target, &report.key).await?;
+            Ok(match now {
+                Some(head) if head.etag == report.etag => None,
+                Some(head) => Some(format!(
+                    "target {} now holds ETag {} at s3://{}/{}, not the replica {} it reported",
+                    report.name, head.etag, report.bucket, report.key, report.etag
+                )),
+                None => Some(format!(
+                    "s3://{}/{} is gone from target {}",
+                    report.bucket, report.key, report.name
+                )),
+            })
+        });
+        let mut why = None;
+        for read in join_all(reads).await {
+            if let Some(reason) = read? {
+                why.get_or_insert(reason);
+            }
+        }
+        Ok(why)
+    }
+
     /// Replicates `object` to each named target, concurrently.
     pub async fn replicate(&self, object: &ObjectCreated, target_names: &[String]) -> Outcome {
         let source_ref = ObjectRef {

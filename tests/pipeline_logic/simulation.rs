@@ -7,12 +7,25 @@ use crate::sim::{self, Bug};
 /// Seeds every test run checks (`scripts/simulate.sh` runs thousands in release).
 const CI_SEEDS: std::ops::Range<u64> = 0..200;
 
-/// Seeds that once found a violation, kept whatever the CI range is.
-const REGRESSIONS: &[u64] = &[];
+/// Seeds that once found a violation, kept whatever the CI range is. (A change to the workload
+/// generator in tests/sim changes what a seed does: re-find such seeds with
+/// `scripts/simulate.sh` before changing it, and keep the old ones here all the same.)
+///
+/// - 177: a completion retried in-process for seconds went out after a newer version's and
+///   announced bytes the targets no longer held (fixed: the targets are read again before
+///   each retry, `Pipeline::announce`).
+/// - 293: X → Y → X; the first X's event, superseded by the newer write of the same bytes, was
+///   acknowledged without a completion — correctly: the checker learned that a newer write (by
+///   sequencer), not only other bytes, supersedes an event.
+const REGRESSIONS: &[u64] = &[177, 293];
 
 fn assert_clean(reports: &[sim::Report]) {
     let text: String = reports.iter().map(sim::Report::describe).collect();
-    assert!(reports.is_empty(), "{} seeds with violations:\n{text}", reports.len());
+    assert!(
+        reports.is_empty(),
+        "{} seeds with violations:\n{text}",
+        reports.len()
+    );
 }
 
 #[test]
@@ -49,6 +62,9 @@ fn the_checker_finds_each_known_bug_within_the_ci_seeds() {
         let Some(report) = found else {
             panic!("{bug:?}: no violation in seeds {CI_SEEDS:?}");
         };
-        eprintln!("{bug:?} found by seed {}: {}", report.seed, report.violations[0]);
+        eprintln!(
+            "{bug:?} found by seed {}: {}",
+            report.seed, report.violations[0]
+        );
     }
 }

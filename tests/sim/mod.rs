@@ -37,9 +37,8 @@ use s3_replicator::replicate::{Replicator, Target};
 use s3_replicator::route::Router;
 use s3_replicator::store::memory::{MemoryStore, StoredObject};
 use s3_replicator::store::{
-    CompletedPart, CopyRequest, ListPage, NewObject, ObjectHead, ObjectRef, ObjectStore,
-    Operation, PartCopyRequest, StoreError, StoreErrorKind, Tag, UploadRef, WriteCondition,
-    Written,
+    CompletedPart, CopyRequest, ListPage, NewObject, ObjectHead, ObjectRef, ObjectStore, Operation,
+    PartCopyRequest, StoreError, StoreErrorKind, Tag, UploadRef, WriteCondition, Written,
 };
 use s3_replicator::transfer::Limits;
 use tokio::time::Instant;
@@ -75,11 +74,7 @@ impl Report {
         let mut out = String::new();
         for violation in &self.violations {
             let _ = writeln!(out, "seed {}: {violation}", self.seed);
-            let key = violation
-                .split('`')
-                .nth(1)
-                .unwrap_or_default()
-                .to_owned();
+            let key = violation.split('`').nth(1).unwrap_or_default().to_owned();
             let related: Vec<&String> = self
                 .history
                 .iter()
@@ -118,6 +113,7 @@ struct Put {
     key: String,
     etag: String,
     version: Option<String>,
+    sequencer: String,
 }
 
 #[derive(Debug, Default)]
@@ -130,7 +126,8 @@ struct Record {
     puts: Vec<Put>,
     completions: Vec<(Instant, CompletionEvent)>,
     prefixes: Vec<(Instant, PrefixCompletedEvent)>,
-    alerts: Vec<(Instant, Alert)>,
+    /// Alerts, with the daemon instance that sent each.
+    alerts: Vec<(Instant, usize, Alert)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -197,18 +194,39 @@ impl SimStore {
                 < per_mille
     }
 
-    fn error(&self, op: Operation, bucket: &str, key: &str, kind: StoreErrorKind, what: &str) -> StoreError {
-        self.log.note(format!("{} {op} {bucket}/`{key}`: injected {what}", self.name));
+    fn error(
+        &self,
+        op: Operation,
+        bucket: &str,
+        key: &str,
+        kind: StoreErrorKind,
+        what: &str,
+    ) -> StoreError {
+        self.log.note(format!(
+            "{} {op} {bucket}/`{key}`: injected {what}",
+            self.name
+        ));
         StoreError::new(op, bucket, key, kind, format!("injected: {what}"))
     }
 
     /// Faults that strike before a call reaches the store.
-    async fn before(&self, op: Operation, bucket: &str, key: &str, write: bool) -> Result<(), StoreError> {
+    async fn before(
+        &self,
+        op: Operation,
+        bucket: &str,
+        key: &str,
+        write: bool,
+    ) -> Result<(), StoreError> {
         // Every request takes a while: what lets two daemons' steps interleave.
-        let latency = self.rng.lock().unwrap_or_else(|e| e.into_inner()).u64(1..40);
+        let latency = self
+            .rng
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .u64(1..40);
         tokio::time::sleep(Duration::from_millis(latency)).await;
         if self.roll(self.faults.stall) {
-            self.log.note(format!("{} {op} {bucket}/`{key}`: stalls", self.name));
+            self.log
+                .note(format!("{} {op} {bucket}/`{key}`: stalls", self.name));
             tokio::time::sleep(STALL).await;
         }
         if self.roll(self.faults.throttle) {
@@ -217,28 +235,53 @@ impl SimStore {
         if self.roll(self.faults.fail) {
             return Err(self.error(op, bucket, key, StoreErrorKind::Transient, "500 / reset"));
         }
-        if write
-            && self
-                .poison
-                .as_deref()
-                .is_some_and(|p| key.contains(p))
-        {
-            return Err(self.error(op, bucket, key, StoreErrorKind::AccessDenied, "AccessDenied"));
+        if write && self.poison.as_deref().is_some_and(|p| key.contains(p)) {
+            return Err(self.error(
+                op,
+                bucket,
+                key,
+                StoreErrorKind::AccessDenied,
+                "AccessDenied",
+            ));
         }
         Ok(())
     }
 
     /// Faults that strike after a write landed: its answer is lost.
-    fn after<T>(&self, op: Operation, bucket: &str, key: &str, result: Result<T, StoreError>) -> Result<T, StoreError> {
+    fn after<T>(
+        &self,
+        op: Operation,
+        bucket: &str,
+        key: &str,
+        result: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         if result.is_ok() && self.roll(self.faults.lost_answer) {
-            return Err(self.error(op, bucket, key, StoreErrorKind::Transient, "lost answer after the write landed"));
+            return Err(self.error(
+                op,
+                bucket,
+                key,
+                StoreErrorKind::Transient,
+                "lost answer after the write landed",
+            ));
         }
         result
     }
 
-    fn check_conditions(&self, op: Operation, bucket: &str, key: &str, condition: &WriteCondition) -> Result<(), StoreError> {
+    fn check_conditions(
+        &self,
+        op: Operation,
+        bucket: &str,
+        key: &str,
+        condition: &WriteCondition,
+    ) -> Result<(), StoreError> {
         if self.rejects_conditions && *condition != WriteCondition::None {
-            return Err(self.error(op, bucket, key, StoreErrorKind::Other, "NotImplemented: conditional writes"));
+            return Err(self.error(
+                op,
+                bucket,
+                key,
+                StoreErrorKind::Other,
+                "NotImplemented: conditional writes",
+            ));
         }
         Ok(())
     }
@@ -253,25 +296,46 @@ impl SimStore {
         } else {
             bytes[0] ^= 0x55;
         }
-        self.log.note(format!("{}: bytes damaged on the way", self.name));
+        self.log
+            .note(format!("{}: bytes damaged on the way", self.name));
         Bytes::from(bytes)
     }
 }
 
 impl ObjectStore for SimStore {
-    async fn head_object(&self, object: &ObjectRef, if_match: Option<&str>) -> Result<Option<ObjectHead>, StoreError> {
-        self.before(Operation::HeadObject, &object.bucket, &object.key, false).await?;
+    async fn head_object(
+        &self,
+        object: &ObjectRef,
+        if_match: Option<&str>,
+    ) -> Result<Option<ObjectHead>, StoreError> {
+        self.before(Operation::HeadObject, &object.bucket, &object.key, false)
+            .await?;
         self.inner.head_object(object, if_match).await
     }
 
     async fn get_object_tagging(&self, object: &ObjectRef) -> Result<Vec<Tag>, StoreError> {
-        self.before(Operation::GetObjectTagging, &object.bucket, &object.key, false).await?;
+        self.before(
+            Operation::GetObjectTagging,
+            &object.bucket,
+            &object.key,
+            false,
+        )
+        .await?;
         self.inner.get_object_tagging(object).await
     }
 
-    async fn list_objects(&self, bucket: &str, prefix: &str, start_after: Option<&str>, continuation: Option<&str>) -> Result<ListPage, StoreError> {
-        self.before(Operation::ListObjects, bucket, prefix, false).await?;
-        self.inner.list_objects(bucket, prefix, start_after, continuation).await
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        continuation: Option<&str>,
+    ) -> Result<ListPage, StoreError> {
+        self.before(Operation::ListObjects, bucket, prefix, false)
+            .await?;
+        self.inner
+            .list_objects(bucket, prefix, start_after, continuation)
+            .await
     }
 
     async fn copy_object(&self, request: &CopyRequest) -> Result<Written, StoreError> {
@@ -282,8 +346,14 @@ impl ObjectStore for SimStore {
         self.after(op, bucket, key, result)
     }
 
-    async fn get_object_range(&self, object: &ObjectRef, if_match: Option<&str>, range: Range<u64>) -> Result<Bytes, StoreError> {
-        self.before(Operation::GetObject, &object.bucket, &object.key, false).await?;
+    async fn get_object_range(
+        &self,
+        object: &ObjectRef,
+        if_match: Option<&str>,
+        range: Range<u64>,
+    ) -> Result<Bytes, StoreError> {
+        self.before(Operation::GetObject, &object.bucket, &object.key, false)
+            .await?;
         self.inner.get_object_range(object, if_match, range).await
     }
 
@@ -296,23 +366,49 @@ impl ObjectStore for SimStore {
     }
 
     async fn create_multipart_upload(&self, object: &NewObject) -> Result<UploadRef, StoreError> {
-        self.before(Operation::CreateMultipartUpload, &object.bucket, &object.key, true).await?;
+        self.before(
+            Operation::CreateMultipartUpload,
+            &object.bucket,
+            &object.key,
+            true,
+        )
+        .await?;
         self.inner.create_multipart_upload(object).await
     }
 
-    async fn upload_part_copy(&self, request: &PartCopyRequest) -> Result<CompletedPart, StoreError> {
+    async fn upload_part_copy(
+        &self,
+        request: &PartCopyRequest,
+    ) -> Result<CompletedPart, StoreError> {
         let upload = &request.upload;
-        self.before(Operation::UploadPartCopy, &upload.bucket, &upload.key, true).await?;
+        self.before(Operation::UploadPartCopy, &upload.bucket, &upload.key, true)
+            .await?;
         self.inner.upload_part_copy(request).await
     }
 
-    async fn upload_part(&self, upload: &UploadRef, part_number: u32, body: Bytes) -> Result<CompletedPart, StoreError> {
-        self.before(Operation::UploadPart, &upload.bucket, &upload.key, true).await?;
-        self.inner.upload_part(upload, part_number, self.damage(body)).await
+    async fn upload_part(
+        &self,
+        upload: &UploadRef,
+        part_number: u32,
+        body: Bytes,
+    ) -> Result<CompletedPart, StoreError> {
+        self.before(Operation::UploadPart, &upload.bucket, &upload.key, true)
+            .await?;
+        self.inner
+            .upload_part(upload, part_number, self.damage(body))
+            .await
     }
 
-    async fn complete_multipart_upload(&self, upload: &UploadRef, parts: &[CompletedPart]) -> Result<Written, StoreError> {
-        let (op, bucket, key) = (Operation::CompleteMultipartUpload, &upload.bucket, &upload.key);
+    async fn complete_multipart_upload(
+        &self,
+        upload: &UploadRef,
+        parts: &[CompletedPart],
+    ) -> Result<Written, StoreError> {
+        let (op, bucket, key) = (
+            Operation::CompleteMultipartUpload,
+            &upload.bucket,
+            &upload.key,
+        );
         self.before(op, bucket, key, true).await?;
         self.check_conditions(op, bucket, key, &upload.condition)?;
         let result = self.inner.complete_multipart_upload(upload, parts).await;
@@ -324,7 +420,11 @@ impl ObjectStore for SimStore {
         self.inner.abort_multipart_upload(upload).await
     }
 
-    async fn list_multipart_uploads(&self, bucket: &str, prefix: &str) -> Result<Vec<UploadRef>, StoreError> {
+    async fn list_multipart_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<UploadRef>, StoreError> {
         self.inner.list_multipart_uploads(bucket, prefix).await
     }
 }
@@ -345,11 +445,19 @@ struct SimTopic {
     fail: u32,
     /// A window in which every completion publish fails (the topic unreachable).
     outage: Option<(Instant, Instant)>,
+    /// Which daemon instance publishes through this handle (alerts are aggregated per process).
+    daemon: usize,
 }
 
 impl SimTopic {
     fn roll(&self, per_mille: u32) -> bool {
-        per_mille > 0 && self.rng.lock().unwrap_or_else(|e| e.into_inner()).u32(0..1000) < per_mille
+        per_mille > 0
+            && self
+                .rng
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .u32(0..1000)
+                < per_mille
     }
 
     /// A FIFO topic drops an ID it saw within five minutes: `false` when dropped.
@@ -382,16 +490,24 @@ impl SimTopic {
     fn check_completion(&self, event: &CompletionEvent) {
         let key = &event.source.key;
         let Some(rule) = self.rules.iter().find(|r| r.name == event.rule) else {
-            self.log.violation(format!("completion for `{key}` names unknown rule {}", event.rule));
+            self.log.violation(format!(
+                "completion for `{key}` names unknown rule {}",
+                event.rule
+            ));
             return;
         };
         let named: BTreeSet<&str> = event.targets.iter().map(|t| t.name.as_str()).collect();
         let wanted: BTreeSet<&str> = rule.targets.iter().map(String::as_str).collect();
         if named != wanted {
-            self.log.violation(format!("completion for `{key}` names targets {named:?}, the rule has {wanted:?}"));
+            self.log.violation(format!(
+                "completion for `{key}` names targets {named:?}, the rule has {wanted:?}"
+            ));
         }
         let Some(bytes) = self.bytes_of(&event.source.etag) else {
-            self.log.violation(format!("completion for `{key}` announces ETag {} that was never written", event.source.etag));
+            self.log.violation(format!(
+                "completion for `{key}` announces ETag {} that was never written",
+                event.source.etag
+            ));
             return;
         };
         for name in &rule.targets {
@@ -420,7 +536,8 @@ impl SimTopic {
             for name in &rule.targets {
                 let target = &self.targets[name];
                 let target_key = format!("{}{key}", target.key_prefix.as_deref().unwrap_or(""));
-                if self.held(&target.bucket, &target_key).as_deref() != Some(object.body.as_slice()) {
+                if self.held(&target.bucket, &target_key).as_deref() != Some(object.body.as_slice())
+                {
                     self.log.violation(format!(
                         "partition `{}` announced complete while target {name} lacks `{key}`",
                         event.prefix
@@ -434,9 +551,14 @@ impl SimTopic {
 impl Publisher for SimTopic {
     async fn publish_completion(&self, event: &CompletionEvent) -> Result<(), PublishError> {
         let now = Instant::now();
-        let down = self.outage.is_some_and(|(from, to)| from <= now && now < to);
+        let down = self
+            .outage
+            .is_some_and(|(from, to)| from <= now && now < to);
         if down || self.roll(self.fail) {
-            self.log.note(format!("completion for `{}` refused (injected)", event.source.key));
+            self.log.note(format!(
+                "completion for `{}` refused (injected)",
+                event.source.key
+            ));
             return Err(PublishError {
                 topic_arn: "sim:completions".into(),
                 message: "injected: 500".into(),
@@ -453,32 +575,48 @@ impl Publisher for SimTopic {
                 event.source.etag,
                 event.source.sequencer.as_deref().unwrap_or("-")
             ));
-            self.log.with(|r| r.completions.push((Instant::now(), event.clone())));
+            self.log
+                .with(|r| r.completions.push((Instant::now(), event.clone())));
         } else {
-            self.log.note(format!("completion {} `{}` etag={} dropped as a FIFO duplicate", event.rule, event.source.key, event.source.etag));
+            self.log.note(format!(
+                "completion {} `{}` etag={} dropped as a FIFO duplicate",
+                event.rule, event.source.key, event.source.etag
+            ));
         }
         Ok(())
     }
 
-    async fn publish_prefix_completed(&self, event: &PrefixCompletedEvent) -> Result<(), PublishError> {
+    async fn publish_prefix_completed(
+        &self,
+        event: &PrefixCompletedEvent,
+    ) -> Result<(), PublishError> {
         self.check_prefix(event);
         let id = s3_replicator::publish::sns::prefix_deduplication_id(event);
         if self.deduplicate(id) {
-            self.log.note(format!("partition `{}` completed ({} objects)", event.prefix, event.objects));
-            self.log.with(|r| r.prefixes.push((Instant::now(), event.clone())));
+            self.log.note(format!(
+                "partition `{}` completed ({} objects)",
+                event.prefix, event.objects
+            ));
+            self.log
+                .with(|r| r.prefixes.push((Instant::now(), event.clone())));
         }
         Ok(())
     }
 
     async fn publish_alert(&self, alert: &Alert) -> Result<(), PublishError> {
-        let key = alert.source.as_ref().map(|s| s.key.clone()).unwrap_or_default();
+        let key = alert
+            .source
+            .as_ref()
+            .map(|s| s.key.clone())
+            .unwrap_or_default();
         self.log.note(format!(
             "alert {} `{key}` target={} count={}",
             alert.kind.as_str(),
             alert.target.as_ref().map_or("-", |t| t.name.as_str()),
             alert.count
         ));
-        self.log.with(|r| r.alerts.push((Instant::now(), alert.clone())));
+        self.log
+            .with(|r| r.alerts.push((Instant::now(), self.daemon, alert.clone())));
         Ok(())
     }
 }
@@ -497,7 +635,15 @@ const KEYS: &[&str] = &[
 ];
 
 /// An S3 notification for one write, its key form-encoded as S3 encodes it.
-fn s3_event(bucket: &str, key: &str, etag: &str, size: usize, version: Option<&str>, sequencer: &str) -> String {
+fn s3_event(
+    bucket: &str,
+    key: &str,
+    etag: &str,
+    size: usize,
+    version: Option<&str>,
+    sequencer: &str,
+    event_time: &str,
+) -> String {
     use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
     const FORM: &AsciiSet = &NON_ALPHANUMERIC
         .remove(b'-')
@@ -515,7 +661,7 @@ fn s3_event(bucket: &str, key: &str, etag: &str, size: usize, version: Option<&s
     }
     serde_json::json!({ "Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2026-11-21T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "eventTime": event_time, "eventName": "ObjectCreated:Put",
         "s3": { "bucket": { "name": bucket }, "object": object }
     }]})
     .to_string()
@@ -542,6 +688,8 @@ struct World {
     poison: Option<String>,
     rejecting_target: Option<String>,
     sequencer: u64,
+    /// Daemon instances started so far (a restart is a new instance).
+    instances: std::cell::Cell<usize>,
 }
 
 impl World {
@@ -581,7 +729,10 @@ impl World {
             targets.insert(name.to_owned(), config);
         }
         // Some seeds: a target whose store refuses conditional writes, configured as such.
-        let rejecting_target = rng.bool().then(|| "eu".to_owned()).filter(|_| rng.u32(0..4) == 0);
+        let rejecting_target = rng
+            .bool()
+            .then(|| "eu".to_owned())
+            .filter(|_| rng.u32(0..4) == 0);
         if let Some(name) = &rejecting_target {
             targets.get_mut(name).expect("target").conditional_writes = false;
         }
@@ -611,14 +762,13 @@ impl World {
             seen: Arc::default(),
             rng: Arc::new(Mutex::new(fastrand::Rng::with_seed(seed ^ 0x7091c))),
             fail: 10 * level,
+            daemon: 0,
             outage: (level > 0 && rng.bool()).then(|| {
                 let from = Instant::now() + Duration::from_secs(rng.u64(0..60));
                 (from, from + Duration::from_secs(rng.u64(10..90)))
             }),
         };
-        let queue = MemoryQueue::default()
-            .with_redrive(MAX_RECEIVES)
-            .with_order_seed(seed);
+        let queue = MemoryQueue::with_order_seed(seed).redrive(MAX_RECEIVES);
         log.note(format!(
             "seed {seed}: fault level {level}, fifo {}, poison {:?}, no-conditions target {:?}, modes {:?}",
             topic.fifo,
@@ -641,6 +791,7 @@ impl World {
             poison,
             rejecting_target,
             sequencer: 0,
+            instances: std::cell::Cell::new(0),
         }
     }
 
@@ -662,7 +813,11 @@ impl World {
         let targets = self.targets.values().map(|config| Target {
             config: config.clone(),
             store: self.store(
-                if config.name == "dr" { "dr-role" } else { "daemon" },
+                if config.name == "dr" {
+                    "dr-role"
+                } else {
+                    "daemon"
+                },
                 &format!("d{n}/{}", config.name),
                 self.target_faults,
                 self.rejecting_target.as_deref() == Some(config.name.as_str()),
@@ -675,13 +830,15 @@ impl World {
             part_size: 5 * 1024 * 1024,
             max_inflight_bytes: 64 * 1024 * 1024,
         });
+        let instance = self.instances.get() + 1;
+        self.instances.set(instance);
+        let topic = SimTopic {
+            daemon: instance,
+            ..self.topic.clone()
+        };
         let pipeline = Arc::new(
-            Pipeline::new(
-                Router::from_rules(self.rules.to_vec()),
-                replicator,
-                self.topic.clone(),
-            )
-            .with_alert_window(ALERT_WINDOW),
+            Pipeline::new(Router::from_rules(self.rules.to_vec()), replicator, topic)
+                .with_alert_window(ALERT_WINDOW),
         );
         let settings = Settings {
             max_messages: 10,
@@ -704,7 +861,8 @@ impl World {
                 let _ = stopped.await;
             },
         ));
-        self.log.note(format!("daemon {n} started"));
+        self.log
+            .note(format!("daemon {n} started (instance {instance})"));
         Running { stop, task }
     }
 
@@ -729,7 +887,22 @@ impl World {
             version.as_deref().unwrap_or("-"),
             body.len()
         ));
-        let event = s3_event(bucket, key, &etag, body.len(), version.as_deref(), &sequencer);
+        let elapsed = self
+            .log
+            .with(|r| r.start.map_or(Duration::ZERO, |s| Instant::now() - s));
+        let event_time = time::OffsetDateTime::UNIX_EPOCH
+            + time::Duration::seconds(1_795_000_000)
+            + time::Duration::milliseconds(elapsed.as_millis() as i64);
+        let event_time = s3_replicator::event::format_millis(event_time).expect("a time");
+        let event = s3_event(
+            bucket,
+            key,
+            &etag,
+            body.len(),
+            version.as_deref(),
+            &sequencer,
+            &event_time,
+        );
         let size = body.len();
         self.log.with(|r| {
             r.contents.insert(etag.clone(), body);
@@ -739,6 +912,7 @@ impl World {
                 key: key.to_owned(),
                 etag: etag.clone(),
                 version: version.clone(),
+                sequencer: sequencer.clone(),
             });
         });
         let _ = size;
@@ -769,7 +943,8 @@ impl World {
 async fn simulate(seed: u64) -> Report {
     let mut world = World::new(seed);
     let daemons_wanted = world.rng.usize(1..=3);
-    let mut daemons: Vec<Option<Running>> = (0..daemons_wanted).map(|n| Some(world.start(n))).collect();
+    let mut daemons: Vec<Option<Running>> =
+        (0..daemons_wanted).map(|n| Some(world.start(n))).collect();
     let mut pending: Vec<(Instant, String)> = Vec::new();
     let mut history_of_keys: Vec<(String, String)> = Vec::new();
     let actions = world.rng.usize(10..40);
@@ -786,13 +961,21 @@ async fn simulate(seed: u64) -> Report {
                     KEYS[world.rng.usize(0..KEYS.len())].to_owned()
                 };
                 // X → Y → X: sometimes the bytes of an earlier write of this key again.
-                let earlier: Vec<_> = history_of_keys.iter().filter(|(k, _)| *k == key).map(|(_, e)| e.clone()).collect();
-                let body = match earlier.last() {
-                    Some(etag) if world.rng.u32(0..4) == 0 => world.log.with(|r| r.contents[etag].clone()),
-                    _ => world.body(),
+                let earlier: Vec<_> = history_of_keys
+                    .iter()
+                    .filter(|(k, _)| *k == key)
+                    .map(|(_, e)| e.clone())
+                    .collect();
+                let body = if !earlier.is_empty() && world.rng.u32(0..3) == 0 {
+                    let etag = &earlier[world.rng.usize(0..earlier.len())];
+                    world.log.with(|r| r.contents[etag].clone())
+                } else {
+                    world.body()
                 };
                 let event = world.put("lake", &key, body);
-                let etag = world.log.with(|r| r.puts.last().map(|p| p.etag.clone()).unwrap_or_default());
+                let etag = world
+                    .log
+                    .with(|r| r.puts.last().map(|p| p.etag.clone()).unwrap_or_default());
                 history_of_keys.push((key, etag));
                 world.deliver(event, &mut pending);
             }
@@ -859,8 +1042,9 @@ async fn simulate(seed: u64) -> Report {
     // Aborted uploads finish in tasks of their own.
     tokio::time::sleep(Duration::from_secs(1)).await;
     check_quiet(&world);
-    let (violations, history, completions) =
-        world.log.with(|r| (r.violations.clone(), r.history.clone(), r.completions.len()));
+    let (violations, history, completions) = world
+        .log
+        .with(|r| (r.violations.clone(), r.history.clone(), r.completions.len()));
     Report {
         seed,
         violations,
@@ -880,7 +1064,9 @@ async fn deliver_due(world: &World, pending: &mut Vec<(Instant, String)>, until:
         let (at, body) = pending.remove(0);
         tokio::time::sleep_until(at).await;
         let id = world.queue.send(&body);
-        world.log.note(format!("event {id} queued: {}", summary(&body)));
+        world
+            .log
+            .note(format!("event {id} queued: {}", summary(&body)));
     }
     tokio::time::sleep_until(until).await;
 }
@@ -890,7 +1076,14 @@ fn summary(body: &str) -> String {
     match decode(body) {
         Ok(Notification::Objects { objects, .. }) => objects
             .iter()
-            .map(|o| format!("{}/`{}` etag={}", o.bucket, o.key, o.etag.as_deref().unwrap_or("-")))
+            .map(|o| {
+                format!(
+                    "{}/`{}` etag={}",
+                    o.bucket,
+                    o.key,
+                    o.etag.as_deref().unwrap_or("-")
+                )
+            })
             .collect::<Vec<_>>()
             .join(", "),
         Ok(_) => "a test event or a re-check".to_owned(),
@@ -917,7 +1110,7 @@ fn check_quiet(world: &World) {
         })
         .collect();
     let alerted = |key: &str| {
-        alerts.iter().any(|(_, a)| {
+        alerts.iter().any(|(_, _, a)| {
             a.source.as_ref().is_some_and(|s| s.key == key)
                 || a.example_keys.iter().any(|e| e.contains(key))
                 || a.count > 1
@@ -926,22 +1119,33 @@ fn check_quiet(world: &World) {
     // A message that cannot succeed ends in the DLQ with an alert.
     for (bucket, key) in &dead_keys {
         if !alerted(key) {
-            log.violation(format!("message for {bucket}/`{key}` dead-lettered without an alert"));
+            log.violation(format!(
+                "message for {bucket}/`{key}` dead-lettered without an alert"
+            ));
         }
     }
     // Every target holds the newest version of every key, and the newest completion names it.
-    let keys: BTreeSet<(String, String)> =
-        puts.iter().map(|p| (p.bucket.clone(), p.key.clone())).collect();
+    let keys: BTreeSet<(String, String)> = puts
+        .iter()
+        .map(|p| (p.bucket.clone(), p.key.clone()))
+        .collect();
     for (bucket, key) in &keys {
         let Some(newest) = world.memory.get(bucket, key) else {
             continue;
         };
-        for rule in world.rules.iter().filter(|r| r.source_bucket == *bucket && r.covers(key)) {
+        for rule in world
+            .rules
+            .iter()
+            .filter(|r| r.source_bucket == *bucket && r.covers(key))
+        {
             let excused = dead_keys.contains(&(bucket.clone(), key.clone()));
             for name in &rule.targets {
                 let target = &world.targets[name];
                 let target_key = format!("{}{key}", target.key_prefix.as_deref().unwrap_or(""));
-                let held = world.memory.get(&target.bucket, &target_key).map(|o| o.body);
+                let held = world
+                    .memory
+                    .get(&target.bucket, &target_key)
+                    .map(|o| o.body);
                 if held.as_deref() != Some(newest.body.as_slice()) && !excused {
                     log.violation(format!(
                         "quiet: target {name} does not hold the newest `{key}` (etag {})",
@@ -951,7 +1155,9 @@ fn check_quiet(world: &World) {
             }
             let last = completions
                 .iter()
-                .filter(|(_, c)| c.rule == rule.name && c.source.bucket == *bucket && c.source.key == *key)
+                .filter(|(_, c)| {
+                    c.rule == rule.name && c.source.bucket == *bucket && c.source.key == *key
+                })
                 .max_by_key(|(at, _)| *at);
             match last {
                 Some((_, c)) => {
@@ -964,7 +1170,10 @@ fn check_quiet(world: &World) {
                     }
                 }
                 None if !excused => {
-                    log.violation(format!("quiet: no completion ever published for `{key}` under rule {}", rule.name));
+                    log.violation(format!(
+                        "quiet: no completion ever published for `{key}` under rule {}",
+                        rule.name
+                    ));
                 }
                 None => {}
             }
@@ -984,12 +1193,19 @@ fn check_quiet(world: &World) {
             let completed = completions
                 .iter()
                 .any(|(_, c)| c.source.key == object.key && c.source.etag == etag);
-            let current = puts
-                .iter()
-                .filter(|p| p.bucket == object.bucket && p.key == object.key && p.at <= at)
-                .next_back()
-                .map(|p| p.etag.clone());
-            let superseded = current.as_deref() != Some(etag.as_str());
+            // Superseded: a later write of the key (by sequencer) happened before the delete;
+            // its own event announces the key.
+            let sequencer = object
+                .sequencer
+                .as_ref()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default();
+            let superseded = puts.iter().any(|p| {
+                p.bucket == object.bucket
+                    && p.key == object.key
+                    && p.at <= at
+                    && p.sequencer > sequencer
+            });
             if !completed && !superseded {
                 log.violation(format!(
                     "message {id} for `{}` (etag {etag}) acknowledged without a completion",
@@ -998,20 +1214,29 @@ fn check_quiet(world: &World) {
             }
         }
     }
-    // No alert storm: at most a first alert and a summary per (kind, target) per window.
-    let mut by_kind: BTreeMap<(String, String), Vec<Instant>> = BTreeMap::new();
-    for (at, alert) in &alerts {
+    // No alert storm: at most a first alert and a summary per (kind, target) per window, in
+    // each daemon process (aggregation is per process).
+    let mut by_kind: BTreeMap<(usize, String, String), Vec<Instant>> = BTreeMap::new();
+    for (at, daemon, alert) in &alerts {
         by_kind
             .entry((
+                *daemon,
                 alert.kind.as_str().to_owned(),
-                alert.target.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
+                alert
+                    .target
+                    .as_ref()
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default(),
             ))
             .or_default()
             .push(*at);
     }
-    for ((kind, target), instants) in by_kind {
+    for ((_, kind, target), instants) in by_kind {
         for (i, start) in instants.iter().enumerate() {
-            let within = instants[i..].iter().take_while(|t| **t - *start < ALERT_WINDOW).count();
+            let within = instants[i..]
+                .iter()
+                .take_while(|t| **t - *start < ALERT_WINDOW)
+                .count();
             if within > 2 {
                 log.violation(format!("`alerts` storm: {within} {kind} alerts for target {target:?} within one window"));
                 break;
