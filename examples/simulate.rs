@@ -2,6 +2,7 @@
 //! replays one, and prints every violation with its seed and the history of its key.
 //!
 //!     cargo run --release --example simulate -- [SEEDS] [--from FIRST] [--seed S [--history]]
+//!         [--bug NAME]   (a known bug switched back on, to see the checker find it)
 
 #[path = "../tests/sim/mod.rs"]
 mod sim;
@@ -14,6 +15,7 @@ fn main() -> ExitCode {
     let mut from: u64 = 0;
     let mut one: Option<u64> = None;
     let mut history = false;
+    let mut bug = None;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> u64 {
             args.next()
@@ -24,6 +26,15 @@ fn main() -> ExitCode {
             "--seed" => one = Some(value("--seed")),
             "--from" => from = value("--from"),
             "--history" => history = true,
+            "--bug" => {
+                let name = args.next().unwrap_or_default();
+                bug = Some(
+                    sim::Bug::ALL
+                        .into_iter()
+                        .find(|b| format!("{b:?}") == name)
+                        .unwrap_or_else(|| panic!("no bug {name:?}; known: {:?}", sim::Bug::ALL)),
+                );
+            }
             n => {
                 seeds = n
                     .parse()
@@ -40,7 +51,7 @@ fn main() -> ExitCode {
     let mut completions = 0;
     let mut dead = 0;
     for seed in range {
-        let report = sim::run(seed, None);
+        let report = sim::run(seed, bug);
         completions += report.completions;
         dead += report.dead_letters;
         if history {

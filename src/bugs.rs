@@ -43,15 +43,3 @@ pub fn set(bug: Option<Bug>) {
 pub fn active(bug: Bug) -> bool {
     ACTIVE.with(|a| a.get()) == bug as u8
 }
-
-/// `true` when the named [`Bug`] is switched on; always `false` without `bug-injection`.
-#[macro_export]
-macro_rules! bug {
-    ($bug:ident) => {{
-        #[cfg(feature = "bug-injection")]
-        let on = $crate::bugs::active($crate::bugs::Bug::$bug);
-        #[cfg(not(feature = "bug-injection"))]
-        let on = false;
-        on
-    }};
-}

@@ -31,6 +31,19 @@ pub mod aws;
 pub mod backfill;
 #[cfg(feature = "bug-injection")]
 pub mod bugs;
+
+/// `true` when the named `bugs::Bug` is switched on; always `false` without `bug-injection`.
+#[macro_export]
+macro_rules! bug {
+    ($bug:ident) => {{
+        #[cfg(feature = "bug-injection")]
+        let on = $crate::bugs::active($crate::bugs::Bug::$bug);
+        #[cfg(not(feature = "bug-injection"))]
+        let on = false;
+        on
+    }};
+}
+
 pub mod config;
 pub mod daemon;
 pub mod error;

@@ -283,10 +283,12 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     let published = self.announce(&event).await;
                     let published = match published {
                         Err(Announce::Moved(reason)) => {
-                            // A newer write replaced a replica while the announcement waited
-                            // for its retry: its own event announces the key.
-                            self.counters.superseded.fetch_add(1, Ordering::Relaxed);
-                            info!(message = "Completion withdrawn: a target moved on while it was retried.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
+                            // A replica changed while the announcement waited for its retry (a
+                            // newer write, or someone else's): announce nothing now, and decide
+                            // again from the start on the redelivery — superseded if the source
+                            // moved on, else the targets are proven or written again.
+                            warn!(message = "A target changed while the completion was retried; handing the message back to decide again.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
+                            verdict = verdict.worst(Verdict::Retry);
                             continue;
                         }
                         Err(Announce::Check(e)) => Err(PublishError {

@@ -1010,6 +1010,48 @@ mod tests {
         assert_eq!(memory.copies(), copies);
     }
 
+    /// A streamed multipart copy of a source without a full-object checksum: nothing S3 keeps
+    /// can compare source and replica, so the daemon's own record of the bytes it sent must.
+    #[tokio::test(start_paused = true)]
+    async fn a_streamed_copy_damaged_on_the_way_fails_even_without_source_checksums() {
+        use crate::store::faulty::FaultyStore;
+        let (memory, _) = world();
+        let body: Vec<u8> = (0..11 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+        let etag = memory.put(
+            "src",
+            "big.bin",
+            &body,
+            StoredObject {
+                // A composite checksum: not comparable with any replica's.
+                checksum: Some((crate::store::ChecksumAlgorithm::Crc32, false)),
+                ..Default::default()
+            },
+        );
+        let mut event = event("src", "big.bin", &etag);
+        event.size = body.len() as u64;
+        let damaging = FaultyStore::new(memory.clone());
+        damaging.corrupt_writes();
+        let mut eu = TargetConfig::new("eu", "eu", "eu-west-1");
+        eu.copy_mode = crate::config::CopyMode::Stream;
+        let replicator = Replicator::new(
+            FaultyStore::new(memory.clone()),
+            [Target {
+                config: eu,
+                store: damaging,
+            }],
+        )
+        .with_limits(SMALL_PARTS);
+        let outcome = replicator.replicate(&event, &["eu".to_owned()]).await;
+        let Outcome::TargetsFailed { failed, .. } = outcome else {
+            panic!("damaged bytes were accepted: {outcome:?}");
+        };
+        assert!(
+            failed[0].error.message.contains("bytes sent"),
+            "{}",
+            failed[0].error
+        );
+    }
+
     /// Two daemons, two versions of one versioned key: the older event reads the target
     /// before the newer one writes, and its copy lands last.
     #[tokio::test(start_paused = true)]

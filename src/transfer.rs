@@ -179,7 +179,7 @@ impl Transfer {
                 Method::MultipartCopy,
             )
         };
-        verify::verify(store, job, &written, operation).await?;
+        verify::verify(store, job, &written, operation, None).await?;
         Ok((written, method))
     }
 
@@ -193,7 +193,7 @@ impl Transfer {
         // max_inflight_bytes must not let one whole object exceed the memory bound.
         let size = job.head.size;
         let whole = size <= self.limits.multipart_threshold && size <= self.budget.capacity();
-        let (written, operation) = if whole {
+        let ((written, sent), operation) = if whole {
             let written = stream::copy_whole(source, target, job, &self.budget).await?;
             (written, Operation::PutObject)
         } else {
@@ -204,7 +204,7 @@ impl Transfer {
                 stream::copy_parts(source, target, job, plan, in_flight, &self.budget).await?;
             (written, Operation::CompleteMultipartUpload)
         };
-        verify::verify(target, job, &written, operation).await?;
+        verify::verify(target, job, &written, operation, Some(&sent)).await?;
         Ok((written, Method::StreamedCopy))
     }
 

@@ -343,6 +343,35 @@ async fn a_completion_that_cannot_be_published_keeps_the_message() {
     assert_eq!(world.publisher.completions().len(), 1);
 }
 
+/// Found by the simulator (seed 177 of its first workload): a completion retried for seconds
+/// went out after a newer version's and announced bytes the targets no longer held.
+#[tokio::test(start_paused = true)]
+async fn a_completion_is_not_retried_over_a_replica_that_changed_meanwhile() {
+    let world = world();
+    world.publisher.fail_completions(true);
+    let etag = world
+        .store
+        .put("lake", "in/a", b"abc", StoredObject::default());
+    let handling = {
+        let pipeline = Arc::clone(&world.pipeline);
+        let message = message("m1", vec![record("in/a", &etag)]);
+        tokio::spawn(async move { pipeline.handle(&message).await })
+    };
+    // While the completion is retried, a newer write replaces the replica in `eu`, and the
+    // topic comes back.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    world
+        .store
+        .put("eu", "in/a", b"newer bytes", StoredObject::default());
+    world.publisher.fail_completions(false);
+    let verdict = handling.await.expect("handled");
+    assert!(
+        world.publisher.completions().is_empty(),
+        "a completion announced bytes `eu` no longer holds"
+    );
+    assert_eq!(verdict, Verdict::Retry, "decided again on the redelivery");
+}
+
 #[tokio::test]
 async fn a_malformed_message_is_kept_and_alerted_with_its_body() {
     let world = world();

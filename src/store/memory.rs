@@ -117,7 +117,7 @@ impl MemoryStore {
 
     /// Stores an object with an MD5-like ETag derived from its content.
     pub fn put(&self, bucket: &str, key: &str, body: &[u8], object: StoredObject) -> String {
-        let etag = format!("{:032x}", fnv1a(body));
+        let etag = md5_hex(body);
         let stored = StoredObject {
             body: body.to_vec(),
             etag: etag.clone(),
@@ -343,6 +343,11 @@ fn pending_again(object: NewObject, parts: &[CompletedPart], body: &[u8]) -> Upl
     }
 }
 
+/// The MD5 of `bytes`, hex: a single-part object's ETag, as S3 computes it.
+fn md5_hex(bytes: &[u8]) -> String {
+    crate::store::md5_hex(bytes)
+}
+
 /// A stand-in for MD5: deterministic, content-derived, good enough to tell bodies apart.
 fn fnv1a(bytes: &[u8]) -> u128 {
     let mut hash: u128 = 0x6c62272e07bb014262b821756295c58d;
@@ -552,7 +557,7 @@ impl ObjectStore for MemoryStore {
             }
         }
         Self::check_condition(&world, op, &object.bucket, &object.key, &object.condition)?;
-        let etag = format!("{:032x}", fnv1a(&body));
+        let etag = md5_hex(&body);
         let stored = StoredObject {
             body: body.to_vec(),
             etag: etag.clone(),
@@ -626,7 +631,7 @@ impl ObjectStore for MemoryStore {
             let start = (request.range.start as usize).min(end);
             stored.body[start..end].to_vec()
         };
-        let etag = format!("{:032x}", fnv1a(&body));
+        let etag = md5_hex(&body);
         let mut world = self.world();
         let upload = world
             .uploads
@@ -650,7 +655,7 @@ impl ObjectStore for MemoryStore {
         let op = Operation::UploadPart;
         let mut world = self.world();
         self.check(&mut world, op, &upload.bucket, &upload.key)?;
-        let etag = format!("{:032x}", fnv1a(&body));
+        let etag = md5_hex(&body);
         let pending = world
             .uploads
             .get_mut(&upload.upload_id)
@@ -682,7 +687,6 @@ impl ObjectStore for MemoryStore {
             .remove(&upload.upload_id)
             .ok_or_else(|| Self::no_upload(op, upload))?;
         let mut body = Vec::new();
-        let mut etags = String::new();
         for part in parts {
             let Some(bytes) = pending.parts.get(&part.part_number) else {
                 return Err(StoreError::new(
@@ -694,9 +698,8 @@ impl ObjectStore for MemoryStore {
                 ));
             };
             body.extend_from_slice(bytes);
-            etags.push_str(&part.etag);
         }
-        let etag = format!("{:032x}-{}", fnv1a(etags.as_bytes()), parts.len());
+        let etag = crate::store::multipart_etag(parts.iter().map(|p| p.etag.as_str()));
         let object = pending.object;
         // Created with a full-object checksum: every part must carry its checksum, and the
         // whole must match the value sent with the completion (S3's InvalidPart / BadDigest).

@@ -16,30 +16,35 @@ use super::guard::UploadGuard;
 use super::multipart::{collect, finish};
 use super::parts::PartPlan;
 use super::Job;
-use crate::store::{ObjectStore, StoreError, Written};
+use crate::store::{md5_hex, multipart_etag, ObjectStore, StoreError, Written};
 
 /// Copies `job` in one `GetObject` → `PutObject` (objects up to the multipart threshold).
+/// Returns what was written and the ETag S3 gives the bytes sent (their MD5, without SSE-KMS).
 pub async fn copy_whole<S: ObjectStore>(
     source: &S,
     target: &S,
     job: &Job<'_>,
     budget: &Arc<ByteBudget>,
-) -> Result<Written, StoreError> {
+) -> Result<(Written, String), StoreError> {
     let size = job.head.size;
     if size == 0 {
         // A ranged read of an empty object is an invalid range: there is nothing to read.
-        return target.put_object(&job.replica, Bytes::new()).await;
+        let written = target.put_object(&job.replica, Bytes::new()).await?;
+        return Ok((written, md5_hex(&[])));
     }
     let _permit = budget.acquire(size).await;
     let body = source
         .get_object_range(job.source, Some(&job.head.etag), 0..size)
         .await?;
+    let sent = md5_hex(&body);
     let mut replica = job.replica.clone();
     replica.expected_checksum = job.head.checksum.clone();
-    target.put_object(&replica, body).await
+    let written = target.put_object(&replica, body).await?;
+    Ok((written, sent))
 }
 
 /// Copies `job` part by part, at most `concurrency` parts of it in flight, each within `budget`.
+/// Returns what was written and the ETag S3 gives an object of the parts sent.
 pub async fn copy_parts<S: ObjectStore>(
     source: &S,
     target: &S,
@@ -47,24 +52,33 @@ pub async fn copy_parts<S: ObjectStore>(
     plan: PartPlan,
     concurrency: usize,
     budget: &Arc<ByteBudget>,
-) -> Result<Written, StoreError> {
+) -> Result<(Written, String), StoreError> {
     let guard = UploadGuard::new(
         target.clone(),
         target.create_multipart_upload(&job.replica).await?,
     );
     let upload = guard.upload().clone();
+    // The MD5 of each part as read, by part number: what the parts' ETags must be.
+    let sent = std::sync::Mutex::new(std::collections::BTreeMap::new());
     let parts = stream::iter(plan.ranges())
         .map(|(part_number, range)| {
             let upload = upload.clone();
+            let sent = &sent;
             async move {
                 // Taken before reading: a part's bytes exist only while its permit is held.
                 let _permit = budget.acquire(range.end - range.start).await;
                 let body = source
                     .get_object_range(job.source, Some(&job.head.etag), range)
                     .await?;
+                let md5 = md5_hex(&body);
+                sent.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(part_number, md5);
                 target.upload_part(&upload, part_number, body).await
             }
         })
         .buffer_unordered(concurrency.max(1));
-    finish(target, guard, collect(parts).await).await
+    let written = finish(target, guard, collect(parts).await).await?;
+    let sent = sent.into_inner().unwrap_or_else(|e| e.into_inner());
+    Ok((written, multipart_etag(sent.values().map(String::as_str))))
 }

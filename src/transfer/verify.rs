@@ -71,11 +71,17 @@ pub fn proof(source: &ObjectHead, replica: &ObjectHead) -> Proof {
 }
 
 /// Fails with [`StoreErrorKind::BadResponse`] when the replica differs from the source.
+///
+/// `sent` is the ETag S3 gives the bytes a streamed copy sent (their MD5, or the multipart ETag
+/// of their parts' MD5s): the daemon read them from the pinned source, so a replica without
+/// SSE-KMS that has this ETag holds the source's bytes, and one with another ETag does not —
+/// whatever checksums the source has.
 pub async fn verify<S: ObjectStore>(
     store: &S,
     job: &Job<'_>,
     written: &Written,
     operation: Operation,
+    sent: Option<&str>,
 ) -> Result<(), StoreError> {
     let bucket = &job.replica.bucket;
     let key = &job.replica.key;
@@ -116,6 +122,16 @@ pub async fn verify<S: ObjectStore>(
             replica.metadata.get(META_SOURCE_ETAG),
             source.etag
         )));
+    }
+    if let Some(sent) = sent.filter(|_| !is_kms(replica.server_side_encryption.as_deref())) {
+        return if replica.etag == sent {
+            Ok(())
+        } else {
+            Err(mismatch(format!(
+                "the replica's ETag {} is not the one of the bytes sent ({sent}): they were damaged on the way",
+                replica.etag
+            )))
+        };
     }
     match proof(source, &replica) {
         Proof::Same => Ok(()),
