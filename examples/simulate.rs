@@ -54,6 +54,13 @@ fn main() -> ExitCode {
         let report = sim::run(seed, bug);
         completions += report.completions;
         dead += report.dead_letters;
+        if std::env::var_os("S3R_SIM_PER_SEED").is_some() {
+            println!(
+                "seed {seed}: {} completions, {} history lines",
+                report.completions,
+                report.history.len()
+            );
+        }
         if history {
             for line in &report.history {
                 println!("{line}");

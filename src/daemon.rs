@@ -173,6 +173,7 @@ pub async fn run_with_deadline<Q, S, P>(
                         crate::metrics::record_retry("receive_messages");
                         drop(slots);
                         tokio::select! {
+                            biased;
                             () = &mut shutdown => break,
                             () = tokio::time::sleep(backoff) => {}
                         }
@@ -446,7 +447,10 @@ async fn delete_finished<Q: MessageSource>(queue: Arc<Q>, mut done: mpsc::Receiv
         let linger = tokio::time::sleep(DELETE_LINGER);
         tokio::pin!(linger);
         while batch.len() < DELETE_BATCH_MAX {
+            // `biased`: one fixed order, so that a simulated run replays (and a receipt that
+            // is ready joins the batch rather than the linger ending it).
             tokio::select! {
+                biased;
                 next = done.recv() => match next {
                     Some(receipt) => batch.push(receipt),
                     None => break,

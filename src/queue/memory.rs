@@ -342,6 +342,7 @@ impl MessageSource for MemoryQueue {
             }
             let until = next.filter(|at| *at > now).map_or(end, |at| at.min(end));
             tokio::select! {
+                biased;
                 _ = &mut changed => {}
                 _ = tokio::time::sleep_until(until) => {}
             }

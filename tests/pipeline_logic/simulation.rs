@@ -57,7 +57,8 @@ fn seeds_that_once_failed_stay_clean() {
 
 #[test]
 fn a_seed_replays_its_history() {
-    for seed in [3, 17] {
+    // 216 once diverged (an unbiased `select!` chose among ready branches at random).
+    for seed in [3, 17, 216] {
         let (first, second) = (sim::run(seed, None), sim::run(seed, None));
         assert!(first.history.len() > 10, "{:?}", first.history);
         assert_eq!(first.history, second.history, "seed {seed} did not replay");
