@@ -11,7 +11,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use s3_replicator::aws::{load_base, s3_client};
+use s3_replicator::aws::{load_base, s3_client, Timeouts};
 use s3_replicator::config::{AwsConfig, ByteSize, CopyMode, TargetConfig};
 use s3_replicator::event::ObjectCreated;
 use s3_replicator::replicate::{Outcome, Replicator, Target};
@@ -82,7 +82,13 @@ async fn main() -> ExitCode {
         ..AwsConfig::default()
     };
     let base = load_base(&aws, None).await;
-    let store = S3Store::new(s3_client(&base, None, "us-east-1", None));
+    let store = S3Store::new(s3_client(
+        &base,
+        None,
+        "us-east-1",
+        None,
+        &Timeouts::default(),
+    ));
     let source = ObjectRef {
         bucket: src_bucket.clone(),
         key: src_key.clone(),

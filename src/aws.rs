@@ -165,23 +165,13 @@ pub async fn load_base(aws: &AwsConfig, fallback_region: Option<String>) -> SdkC
     loader.load().await
 }
 
-/// [`s3_client_with`] the default [`Timeouts`].
-pub fn s3_client(
-    base: &SdkConfig,
-    endpoint: Option<&str>,
-    region: &str,
-    credentials: Option<SharedCredentialsProvider>,
-) -> aws_sdk_s3::Client {
-    s3_client_with(base, endpoint, region, credentials, &Timeouts::default())
-}
-
 /// An S3 client in `region`, with `credentials` when given (else the base chain).
 ///
 /// `endpoint` (`aws.s3_endpoint_url`) overrides the base's endpoint for S3 alone. Path-style
 /// addressing is forced when either overrides S3's endpoint: emulators and S3-compatible
 /// stores on 127.0.0.1 cannot serve `bucket.127.0.0.1` host names. Small requests get
 /// `timeouts.request` per attempt, copies, uploads and downloads `timeouts.transfer`.
-pub fn s3_client_with(
+pub fn s3_client(
     base: &SdkConfig,
     endpoint: Option<&str>,
     region: &str,
@@ -209,15 +199,10 @@ pub fn s3_client_with(
     aws_sdk_s3::Client::from_conf(builder.build())
 }
 
-/// [`sqs_client_with`] the default [`Timeouts`].
-pub fn sqs_client(base: &SdkConfig) -> aws_sdk_sqs::Client {
-    sqs_client_with(base, &Timeouts::default())
-}
-
 /// An SQS client from `base` (its region and endpoint), its requests counted: `ReceiveMessage`
 /// gets `timeouts.receive` per attempt (its long poll and a margin: SQS asks for an HTTP
 /// timeout longer than `WaitTimeSeconds`), the other requests `timeouts.request`.
-pub fn sqs_client_with(base: &SdkConfig, timeouts: &Timeouts) -> aws_sdk_sqs::Client {
+pub fn sqs_client(base: &SdkConfig, timeouts: &Timeouts) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(
         aws_sdk_sqs::config::Builder::from(base)
             .timeout_config(timeouts.client())
@@ -231,14 +216,9 @@ pub fn sqs_client_with(base: &SdkConfig, timeouts: &Timeouts) -> aws_sdk_sqs::Cl
     )
 }
 
-/// [`sns_client_with`] the default [`Timeouts`].
-pub fn sns_client(base: &SdkConfig) -> aws_sdk_sns::Client {
-    sns_client_with(base, &Timeouts::default())
-}
-
 /// An SNS client from `base` (its region and endpoint), its requests counted, each attempt
 /// limited to `timeouts.request`.
-pub fn sns_client_with(base: &SdkConfig, timeouts: &Timeouts) -> aws_sdk_sns::Client {
+pub fn sns_client(base: &SdkConfig, timeouts: &Timeouts) -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::from_conf(
         aws_sdk_sns::config::Builder::from(base)
             .timeout_config(timeouts.client())
@@ -417,6 +397,7 @@ mod tests {
             aws.s3_endpoint_url.as_deref(),
             "eu-west-1",
             Some(credentials),
+            &Timeouts::default(),
         );
         // The capture answers 404; only where the request went matters.
         let _ = client
@@ -528,98 +509,59 @@ mod tests {
             receive: secs(13),
         };
         let seen = SeeTimeouts::default();
-        let s3 = s3_client_with(&base, None, "us-east-1", None, &timeouts);
-        let _ = s3
-            .head_object()
-            .bucket("b")
-            .key("k")
-            .customize()
-            .interceptor(seen.clone())
-            .send()
-            .await;
-        assert_eq!(seen.take(), (Some(secs(7)), Some(secs(3))), "HeadObject");
-        let _ = s3
-            .get_object_tagging()
-            .bucket("b")
-            .key("k")
-            .customize()
-            .interceptor(seen.clone())
-            .send()
-            .await;
-        assert_eq!(seen.take(), (Some(secs(7)), Some(secs(3))), "tagging");
-        let _ = s3
-            .get_object()
-            .bucket("b")
-            .key("k")
-            .customize()
-            .interceptor(seen.clone())
-            .send()
-            .await;
-        assert_eq!(seen.take(), (Some(secs(11)), Some(secs(3))), "GetObject");
-        let _ = s3
-            .copy_object()
-            .bucket("b")
-            .key("k")
-            .copy_source("a/k")
-            .customize()
-            .interceptor(seen.clone())
-            .send()
-            .await;
-        assert_eq!(seen.take(), (Some(secs(11)), Some(secs(3))), "CopyObject");
-        let _ = s3
-            .complete_multipart_upload()
-            .bucket("b")
-            .key("k")
-            .upload_id("u")
-            .customize()
-            .interceptor(seen.clone())
-            .send()
-            .await;
-        assert_eq!(
-            seen.take(),
-            (Some(secs(11)), Some(secs(3))),
+        // Sends `call` with the observer and checks the attempt and connect timeouts it ran with.
+        macro_rules! attempt {
+            ($call:expr, $attempt:expr, $what:literal) => {{
+                let _ = $call.customize().interceptor(seen.clone()).send().await;
+                assert_eq!(seen.take(), (Some($attempt), Some(secs(3))), $what);
+            }};
+        }
+        let s3 = s3_client(&base, None, "us-east-1", None, &timeouts);
+        attempt!(s3.head_object().bucket("b").key("k"), secs(7), "HeadObject");
+        attempt!(
+            s3.get_object_tagging().bucket("b").key("k"),
+            secs(7),
+            "tagging"
+        );
+        attempt!(s3.get_object().bucket("b").key("k"), secs(11), "GetObject");
+        attempt!(
+            s3.copy_object().bucket("b").key("k").copy_source("a/k"),
+            secs(11),
+            "CopyObject"
+        );
+        attempt!(
+            s3.complete_multipart_upload()
+                .bucket("b")
+                .key("k")
+                .upload_id("u"),
+            secs(11),
             "CompleteMultipartUpload"
         );
 
-        let sqs = sqs_client_with(&base, &timeouts);
+        let sqs = sqs_client(&base, &timeouts);
         let url = format!("http://127.0.0.1:{port}/123456789012/q");
-        let _ = sqs
-            .receive_message()
-            .queue_url(&url)
-            .customize()
-            .interceptor(seen.clone())
-            .send()
-            .await;
-        assert_eq!(
-            seen.take(),
-            (Some(secs(13)), Some(secs(3))),
+        attempt!(
+            sqs.receive_message().queue_url(&url),
+            secs(13),
             "ReceiveMessage"
         );
-        let _ = sqs
-            .change_message_visibility()
-            .queue_url(&url)
-            .receipt_handle("h")
-            .visibility_timeout(1)
-            .customize()
-            .interceptor(seen.clone())
-            .send()
-            .await;
-        assert_eq!(
-            seen.take(),
-            (Some(secs(7)), Some(secs(3))),
+        attempt!(
+            sqs.change_message_visibility()
+                .queue_url(&url)
+                .receipt_handle("h")
+                .visibility_timeout(1),
+            secs(7),
             "ChangeMessageVisibility"
         );
 
-        let sns = sns_client_with(&base, &timeouts);
-        let _ = sns
-            .publish()
-            .topic_arn("arn:aws:sns:us-east-1:123456789012:t")
-            .message("m")
-            .customize()
-            .interceptor(seen.clone())
-            .send()
-            .await;
-        assert_eq!(seen.take(), (Some(secs(7)), Some(secs(3))), "Publish");
+        let sns = sns_client(&base, &timeouts);
+        attempt!(
+            sns.publish()
+                .topic_arn("arn:aws:sns:us-east-1:123456789012:t")
+                .message("m"),
+            secs(7),
+            "Publish"
+        );
     }
 
     #[test]
@@ -651,9 +593,10 @@ mod tests {
             .build();
         let counting =
             |names: Vec<&'static str>| names.iter().filter(|n| **n == "CountRequests").count();
-        let s3 = s3_client(&base, None, "eu-west-1", None);
-        let sqs = sqs_client(&base);
-        let sns = sns_client(&base);
+        let timeouts = Timeouts::default();
+        let s3 = s3_client(&base, None, "eu-west-1", None, &timeouts);
+        let sqs = sqs_client(&base, &timeouts);
+        let sns = sns_client(&base, &timeouts);
         assert_eq!(
             counting(s3.config().interceptors().map(|i| i.name()).collect()),
             1

@@ -74,7 +74,7 @@ impl Default for MessageDeadline {
     fn default() -> Self {
         Self {
             after: DEFAULT_MESSAGE_DEADLINE,
-            alert_window: Duration::from_secs(300),
+            alert_window: crate::pipeline::DEFAULT_ALERT_WINDOW,
         }
     }
 }
@@ -328,16 +328,19 @@ fn spawn_handler<Q, S, P>(
         };
         drop(heartbeat);
         lock(&in_flight).remove(&message.id);
-        // Counted as deleted when it goes to the deleter; a re-check only once its new
-        // messages were accepted (else the original is kept and comes back).
-        let deleted = match &verdict {
-            Verdict::Delete => true,
+        // Re-check messages first: the original goes only once they were accepted; else it is
+        // handed back like any passing failure.
+        let verdict = match verdict {
             Verdict::Recheck(rechecks) => {
-                crate::pipeline::send_rechecks(queue.as_ref(), &message, rechecks).await
+                if crate::pipeline::send_rechecks(queue.as_ref(), &message, &rechecks).await {
+                    Verdict::Delete
+                } else {
+                    Verdict::Retry
+                }
             }
-            Verdict::Retry | Verdict::Keep => false,
+            verdict => verdict,
         };
-        gauge.done(deleted);
+        gauge.done(verdict == Verdict::Delete);
         match verdict {
             Verdict::Delete => {
                 if done.send(Receipt::from(&message)).await.is_err() {
@@ -353,14 +356,8 @@ fn spawn_handler<Q, S, P>(
                     info!(message = "Message handed back for a later retry.", message_id = %message.id, receive_count = message.receive_count, delay_secs = delay.as_secs());
                 }
             }
-            Verdict::Recheck(_) => {
-                // The re-check messages first (sent above); the original goes only once they
-                // were accepted.
-                if deleted && done.send(Receipt::from(&message)).await.is_err() {
-                    warn!(message = "Deleter gone; message will be redelivered.", message_id = %message.id);
-                }
-            }
-            Verdict::Keep => {}
+            // Re-checks were resolved above.
+            Verdict::Keep | Verdict::Recheck(_) => {}
         }
         drop(permit);
     });
@@ -549,10 +546,7 @@ pub fn settings(config: &crate::config::Config) -> Settings {
 pub async fn build_queue(config: &crate::config::Config) -> crate::queue::sqs::SqsQueue {
     let base = crate::aws::load_base(&config.aws, queue_region(config)).await;
     let timeouts = crate::aws::Timeouts::from_config(config);
-    crate::queue::sqs::SqsQueue::new(
-        crate::aws::sqs_client_with(&base, &timeouts),
-        &config.queue.url,
-    )
+    crate::queue::sqs::SqsQueue::new(crate::aws::sqs_client(&base, &timeouts), &config.queue.url)
 }
 
 /// The pipeline with S3 stores for the source and every target, and the SNS publisher.
@@ -572,7 +566,7 @@ pub async fn build_pipeline(
 pub async fn build_replicator(
     config: &crate::config::Config,
 ) -> crate::replicate::Replicator<crate::store::s3::S3Store> {
-    use crate::aws::{load_base, s3_client_with, target_credentials, Timeouts};
+    use crate::aws::{load_base, s3_client, target_credentials, Timeouts};
     use crate::store::s3::S3Store;
 
     // S3 notifications reach SQS only within one region, so most sources live in the queue's;
@@ -582,13 +576,13 @@ pub async fn build_replicator(
     let endpoint = config.aws.s3_endpoint_url.as_deref();
     let timeouts = Timeouts::from_config(config);
     let home = source_region(&base);
-    let source = S3Store::new(s3_client_with(&base, endpoint, &home, None, &timeouts));
+    let source = S3Store::new(s3_client(&base, endpoint, &home, None, &timeouts));
     let mut targets = Vec::with_capacity(config.targets.len());
     for target in &config.targets {
         let credentials = target_credentials(&base, target).await;
         targets.push(crate::replicate::Target {
             config: target.clone(),
-            store: S3Store::new(s3_client_with(
+            store: S3Store::new(s3_client(
                 &base,
                 endpoint,
                 &target.region,
@@ -601,7 +595,7 @@ pub async fn build_replicator(
     crate::replicate::Replicator::new(source, targets)
         .with_limits((&config.copy).into())
         .with_regional_sources(&home, move |region| {
-            S3Store::new(s3_client_with(
+            S3Store::new(s3_client(
                 &base,
                 regional_endpoint.as_deref(),
                 region,
@@ -619,7 +613,7 @@ pub async fn build_publisher(config: &crate::config::Config) -> crate::publish::
         .or_else(|| Some(source_region(&base)));
     let sns_base = crate::aws::load_base(&config.aws, sns_region).await;
     crate::publish::sns::SnsPublisher::new(
-        crate::aws::sns_client_with(&sns_base, &crate::aws::Timeouts::from_config(config)),
+        crate::aws::sns_client(&sns_base, &crate::aws::Timeouts::from_config(config)),
         &config.completion.topic_arn,
         &config.alerts.topic_arn,
     )

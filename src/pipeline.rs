@@ -40,7 +40,7 @@ use crate::route::Router;
 use crate::store::ObjectStore;
 
 /// The default of `alerts.window_secs`.
-const DEFAULT_ALERT_WINDOW: Duration = Duration::from_secs(300);
+pub const DEFAULT_ALERT_WINDOW: Duration = Duration::from_secs(300);
 
 /// Failures that passed in-process retries are alerted once a message has been delivered this
 /// often: a blip is not worth an email, a failure that outlives several redeliveries is.
@@ -542,7 +542,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
 
 /// Sends the re-check messages of a [`Verdict::Recheck`] and says whether `message` may now be
 /// deleted: only when the queue accepted every one. Otherwise the original stays the queue's
-/// and is handed back with the retry delay of its receive count, so that a partition is never
+/// and the daemon hands it back with the retry delay of its receive count, so that a partition is never
 /// forgotten; its redelivery repeats the work (a re-sent marker event finds its copies present
 /// and publishes its completion again, as any redelivery does).
 pub async fn send_rechecks<Q: MessageSource>(
@@ -561,14 +561,7 @@ pub async fn send_rechecks<Q: MessageSource>(
                 info!(message = "Partition re-check scheduled.", rule = %recheck.rule, message_id = %message.id, delay_secs = recheck.delay_secs);
             }
             Err(e) => {
-                let delay = retry_delay(message.receive_count);
-                error!(message = "Partition re-check could not be sent; keeping the message.", rule = %recheck.rule, message_id = %message.id, error = %e, delay_secs = delay.as_secs());
-                if let Err(e) = queue
-                    .change_visibility(&message.receipt_handle, delay.as_secs() as i32)
-                    .await
-                {
-                    warn!(message = "Could not schedule the retry; the message returns after its visibility timeout.", message_id = %message.id, error = %e);
-                }
+                error!(message = "Partition re-check could not be sent; keeping the message.", rule = %recheck.rule, message_id = %message.id, error = %e);
                 return false;
             }
         }

@@ -371,6 +371,12 @@ impl<S: ObjectStore> Replicator<S> {
         } = replica;
         let config = &target.config;
         let fail = |error: StoreError| TargetOutcome::Failed(target_failure(config, error));
+        let source_changed = |e: &StoreError| {
+            format!(
+                "s3://{}/{} changed since the event ({e})",
+                copy.object.bucket, copy.object.key
+            )
+        };
         let report = |etag: String, version_id: Option<String>, method: Method| TargetReport {
             name: config.name.clone(),
             bucket: config.bucket.clone(),
@@ -457,10 +463,7 @@ impl<S: ObjectStore> Replicator<S> {
                 // Only the source is pinned on these: it changed since the event. (A source
                 // gone meanwhile fails the copy: the redelivery finds it missing and says so.)
                 StoreErrorKind::PreconditionFailed if source_read => {
-                    return TargetOutcome::Superseded(format!(
-                        "s3://{}/{} changed since the event ({e})",
-                        copy.object.bucket, copy.object.key
-                    ))
+                    return TargetOutcome::Superseded(source_changed(&e))
                 }
                 _ if source_read => return fail(e),
                 StoreErrorKind::PreconditionFailed | StoreErrorKind::WriteConflict => {}
@@ -479,10 +482,7 @@ impl<S: ObjectStore> Replicator<S> {
                 == existing.as_ref().map(|h| (&h.etag, &h.version_id));
             if unchanged && e.kind != StoreErrorKind::WriteConflict {
                 // The target is as it was: the failed condition was the copy source's.
-                return TargetOutcome::Superseded(format!(
-                    "s3://{}/{} changed since the event ({e})",
-                    copy.object.bucket, copy.object.key
-                ));
+                return TargetOutcome::Superseded(source_changed(&e));
             }
             warn!(message = "The target key changed under the write; reading it again.", target = %config.name, bucket = %config.bucket, key = %key, error = %e);
             existing = now;
@@ -889,21 +889,29 @@ mod tests {
         assert_eq!(source.get("eu", "a b.txt").unwrap().body, b"hello");
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_corrupted_stream_is_refused_then_rewritten_on_redelivery() {
+    /// A replicator that streams into `eu` of `memory`, through a target store that damages
+    /// the bytes it writes when `damaging`.
+    fn streaming_to_eu(
+        memory: &MemoryStore,
+        damaging: bool,
+    ) -> Replicator<crate::store::faulty::FaultyStore<MemoryStore>> {
         use crate::store::faulty::FaultyStore;
-        let (memory, etag) = world();
-        let faulty = FaultyStore::new(memory.clone());
-        faulty.corrupt_writes();
+        let store = FaultyStore::new(memory.clone());
+        if damaging {
+            store.corrupt_writes();
+        }
         let mut eu = TargetConfig::new("eu", "eu", "eu-west-1");
         eu.copy_mode = crate::config::CopyMode::Stream;
-        let first = Replicator::new(
+        Replicator::new(
             FaultyStore::new(memory.clone()),
-            [Target {
-                config: eu.clone(),
-                store: faulty,
-            }],
-        );
+            [Target { config: eu, store }],
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_corrupted_stream_is_refused_then_rewritten_on_redelivery() {
+        let (memory, etag) = world();
+        let first = streaming_to_eu(&memory, true);
         let event = event("src", "a b.txt", &etag);
         let outcome = first.replicate(&event, &["eu".to_owned()]).await;
         assert!(
@@ -911,13 +919,7 @@ mod tests {
             "corrupted bytes must fail: {outcome:?}"
         );
         // The redelivery, on a healthy connection, must not trust what the failed write left.
-        let second = Replicator::new(
-            FaultyStore::new(memory.clone()),
-            [Target {
-                config: eu,
-                store: FaultyStore::new(memory.clone()),
-            }],
-        );
+        let second = streaming_to_eu(&memory, false);
         let outcome = second.replicate(&event, &["eu".to_owned()]).await;
         let Outcome::Replicated { targets, .. } = outcome else {
             panic!("expected success, got {outcome:?}");
@@ -953,22 +955,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn multipart_replicas_carry_the_sources_full_object_checksum_so_other_bytes_are_refused()
     {
-        use crate::store::faulty::FaultyStore;
         let (memory, _) = world();
         let (_, event) = crc32c_source(&memory, 11 * 1024 * 1024);
         // Streamed parts corrupted on the way: S3 must refuse to complete the object.
-        let faulty = FaultyStore::new(memory.clone());
-        faulty.corrupt_writes();
-        let mut eu = TargetConfig::new("eu", "eu", "eu-west-1");
-        eu.copy_mode = crate::config::CopyMode::Stream;
-        let replicator = Replicator::new(
-            FaultyStore::new(memory.clone()),
-            [Target {
-                config: eu,
-                store: faulty,
-            }],
-        )
-        .with_limits(SMALL_PARTS);
+        let replicator = streaming_to_eu(&memory, true).with_limits(SMALL_PARTS);
         let outcome = replicator.replicate(&event, &["eu".to_owned()]).await;
         assert!(
             matches!(outcome, Outcome::TargetsFailed { .. }),
@@ -1014,7 +1004,6 @@ mod tests {
     /// can compare source and replica, so the daemon's own record of the bytes it sent must.
     #[tokio::test(start_paused = true)]
     async fn a_streamed_copy_damaged_on_the_way_fails_even_without_source_checksums() {
-        use crate::store::faulty::FaultyStore;
         let (memory, _) = world();
         let body: Vec<u8> = (0..11 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
         let etag = memory.put(
@@ -1029,18 +1018,7 @@ mod tests {
         );
         let mut event = event("src", "big.bin", &etag);
         event.size = body.len() as u64;
-        let damaging = FaultyStore::new(memory.clone());
-        damaging.corrupt_writes();
-        let mut eu = TargetConfig::new("eu", "eu", "eu-west-1");
-        eu.copy_mode = crate::config::CopyMode::Stream;
-        let replicator = Replicator::new(
-            FaultyStore::new(memory.clone()),
-            [Target {
-                config: eu,
-                store: damaging,
-            }],
-        )
-        .with_limits(SMALL_PARTS);
+        let replicator = streaming_to_eu(&memory, true).with_limits(SMALL_PARTS);
         let outcome = replicator.replicate(&event, &["eu".to_owned()]).await;
         let Outcome::TargetsFailed { failed, .. } = outcome else {
             panic!("damaged bytes were accepted: {outcome:?}");

@@ -95,7 +95,7 @@ impl QueueReadiness {
         let region = crate::aws::region_of_queue_url(&config.queue.url).map(str::to_owned);
         let base = crate::aws::load_base(&config.aws, region).await;
         Self {
-            client: crate::aws::sqs_client_with(&base, &crate::aws::Timeouts::from_config(config)),
+            client: crate::aws::sqs_client(&base, &crate::aws::Timeouts::from_config(config)),
             queue_url: config.queue.url.clone(),
         }
     }

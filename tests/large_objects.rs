@@ -229,7 +229,7 @@ struct Stores {
 }
 
 async fn stores(toml: &str) -> Stores {
-    use s3_replicator::aws::{load_base, s3_client, target_credentials};
+    use s3_replicator::aws::{load_base, s3_client, target_credentials, Timeouts};
     let (config, _file) = load_config(toml);
     let base = load_base(&config.aws, None).await;
     let target = |name: &str| {
@@ -243,14 +243,24 @@ async fn stores(toml: &str) -> Stores {
     let (eu, dr) = (target("analytics-eu"), target("dr-account"));
     let dr_credentials = target_credentials(&base, &dr).await;
     let s3 = config.aws.s3_endpoint_url.as_deref();
+    let timeouts = Timeouts::from_config(&config);
     Stores {
-        source: FaultyStore::new(S3Store::new(s3_client(&base, s3, SOURCE_REGION, None))),
-        eu: FaultyStore::new(S3Store::new(s3_client(&base, s3, &eu.region, None))),
+        source: FaultyStore::new(S3Store::new(s3_client(
+            &base,
+            s3,
+            SOURCE_REGION,
+            None,
+            &timeouts,
+        ))),
+        eu: FaultyStore::new(S3Store::new(s3_client(
+            &base, s3, &eu.region, None, &timeouts,
+        ))),
         dr: FaultyStore::new(S3Store::new(s3_client(
             &base,
             s3,
             &dr.region,
             dr_credentials,
+            &timeouts,
         ))),
         config,
     }

@@ -53,7 +53,6 @@ struct State {
     messages: Vec<Stored>,
     /// Every receipt handle handed out, with the message id it belongs to.
     handles: HashMap<String, String>,
-    deleted: Vec<String>,
     /// Every delete that took effect: message id and when.
     deletions: Vec<(String, Instant)>,
     /// Every message ever sent: id to body.
@@ -126,9 +125,7 @@ impl MemoryQueue {
     /// A queue with a redrive policy: a message received `max_receive_count` times is moved to
     /// [`dead_letters`](Self::dead_letters) on the receive that would deliver it once more.
     pub fn with_redrive(max_receive_count: u32) -> Self {
-        let queue = Self::default();
-        queue.state().max_receive_count_policy = Some(max_receive_count.max(1));
-        queue
+        Self::default().redrive(max_receive_count)
     }
 
     /// A queue that hands out visible messages in an order drawn from `seed` rather than in
@@ -164,7 +161,11 @@ impl MemoryQueue {
 
     /// Ids of the deleted messages, in the order their deletes took effect.
     pub fn deleted(&self) -> Vec<String> {
-        self.state().deleted.clone()
+        self.state()
+            .deletions
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     /// Every delete that took effect: message id and the instant (tokio's clock).
@@ -386,7 +387,6 @@ impl MessageSource for MemoryQueue {
                 continue;
             };
             let message = state.messages.remove(position);
-            state.deleted.push(message.id.clone());
             state.deletions.push((message.id, now));
         }
         Ok(failures)

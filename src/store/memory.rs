@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 
 use super::{
-    unquote_etag, Checksum, ChecksumAlgorithm, CompletedPart, ContentHeaders, CopyRequest,
+    md5_hex, unquote_etag, Checksum, ChecksumAlgorithm, CompletedPart, ContentHeaders, CopyRequest,
     ListPage, Listed, NewObject, ObjectHead, ObjectRef, ObjectStore, Operation, PartCopyRequest,
     StoreError, StoreErrorKind, Tag, UploadRef, WriteCondition, Written,
 };
@@ -332,23 +332,8 @@ fn part_checksum(object: &NewObject, body: &[u8]) -> Option<String> {
         .map(|c| checksum_value(c.algorithm, body))
 }
 
-/// The upload again, after a completion S3 refused: its parts stay until it is aborted.
-fn pending_again(object: NewObject, parts: &[CompletedPart], body: &[u8]) -> Upload {
-    // The parts' bytes are gone from `pending`; what matters afterwards is only that the upload
-    // exists (to be aborted), so its body is kept as one part.
-    let _ = parts;
-    Upload {
-        object,
-        parts: BTreeMap::from([(1, body.to_vec())]),
-    }
-}
-
-/// The MD5 of `bytes`, hex: a single-part object's ETag, as S3 computes it.
-fn md5_hex(bytes: &[u8]) -> String {
-    crate::store::md5_hex(bytes)
-}
-
-/// A stand-in for MD5: deterministic, content-derived, good enough to tell bodies apart.
+/// The hash behind the checksum stand-ins: deterministic, content-derived, good enough to tell
+/// bodies apart.
 fn fnv1a(bytes: &[u8]) -> u128 {
     let mut hash: u128 = 0x6c62272e07bb014262b821756295c58d;
     for b in bytes {
@@ -677,15 +662,12 @@ impl ObjectStore for MemoryStore {
         let op = Operation::CompleteMultipartUpload;
         let mut world = self.world();
         self.check(&mut world, op, &upload.bucket, &upload.key)?;
-        if !world.uploads.contains_key(&upload.upload_id) {
-            return Err(Self::no_upload(op, upload));
-        }
-        // The condition fails without consuming the upload, as on S3 (it can be retried).
-        Self::check_condition(&world, op, &upload.bucket, &upload.key, &upload.condition)?;
+        // Every refusal leaves the upload in place, as on S3: it can be retried or aborted.
         let pending = world
             .uploads
-            .remove(&upload.upload_id)
+            .get(&upload.upload_id)
             .ok_or_else(|| Self::no_upload(op, upload))?;
+        Self::check_condition(&world, op, &upload.bucket, &upload.key, &upload.condition)?;
         let mut body = Vec::new();
         for part in parts {
             let Some(bytes) = pending.parts.get(&part.part_number) else {
@@ -699,11 +681,9 @@ impl ObjectStore for MemoryStore {
             };
             body.extend_from_slice(bytes);
         }
-        let etag = crate::store::multipart_etag(parts.iter().map(|p| p.etag.as_str()));
-        let object = pending.object;
         // Created with a full-object checksum: every part must carry its checksum, and the
-        // whole must match the value sent with the completion (S3's InvalidPart / BadDigest).
-        let checksum = object.multipart_checksum().cloned();
+        // whole must match the value sent with the completion (S3's InvalidRequest / BadDigest).
+        let checksum = pending.object.multipart_checksum().cloned();
         if let Some(expected) = &checksum {
             if let Some(part) = parts.iter().find(|p| p.checksum.is_none()) {
                 return Err(StoreError::new(
@@ -718,10 +698,6 @@ impl ObjectStore for MemoryStore {
                 ));
             }
             if checksum_value(expected.algorithm, &body) != expected.value {
-                world.uploads.insert(
-                    upload.upload_id.clone(),
-                    pending_again(object.clone(), parts, &body),
-                );
                 return Err(StoreError::new(
                     op,
                     &upload.bucket,
@@ -734,6 +710,9 @@ impl ObjectStore for MemoryStore {
                 ));
             }
         }
+        let object = pending.object.clone();
+        world.uploads.remove(&upload.upload_id);
+        let etag = crate::store::multipart_etag(parts.iter().map(|p| p.etag.as_str()));
         let stored = StoredObject {
             body,
             etag: etag.clone(),

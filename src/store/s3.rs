@@ -91,6 +91,36 @@ macro_rules! with_replica_attributes {
     }};
 }
 
+/// Sets `value` (base64) as the checksum of `algorithm` on an SDK builder: `PutObject`,
+/// `CompleteMultipartUpload` and `CompletedPart` share these setters by name, not by a trait.
+macro_rules! set_checksum {
+    ($call:expr, $algorithm:expr, $value:expr) => {{
+        let (call, value) = ($call, $value);
+        match $algorithm {
+            ChecksumAlgorithm::Crc32 => call.set_checksum_crc32(value),
+            ChecksumAlgorithm::Crc32c => call.set_checksum_crc32_c(value),
+            ChecksumAlgorithm::Crc64Nvme => call.set_checksum_crc64_nvme(value),
+            ChecksumAlgorithm::Sha1 => call.set_checksum_sha1(value),
+            ChecksumAlgorithm::Sha256 => call.set_checksum_sha256(value),
+        }
+    }};
+}
+
+/// The checksum of `algorithm` in an SDK answer (`UploadPart`, `CopyPartResult`), owned.
+macro_rules! checksum_in {
+    ($out:expr, $algorithm:expr) => {{
+        let out = $out;
+        match $algorithm {
+            ChecksumAlgorithm::Crc32 => out.checksum_crc32(),
+            ChecksumAlgorithm::Crc32c => out.checksum_crc32_c(),
+            ChecksumAlgorithm::Crc64Nvme => out.checksum_crc64_nvme(),
+            ChecksumAlgorithm::Sha1 => out.checksum_sha1(),
+            ChecksumAlgorithm::Sha256 => out.checksum_sha256(),
+        }
+        .map(str::to_owned)
+    }};
+}
+
 impl ObjectStore for S3Store {
     async fn head_object(
         &self,
@@ -331,14 +361,7 @@ impl ObjectStore for S3Store {
         // S3 checks the body against the checksum it is sent: a streamed copy that differs from
         // the source is refused by S3 itself.
         if let Some(checksum) = object.expected_checksum.as_ref().filter(|c| c.full_object) {
-            let value = Some(checksum.value.clone());
-            call = match checksum.algorithm {
-                ChecksumAlgorithm::Crc32 => call.set_checksum_crc32(value),
-                ChecksumAlgorithm::Crc32c => call.set_checksum_crc32_c(value),
-                ChecksumAlgorithm::Crc64Nvme => call.set_checksum_crc64_nvme(value),
-                ChecksumAlgorithm::Sha1 => call.set_checksum_sha1(value),
-                ChecksumAlgorithm::Sha256 => call.set_checksum_sha256(value),
-            };
+            call = set_checksum!(call, checksum.algorithm, Some(checksum.value.clone()));
         }
         let out = call
             .send()
@@ -430,17 +453,10 @@ impl ObjectStore for S3Store {
             &upload.bucket,
             &upload.key,
         )?;
-        let checksum = upload.checksum.as_ref().and_then(|c| {
-            let r = result?;
-            match c.algorithm {
-                ChecksumAlgorithm::Crc32 => r.checksum_crc32(),
-                ChecksumAlgorithm::Crc32c => r.checksum_crc32_c(),
-                ChecksumAlgorithm::Crc64Nvme => r.checksum_crc64_nvme(),
-                ChecksumAlgorithm::Sha1 => r.checksum_sha1(),
-                ChecksumAlgorithm::Sha256 => r.checksum_sha256(),
-            }
-            .map(str::to_owned)
-        });
+        let checksum = upload
+            .checksum
+            .as_ref()
+            .and_then(|c| checksum_in!(result?, c.algorithm));
         Ok(CompletedPart {
             part_number: request.part_number,
             etag,
@@ -475,16 +491,10 @@ impl ObjectStore for S3Store {
             &upload.bucket,
             &upload.key,
         )?;
-        let checksum = upload.checksum.as_ref().and_then(|c| {
-            match c.algorithm {
-                ChecksumAlgorithm::Crc32 => out.checksum_crc32(),
-                ChecksumAlgorithm::Crc32c => out.checksum_crc32_c(),
-                ChecksumAlgorithm::Crc64Nvme => out.checksum_crc64_nvme(),
-                ChecksumAlgorithm::Sha1 => out.checksum_sha1(),
-                ChecksumAlgorithm::Sha256 => out.checksum_sha256(),
-            }
-            .map(str::to_owned)
-        });
+        let checksum = upload
+            .checksum
+            .as_ref()
+            .and_then(|c| checksum_in!(&out, c.algorithm));
         Ok(CompletedPart {
             part_number,
             etag,
@@ -503,13 +513,8 @@ impl ObjectStore for S3Store {
                 let part = aws_sdk_s3::types::CompletedPart::builder()
                     .part_number(p.part_number as i32)
                     .e_tag(format!("\"{}\"", p.etag));
-                let value = p.checksum.clone();
-                match upload.checksum.as_ref().map(|c| c.algorithm) {
-                    Some(ChecksumAlgorithm::Crc32) => part.set_checksum_crc32(value),
-                    Some(ChecksumAlgorithm::Crc32c) => part.set_checksum_crc32_c(value),
-                    Some(ChecksumAlgorithm::Crc64Nvme) => part.set_checksum_crc64_nvme(value),
-                    Some(ChecksumAlgorithm::Sha1) => part.set_checksum_sha1(value),
-                    Some(ChecksumAlgorithm::Sha256) => part.set_checksum_sha256(value),
+                match &upload.checksum {
+                    Some(c) => set_checksum!(part, c.algorithm, p.checksum.clone()),
                     None => part,
                 }
                 .build()
@@ -530,15 +535,8 @@ impl ObjectStore for S3Store {
             .set_if_none_match(upload.condition.if_none_match());
         // The source's full-object checksum: S3 refuses to complete an object of other bytes.
         if let Some(checksum) = &upload.checksum {
-            let value = Some(checksum.value.clone());
-            call = match checksum.algorithm {
-                ChecksumAlgorithm::Crc32 => call.set_checksum_crc32(value),
-                ChecksumAlgorithm::Crc32c => call.set_checksum_crc32_c(value),
-                ChecksumAlgorithm::Crc64Nvme => call.set_checksum_crc64_nvme(value),
-                ChecksumAlgorithm::Sha1 => call.set_checksum_sha1(value),
-                ChecksumAlgorithm::Sha256 => call.set_checksum_sha256(value),
-            }
-            .checksum_type(ChecksumType::FullObject);
+            call = set_checksum!(call, checksum.algorithm, Some(checksum.value.clone()))
+                .checksum_type(ChecksumType::FullObject);
         }
         let out = call.send().await.map_err(|e| {
             translate(
