@@ -88,6 +88,7 @@ async fn main() -> ExitCode {
         "us-east-1",
         None,
         &Timeouts::default(),
+        &Default::default(),
     ));
     let source = ObjectRef {
         bucket: src_bucket.clone(),

@@ -7,13 +7,14 @@
 //! messages themselves stay in the queue and end in the dead-letter queue.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use tracing::{error, warn};
 
+use crate::metrics::Metrics;
 use crate::publish::{Alert, AlertKind, Publisher};
 
 /// Example keys carried by a summary.
@@ -35,6 +36,7 @@ struct Window {
 pub struct Alerter {
     window: Duration,
     windows: Mutex<HashMap<GroupKey, Window>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Alerter {
@@ -43,7 +45,14 @@ impl Alerter {
         Self {
             window,
             windows: Mutex::default(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// Counts the alerts in `metrics` (`s3r_alerts_sent_total`, `s3r_alerts_failed_total`).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<GroupKey, Window>> {
@@ -54,7 +63,7 @@ impl Alerter {
     /// the window's summary.
     pub async fn raise<P: Publisher>(&self, publisher: &P, alert: Alert) {
         if self.window.is_zero() {
-            send(publisher, &alert).await;
+            send(publisher, &self.metrics, &alert).await;
             return;
         }
         let group = (alert.kind, alert.target.as_ref().map(|t| t.name.clone()));
@@ -91,7 +100,7 @@ impl Alerter {
             }
         };
         if send_now {
-            send(publisher, &alert).await;
+            send(publisher, &self.metrics, &alert).await;
         }
     }
 
@@ -124,14 +133,14 @@ impl Alerter {
             summaries
         };
         for summary in &summaries {
-            send(publisher, summary).await;
+            send(publisher, &self.metrics, summary).await;
         }
     }
 }
 
-async fn send<P: Publisher>(publisher: &P, alert: &Alert) {
+async fn send<P: Publisher>(publisher: &P, metrics: &Metrics, alert: &Alert) {
     let result = publisher.publish_alert(alert).await;
-    crate::metrics::record_alert(alert.kind, result.is_ok());
+    metrics.record_alert(alert.kind.as_str(), result.is_ok());
     match result {
         Ok(()) => {
             warn!(message = "Alert published.", kind = ?alert.kind, count = alert.count, subject = %alert.subject())

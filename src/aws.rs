@@ -32,12 +32,14 @@ use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::timeout::TimeoutConfig;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::context::Input;
 
 use crate::config::{AwsConfig, Config, TargetConfig};
+use crate::metrics::Metrics;
 
 /// How long requests may take, by kind (`[timeouts]` and `queue.wait_time_secs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +179,7 @@ pub fn s3_client(
     region: &str,
     credentials: Option<SharedCredentialsProvider>,
     timeouts: &Timeouts,
+    metrics: &Arc<Metrics>,
 ) -> aws_sdk_s3::Client {
     let mut builder = aws_sdk_s3::config::Builder::from(base)
         .region(Region::new(region.to_owned()))
@@ -186,7 +189,7 @@ pub fn s3_client(
             applies: is_s3_transfer,
             attempt: timeouts.transfer,
         })
-        .interceptor(CountRequests);
+        .interceptor(CountRequests(Arc::clone(metrics)));
     if let Some(credentials) = credentials {
         builder = builder.credentials_provider(credentials);
     }
@@ -202,7 +205,11 @@ pub fn s3_client(
 /// An SQS client from `base` (its region and endpoint), its requests counted: `ReceiveMessage`
 /// gets `timeouts.receive` per attempt (its long poll and a margin: SQS asks for an HTTP
 /// timeout longer than `WaitTimeSeconds`), the other requests `timeouts.request`.
-pub fn sqs_client(base: &SdkConfig, timeouts: &Timeouts) -> aws_sdk_sqs::Client {
+pub fn sqs_client(
+    base: &SdkConfig,
+    timeouts: &Timeouts,
+    metrics: &Arc<Metrics>,
+) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(
         aws_sdk_sqs::config::Builder::from(base)
             .timeout_config(timeouts.client())
@@ -211,18 +218,27 @@ pub fn sqs_client(base: &SdkConfig, timeouts: &Timeouts) -> aws_sdk_sqs::Client 
                 applies: is_sqs_receive,
                 attempt: timeouts.receive,
             })
-            .interceptor(CountRequests)
+            .interceptor(CountRequests(Arc::clone(metrics)))
             .build(),
     )
 }
 
-/// An SNS client from `base` (its region and endpoint), its requests counted, each attempt
-/// limited to `timeouts.request`.
-pub fn sns_client(base: &SdkConfig, timeouts: &Timeouts) -> aws_sdk_sns::Client {
+/// An SNS client from `base` (its endpoint; `region` when given, else the base's), its requests
+/// counted, each attempt limited to `timeouts.request`.
+pub fn sns_client(
+    base: &SdkConfig,
+    region: Option<&str>,
+    timeouts: &Timeouts,
+    metrics: &Arc<Metrics>,
+) -> aws_sdk_sns::Client {
+    let mut builder = aws_sdk_sns::config::Builder::from(base);
+    if let Some(region) = region {
+        builder = builder.region(Region::new(region.to_owned()));
+    }
     aws_sdk_sns::Client::from_conf(
-        aws_sdk_sns::config::Builder::from(base)
+        builder
             .timeout_config(timeouts.client())
-            .interceptor(CountRequests)
+            .interceptor(CountRequests(Arc::clone(metrics)))
             .build(),
     )
 }
@@ -233,8 +249,8 @@ pub fn sns_client(base: &SdkConfig, timeouts: &Timeouts) -> aws_sdk_sns::Client 
 /// `read_before_transmit` runs once per attempt, right before it goes on the wire: the SDK's
 /// transport retries count, a request that fails before it is sent (no credentials, say) does
 /// not.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CountRequests;
+#[derive(Debug, Clone)]
+pub struct CountRequests(pub Arc<Metrics>);
 
 impl Intercept for CountRequests {
     fn name(&self) -> &'static str {
@@ -251,7 +267,7 @@ impl Intercept for CountRequests {
         let (service, operation) = cfg
             .load::<Metadata>()
             .map_or(("unknown", "unknown"), |m| (m.service(), m.name()));
-        crate::metrics::record_aws_request(service, operation);
+        self.0.record_aws_request(service, operation);
         Ok(())
     }
 }
@@ -398,6 +414,7 @@ mod tests {
             "eu-west-1",
             Some(credentials),
             &Timeouts::default(),
+            &Arc::default(),
         );
         // The capture answers 404; only where the request went matters.
         let _ = client
@@ -516,7 +533,7 @@ mod tests {
                 assert_eq!(seen.take(), (Some($attempt), Some(secs(3))), $what);
             }};
         }
-        let s3 = s3_client(&base, None, "us-east-1", None, &timeouts);
+        let s3 = s3_client(&base, None, "us-east-1", None, &timeouts, &Arc::default());
         attempt!(s3.head_object().bucket("b").key("k"), secs(7), "HeadObject");
         attempt!(
             s3.get_object_tagging().bucket("b").key("k"),
@@ -538,7 +555,7 @@ mod tests {
             "CompleteMultipartUpload"
         );
 
-        let sqs = sqs_client(&base, &timeouts);
+        let sqs = sqs_client(&base, &timeouts, &Arc::default());
         let url = format!("http://127.0.0.1:{port}/123456789012/q");
         attempt!(
             sqs.receive_message().queue_url(&url),
@@ -554,7 +571,7 @@ mod tests {
             "ChangeMessageVisibility"
         );
 
-        let sns = sns_client(&base, &timeouts);
+        let sns = sns_client(&base, None, &timeouts, &Arc::default());
         attempt!(
             sns.publish()
                 .topic_arn("arn:aws:sns:us-east-1:123456789012:t")
@@ -594,9 +611,9 @@ mod tests {
         let counting =
             |names: Vec<&'static str>| names.iter().filter(|n| **n == "CountRequests").count();
         let timeouts = Timeouts::default();
-        let s3 = s3_client(&base, None, "eu-west-1", None, &timeouts);
-        let sqs = sqs_client(&base, &timeouts);
-        let sns = sns_client(&base, &timeouts);
+        let s3 = s3_client(&base, None, "eu-west-1", None, &timeouts, &Arc::default());
+        let sqs = sqs_client(&base, &timeouts, &Arc::default());
+        let sns = sns_client(&base, None, &timeouts, &Arc::default());
         assert_eq!(
             counting(s3.config().interceptors().map(|i| i.name()).collect()),
             1

@@ -18,9 +18,12 @@ use tracing::{info, warn};
 
 use crate::config::RuleConfig;
 use crate::event::ObjectCreated;
-use crate::publish::{CompletionEvent, Method, Publisher};
+use crate::publish::{CompletionEvent, Publisher};
+use crate::transfer::Method;
 use crate::replicate::{Outcome, Replicator};
-use crate::store::{list_all, Listed, ObjectStore};
+use crate::listing::{list_all, listing_prefix};
+use crate::metrics::Metrics;
+use crate::store::{Listed, ObjectStore};
 
 /// What to backfill.
 #[derive(Debug, Clone, Default)]
@@ -140,20 +143,6 @@ pub struct Progress {
     pub bytes: AtomicU64,
 }
 
-/// The listing prefix that satisfies both the rule's prefix and the user's, or `None` when the
-/// two cannot both hold.
-pub fn listing_prefix(rule: Option<&str>, user: Option<&str>) -> Option<String> {
-    let rule = rule.unwrap_or("");
-    let user = user.unwrap_or("");
-    if user.starts_with(rule) {
-        Some(user.to_owned())
-    } else if rule.starts_with(user) {
-        Some(rule.to_owned())
-    } else {
-        None
-    }
-}
-
 /// The rules to backfill, in configuration order.
 pub fn select_rules<'a>(
     rules: &'a [RuleConfig],
@@ -208,6 +197,7 @@ where
 {
     let counter = tokio::spawn(count_all(
         replicator.source().clone(),
+        Arc::clone(replicator.metrics()),
         rules.iter().map(|r| (*r).clone()).collect(),
         options.clone(),
         Arc::clone(&progress),
@@ -223,6 +213,7 @@ where
         };
         let listing = list_all(
             replicator.source(),
+            replicator.metrics(),
             &rule.source_bucket,
             &prefix,
             options.start_after.get(&rule.name).map(String::as_str),
@@ -354,6 +345,7 @@ fn as_event(rule: &RuleConfig, listed: &Listed) -> ObjectCreated {
 /// Counts the objects to do, beside the copying, so that progress can show an ETA.
 async fn count_all<S: ObjectStore>(
     source: S,
+    metrics: Arc<Metrics>,
     rules: Vec<RuleConfig>,
     options: Options,
     progress: Arc<Progress>,
@@ -364,6 +356,7 @@ async fn count_all<S: ObjectStore>(
         };
         let listing = list_all(
             &source,
+            &metrics,
             &rule.source_bucket,
             &prefix,
             options.start_after.get(&rule.name).map(String::as_str),
@@ -447,20 +440,6 @@ mod tests {
             ..Default::default()
         };
         (store.clone(), Replicator::new(store, [target]), rule)
-    }
-
-    #[test]
-    fn listing_prefix_satisfies_both_prefixes() {
-        assert_eq!(
-            listing_prefix(Some("d/"), Some("d/2026/")).as_deref(),
-            Some("d/2026/")
-        );
-        assert_eq!(
-            listing_prefix(Some("d/2026/"), Some("d/")).as_deref(),
-            Some("d/2026/")
-        );
-        assert_eq!(listing_prefix(None, None).as_deref(), Some(""));
-        assert_eq!(listing_prefix(Some("a/"), Some("b/")), None);
     }
 
     #[tokio::test]

@@ -18,13 +18,14 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::Retryable;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use crate::alerts::Alerter;
 use crate::event::Notification;
+use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, Verdict};
 use crate::publish::{Alert, AlertKind, AlertObject, Publisher};
 use crate::queue::{Message, MessageSource, QueueError, Receipt};
@@ -79,7 +80,7 @@ impl Default for MessageDeadline {
     }
 }
 
-pub use crate::pipeline::retry_delay;
+pub use crate::retry::retry_delay;
 
 /// Messages being handled, by id, so that shutdown can hand back the unfinished ones.
 type InFlight = Arc<Mutex<HashMap<String, String>>>;
@@ -130,9 +131,15 @@ pub async fn run_with_deadline<Q, S, P>(
     // Set at shutdown: a receive still gathering its slots then asks for nothing.
     let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (done_tx, done_rx) = mpsc::channel::<Receipt>(concurrency.max(DELETE_BATCH_MAX) * 2);
-    let deleter = tokio::spawn(delete_finished(Arc::clone(&queue), done_rx));
+    let metrics = Arc::clone(pipeline.metrics());
+    let deleter = tokio::spawn(delete_finished(
+        Arc::clone(&queue),
+        Arc::clone(&metrics),
+        done_rx,
+    ));
     // Overrun alerts are the daemon's own (the pipeline never sees the handling it lost).
-    let overruns = Arc::new(Alerter::new(deadline.alert_window));
+    let overruns =
+        Arc::new(Alerter::new(deadline.alert_window).with_metrics(Arc::clone(&metrics)));
     let alert_flusher = tokio::spawn({
         let pipeline = Arc::clone(&pipeline);
         let overruns = Arc::clone(&overruns);
@@ -170,7 +177,7 @@ pub async fn run_with_deadline<Q, S, P>(
                     }
                     Ok((slots, Err(e))) => {
                         error!(message = "Receiving from the queue failed; backing off.", error = %e, backoff_ms = backoff.as_millis() as u64);
-                        crate::metrics::record_retry("receive_messages");
+                        metrics.record_retry("receive_messages");
                         drop(slots);
                         tokio::select! {
                             biased;
@@ -314,7 +321,7 @@ fn spawn_handler<Q, S, P>(
     );
     handlers.spawn(async move {
         // Operations: the in-flight gauge and one log span per message.
-        let gauge = crate::metrics::MessageInFlight::start();
+        let gauge = pipeline.metrics().message_in_flight();
         let span = crate::logging::message_span(&message);
         let handling = tracing::Instrument::instrument(pipeline.handle(&message), span);
         // Past the deadline the handling is dropped: its copies stop, its multipart uploads are
@@ -322,7 +329,7 @@ fn spawn_handler<Q, S, P>(
         let verdict = match tokio::time::timeout(deadline, handling).await {
             Ok(verdict) => verdict,
             Err(_) => {
-                overran(pipeline.publisher(), &overruns, &message, deadline).await;
+                overran(&pipeline, &overruns, &message, deadline).await;
                 Verdict::Retry
             }
         };
@@ -332,7 +339,7 @@ fn spawn_handler<Q, S, P>(
         // handed back like any passing failure.
         let verdict = match verdict {
             Verdict::Recheck(rechecks) => {
-                if crate::pipeline::send_rechecks(queue.as_ref(), &message, &rechecks).await {
+                if crate::pipeline::send_rechecks(queue.as_ref(), pipeline.metrics(), &message, &rechecks).await {
                     Verdict::Delete
                 } else {
                     Verdict::Retry
@@ -364,14 +371,14 @@ fn spawn_handler<Q, S, P>(
 }
 
 /// The handling of `message` passed its `deadline` and was cancelled: log, count and alert.
-async fn overran<P: Publisher>(
-    publisher: &P,
+async fn overran<S: ObjectStore, P: Publisher>(
+    pipeline: &Pipeline<S, P>,
     overruns: &Alerter,
     message: &Message,
     deadline: Duration,
 ) {
     error!(message = "The message's handling passed its deadline and was cancelled; handing it back for a retry.", message_id = %message.id, receive_count = message.receive_count, deadline_secs = deadline.as_secs());
-    crate::metrics::record_deadline_exceeded();
+    pipeline.metrics().record_deadline_exceeded();
     let mut alert = Alert::new(
         AlertKind::DeadlineExceeded,
         format!(
@@ -392,7 +399,7 @@ async fn overran<P: Publisher>(
             alert = alert.source(AlertObject::from_event(object));
         }
     }
-    overruns.raise(publisher, alert).await;
+    overruns.raise(pipeline.publisher(), alert).await;
 }
 
 /// Adds free slots to `slots` until it holds `batch`: at once when they are free, else waiting
@@ -436,7 +443,11 @@ async fn release<Q: MessageSource>(queue: &Q, id: &str, receipt_handle: &str) {
 }
 
 /// Groups finished messages into batch deletes until every sender is gone.
-async fn delete_finished<Q: MessageSource>(queue: Arc<Q>, mut done: mpsc::Receiver<Receipt>) {
+async fn delete_finished<Q: MessageSource>(
+    queue: Arc<Q>,
+    metrics: Arc<Metrics>,
+    mut done: mpsc::Receiver<Receipt>,
+) {
     let mut batch = Vec::with_capacity(DELETE_BATCH_MAX);
     let mut deletes = JoinSet::new();
     while let Some(first) = done.recv().await {
@@ -459,25 +470,22 @@ async fn delete_finished<Q: MessageSource>(queue: Arc<Q>, mut done: mpsc::Receiv
             deletes.join_next().await;
         }
         let queue = Arc::clone(&queue);
+        let metrics = Arc::clone(&metrics);
         let receipts = std::mem::take(&mut batch);
-        deletes.spawn(async move { delete_batch(queue.as_ref(), receipts).await });
+        deletes.spawn(async move { delete_batch(queue.as_ref(), &metrics, receipts).await });
     }
     // The channel closed (shutdown): every delete still under way finishes before we return.
     while deletes.join_next().await.is_some() {}
 }
 
 /// Deletes one batch, retrying the call and then the entries that failed for a passing reason.
-async fn delete_batch<Q: MessageSource>(queue: &Q, mut receipts: Vec<Receipt>) {
-    let policy = ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(5))
-        .with_max_times(5)
-        .with_jitter();
+async fn delete_batch<Q: MessageSource>(queue: &Q, metrics: &Metrics, mut receipts: Vec<Receipt>) {
+    let policy = crate::retry::queue_policy();
     for attempt in 1..=3 {
         let result = (|| queue.delete_batch(&receipts))
             .retry(policy)
             .when(|e| e.transient)
-            .notify(|_, _| crate::metrics::record_retry("delete_messages"))
+            .notify(|_, _| metrics.record_retry("delete_messages"))
             .await;
         let failures = match result {
             Ok(failures) => failures,
@@ -508,10 +516,14 @@ async fn delete_batch<Q: MessageSource>(queue: &Q, mut receipts: Vec<Receipt>) {
     );
 }
 
-/// Builds the AWS adapters described by `config` and runs the daemon until `shutdown`.
-pub async fn serve(config: &crate::config::Config, shutdown: impl Future<Output = ()>) {
-    let pipeline = Arc::new(build_pipeline(config).await);
-    let queue = Arc::new(build_queue(config).await);
+/// Runs the daemon on the AWS adapters `wiring` builds for `config` until `shutdown`.
+pub async fn serve(
+    wiring: &crate::wiring::Wiring,
+    config: &crate::config::Config,
+    shutdown: impl Future<Output = ()>,
+) {
+    let pipeline = Arc::new(wiring.pipeline(config).await);
+    let queue = Arc::new(wiring.queue(config));
     run_with_deadline(
         queue,
         pipeline,
@@ -540,91 +552,4 @@ pub fn settings(config: &crate::config::Config) -> Settings {
         concurrency: config.queue.concurrency,
         shutdown_timeout: Duration::from_secs(config.queue.shutdown_timeout_secs),
     }
-}
-
-/// The SQS adapter for `queue.url`, in the queue's region.
-pub async fn build_queue(config: &crate::config::Config) -> crate::queue::sqs::SqsQueue {
-    let base = crate::aws::load_base(&config.aws, queue_region(config)).await;
-    let timeouts = crate::aws::Timeouts::from_config(config);
-    crate::queue::sqs::SqsQueue::new(crate::aws::sqs_client(&base, &timeouts), &config.queue.url)
-}
-
-/// The pipeline with S3 stores for the source and every target, and the SNS publisher.
-pub async fn build_pipeline(
-    config: &crate::config::Config,
-) -> Pipeline<crate::store::s3::S3Store, crate::publish::sns::SnsPublisher> {
-    Pipeline::new(
-        crate::route::Router::new(config),
-        build_replicator(config).await,
-        build_publisher(config).await,
-    )
-    .with_alert_window(Duration::from_secs(config.alerts.window_secs))
-}
-
-/// S3 stores for the source (the daemon's own credentials, in the sources' region) and for
-/// every target (its region, its assumed role), all at `aws.s3_endpoint_url` when it is set.
-pub async fn build_replicator(
-    config: &crate::config::Config,
-) -> crate::replicate::Replicator<crate::store::s3::S3Store> {
-    use crate::aws::{load_base, s3_client, target_credentials, Timeouts};
-    use crate::store::s3::S3Store;
-
-    // S3 notifications reach SQS only within one region, so most sources live in the queue's;
-    // an event through SNS or EventBridge can come from another region, and its source is read
-    // there (the event's `awsRegion`), with a client made for that region when first needed.
-    let base = load_base(&config.aws, queue_region(config)).await;
-    let endpoint = config.aws.s3_endpoint_url.as_deref();
-    let timeouts = Timeouts::from_config(config);
-    let home = source_region(&base);
-    let source = S3Store::new(s3_client(&base, endpoint, &home, None, &timeouts));
-    let mut targets = Vec::with_capacity(config.targets.len());
-    for target in &config.targets {
-        let credentials = target_credentials(&base, target).await;
-        targets.push(crate::replicate::Target {
-            config: target.clone(),
-            store: S3Store::new(s3_client(
-                &base,
-                endpoint,
-                &target.region,
-                credentials,
-                &timeouts,
-            )),
-        });
-    }
-    let regional_endpoint = endpoint.map(str::to_owned);
-    crate::replicate::Replicator::new(source, targets)
-        .with_limits((&config.copy).into())
-        .with_regional_sources(&home, move |region| {
-            S3Store::new(s3_client(
-                &base,
-                regional_endpoint.as_deref(),
-                region,
-                None,
-                &timeouts,
-            ))
-        })
-}
-
-/// The SNS publisher, in the completion topic's region.
-pub async fn build_publisher(config: &crate::config::Config) -> crate::publish::sns::SnsPublisher {
-    let base = crate::aws::load_base(&config.aws, queue_region(config)).await;
-    let sns_region = crate::aws::region_of_arn(&config.completion.topic_arn)
-        .map(str::to_owned)
-        .or_else(|| Some(source_region(&base)));
-    let sns_base = crate::aws::load_base(&config.aws, sns_region).await;
-    crate::publish::sns::SnsPublisher::new(
-        crate::aws::sns_client(&sns_base, &crate::aws::Timeouts::from_config(config)),
-        &config.completion.topic_arn,
-        &config.alerts.topic_arn,
-    )
-}
-
-fn source_region(base: &aws_config::SdkConfig) -> String {
-    base.region()
-        .map(|r| r.as_ref().to_owned())
-        .unwrap_or_else(|| "us-east-1".to_owned())
-}
-
-fn queue_region(config: &crate::config::Config) -> Option<String> {
-    crate::aws::region_of_queue_url(&config.queue.url).map(str::to_owned)
 }

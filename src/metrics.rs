@@ -1,24 +1,24 @@
-//! Prometheus metrics: every name in one place, recorded from the pipeline, served by
-//! [`crate::server`] as text format 0.0.4.
+//! Prometheus metrics: every family in one place, a registry per [`Metrics`] value, rendered in
+//! the OpenMetrics text format for `/metrics`.
 //!
-//! One process-wide registry, because the numbers describe the process (what a scrape of this
-//! task sees) and because threading a handle through the pipeline's constructors would touch
-//! every seam for no gain. Labels stay low-cardinality: target, rule, method, error kind and
-//! alert kind are all bounded by the configuration or by an enum; keys, buckets of events and
-//! message ids never become labels.
+//! A leaf module: it takes plain label values (target and rule names, a method's or an error
+//! kind's stable name), so every other module can record without this one knowing their types.
+//! There is no process-wide registry: the wiring makes one [`Metrics`] for the daemon and hands
+//! it to everything that records; a test makes its own and reads exactly what it caused.
 //!
-//! Hand-written rather than a metrics crate: a dozen families, three kinds, and a text format
-//! that fits on a page; the registry is a few mutex-guarded maps updated a handful of times per
-//! object and once per AWS request, far from any contention that would matter next to the
-//! request itself.
+//! Labels stay low-cardinality: target, rule, method, error kind and alert kind are all bounded
+//! by the configuration or by an enum; keys, buckets of events and message ids never become
+//! labels. Label values are escaped here (`\\`, `"`, newline): `prometheus-client` writes them
+//! as given.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{LazyLock, Mutex};
 
-use crate::publish::{AlertKind, CompletionEvent, Method};
-use crate::replicate::Outcome;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Objects written to (or found present in) a target: `target`, `method`.
 pub const OBJECTS_REPLICATED: &str = "s3r_objects_replicated_total";
@@ -53,471 +53,545 @@ pub const PARTITION_RECHECKS: &str = "s3r_partition_rechecks_total";
 /// Messages whose handling passed `timeouts.message_deadline_secs` and was cancelled.
 pub const MESSAGE_DEADLINES_EXCEEDED: &str = "s3r_message_deadlines_exceeded_total";
 
+/// The content type of [`Metrics::render`]'s page.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 /// Upper bounds of the lag histogram, seconds: from a fast copy to a 15-minute backlog.
-const LAG_BUCKETS: &[f64] = &[
+const LAG_BUCKETS: [f64; 13] = [
     0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0,
 ];
 /// Upper bounds of the copy-duration histogram, seconds.
-const DURATION_BUCKETS: &[f64] = &[
+const DURATION_BUCKETS: [f64; 13] = [
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
 ];
 
-/// Every family: name, kind, help, label names — the order of the `/metrics` page.
-const FAMILIES: &[(&str, Kind, &str, &[&str])] = &[
-    (
-        OBJECTS_REPLICATED,
-        Kind::Counter,
-        "Objects written to or found present in a target.",
-        &["target", "method"],
-    ),
-    (
-        OBJECTS_FAILED,
-        Kind::Counter,
-        "Objects a target did not get on one delivery, by error kind.",
-        &["target", "error"],
-    ),
-    (
-        BYTES_COPIED,
-        Kind::Counter,
-        "Bytes written into targets.",
-        &["target"],
-    ),
-    (
-        REPLICATION_LAG,
-        Kind::Histogram(LAG_BUCKETS),
-        "Seconds from the S3 event time to the published completion.",
-        &["rule"],
-    ),
-    (
-        COPY_DURATION,
-        Kind::Histogram(DURATION_BUCKETS),
-        "Seconds to put one object into one target.",
-        &["target", "method"],
-    ),
-    (
-        MESSAGES_IN_FLIGHT,
-        Kind::Gauge,
-        "Queue messages being handled.",
-        &[],
-    ),
-    (
-        BYTES_IN_FLIGHT,
-        Kind::Gauge,
-        "Bytes of source objects being copied (size times targets).",
-        &[],
-    ),
-    (
-        MESSAGES_HANDLED,
-        Kind::Counter,
-        "Queue messages handled, by verdict (deleted, or kept for redelivery).",
-        &["verdict"],
-    ),
-    (
-        RETRIES,
-        Kind::Counter,
-        "Retries made by the daemon itself, by operation.",
-        &["operation"],
-    ),
-    (
-        ALERTS_SENT,
-        Kind::Counter,
-        "Alerts published, by kind.",
-        &["kind"],
-    ),
-    (
-        ALERTS_FAILED,
-        Kind::Counter,
-        "Alerts that could not be published, by kind.",
-        &["kind"],
-    ),
-    (
-        AWS_REQUESTS,
-        Kind::Counter,
-        "AWS API requests sent, by service and operation: every attempt, SDK retries included (not STS).",
-        &["service", "operation"],
-    ),
-    (
-        SOURCE_MISSING,
-        Kind::Counter,
-        "Events whose source object did not exist when read (deleted since, or a key decoded wrongly), by rule.",
-        &["rule"],
-    ),
-    (
-        PARTITION_RECHECKS,
-        Kind::Counter,
-        "Partition re-check messages sent to the queue, by rule.",
-        &["rule"],
-    ),
-    (
-        MESSAGE_DEADLINES_EXCEEDED,
-        Kind::Counter,
-        "Messages whose handling passed its deadline and was cancelled (handed back for a retry).",
-        &[],
-    ),
-];
+/// A label value, escaped as the text formats require.
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+pub struct Value(String);
 
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Counter,
-    Gauge,
-    Histogram(&'static [f64]),
-}
-
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    /// Per bucket (not cumulative); the last slot is +Inf.
-    counts: Vec<u64>,
-    sum: f64,
-    count: u64,
-}
-
-#[derive(Default)]
-struct Registry {
-    counters: Mutex<BTreeMap<(&'static str, Vec<String>), u64>>,
-    histograms: Mutex<BTreeMap<(&'static str, Vec<String>), Histogram>>,
-    messages_in_flight: AtomicI64,
-    bytes_in_flight: AtomicI64,
-}
-
-static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::default);
-
-fn labels(values: &[&str]) -> Vec<String> {
-    values.iter().map(|v| (*v).to_owned()).collect()
-}
-
-/// Adds `by` to the counter `name` with these label values (in the family's label order).
-pub fn inc(name: &'static str, label_values: &[&str], by: u64) {
-    let mut counters = REGISTRY
-        .counters
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    *counters.entry((name, labels(label_values))).or_insert(0) += by;
-}
-
-/// Records one observation in the histogram `name`.
-pub fn observe(name: &'static str, label_values: &[&str], value: f64) {
-    let Some(Kind::Histogram(bounds)) = kind_of(name) else {
-        debug_assert!(false, "{name} is not a histogram");
-        return;
-    };
-    let mut histograms = REGISTRY
-        .histograms
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let h = histograms
-        .entry((name, labels(label_values)))
-        .or_insert_with(|| Histogram {
-            counts: vec![0; bounds.len() + 1],
-            ..Histogram::default()
-        });
-    let slot = bounds
-        .iter()
-        .position(|b| value <= *b)
-        .unwrap_or(bounds.len());
-    h.counts[slot] += 1;
-    h.sum += value;
-    h.count += 1;
-}
-
-fn kind_of(name: &str) -> Option<Kind> {
-    FAMILIES
-        .iter()
-        .find(|(n, ..)| *n == name)
-        .map(|(_, k, ..)| *k)
-}
-
-/// The value of a counter (tests and the `/metrics` page).
-pub fn counter(name: &'static str, label_values: &[&str]) -> u64 {
-    REGISTRY
-        .counters
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .get(&(name, labels(label_values)))
-        .copied()
-        .unwrap_or(0)
-}
-
-// ---------------------------------------------------------------------------------------------
-// What the pipeline records
-
-fn method_label(method: Method) -> &'static str {
-    method.as_str()
-}
-
-/// Records what became of one object under one rule: per target, replicated (with its method,
-/// duration and bytes) or failed (with the error kind).
-pub fn record_outcome(outcome: &Outcome) {
-    match outcome {
-        Outcome::Replicated { source, targets } => {
-            for t in targets {
-                record_target(&t.name, t.method, t.duration_ms, source.size);
-            }
-        }
-        Outcome::TargetsFailed { succeeded, failed } => {
-            for t in succeeded {
-                // The size is not in a target report; a partial success adds its bytes when
-                // the redelivery completes (as already_present, i.e. zero bytes). Undercounting
-                // here is the price of not holding the source head in the report.
-                record_target(&t.name, t.method, t.duration_ms, 0);
-            }
-            for f in failed {
-                inc(OBJECTS_FAILED, &[&f.target, &error_label(&f.error)], 1);
-            }
-        }
-        Outcome::SourceFailed(e) => inc(OBJECTS_FAILED, &["source", &error_label(e)], 1),
-        Outcome::Superseded { .. } => {}
-        Outcome::SourceMissing { .. } => {}
+impl From<&str> for Value {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
     }
 }
 
-/// Records an event whose source object did not exist.
-pub fn record_source_missing(rule: &str) {
-    inc(SOURCE_MISSING, &[rule], 1);
-}
-
-/// Records a partition re-check sent to the queue.
-pub fn record_partition_recheck(rule: &str) {
-    inc(PARTITION_RECHECKS, &[rule], 1);
-}
-
-fn record_target(target: &str, method: Method, duration_ms: u64, size: u64) {
-    let method = method_label(method);
-    inc(OBJECTS_REPLICATED, &[target, method], 1);
-    observe(
-        COPY_DURATION,
-        &[target, method],
-        duration_ms as f64 / 1000.0,
-    );
-    if method != "already_present" && size > 0 {
-        inc(BYTES_COPIED, &[target], size);
+impl EncodeLabelValue for Value {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        for c in self.0.chars() {
+            match c {
+                '\\' => encoder.write_str("\\\\")?,
+                '"' => encoder.write_str("\\\"")?,
+                '\n' => encoder.write_str("\\n")?,
+                c => encoder.write_char(c)?,
+            }
+        }
+        Ok(())
     }
 }
 
-fn error_label(error: &crate::store::StoreError) -> String {
-    // The Debug name of the kind (`NoSuchBucket`, `Throttled`): a closed set.
-    format!("{:?}", error.kind)
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetMethod {
+    target: Value,
+    method: Value,
 }
 
-/// Records a published completion: the replication lag its consumers saw.
-pub fn record_completion(event: &CompletionEvent) {
-    observe(
-        REPLICATION_LAG,
-        &[&event.rule],
-        event.latency_ms as f64 / 1000.0,
-    );
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetError {
+    target: Value,
+    error: Value,
 }
 
-/// Records an alert, published or not.
-pub fn record_alert(kind: AlertKind, published: bool) {
-    let kind = kind.as_str();
-    inc(
-        if published {
-            ALERTS_SENT
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabel {
+    target: Value,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabel {
+    rule: Value,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VerdictLabel {
+    verdict: Value,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabel {
+    operation: Value,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: Value,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServiceOperation {
+    service: Value,
+    operation: Value,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn lag_histogram() -> Histogram {
+    Histogram::new(LAG_BUCKETS)
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
+}
+
+/// The daemon's metrics and their registry. Cheap to share behind an `Arc`; every recording
+/// method takes `&self`.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    objects_replicated: Family<TargetMethod, Counter>,
+    objects_failed: Family<TargetError, Counter>,
+    bytes_copied: Family<TargetLabel, Counter>,
+    replication_lag: HistogramFamily<RuleLabel>,
+    copy_duration: HistogramFamily<TargetMethod>,
+    messages_in_flight: Gauge,
+    bytes_in_flight: Gauge,
+    messages_handled: Family<VerdictLabel, Counter>,
+    retries: Family<OperationLabel, Counter>,
+    alerts_sent: Family<KindLabel, Counter>,
+    alerts_failed: Family<KindLabel, Counter>,
+    aws_requests: Family<ServiceOperation, Counter>,
+    source_missing: Family<RuleLabel, Counter>,
+    partition_rechecks: Family<RuleLabel, Counter>,
+    deadlines_exceeded: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A counter's family name: the sample name without the `_total` the encoder appends.
+fn family(sample: &str) -> &str {
+    sample.strip_suffix("_total").unwrap_or(sample)
+}
+
+impl Metrics {
+    /// Every family registered, in the order of the `/metrics` page; no series yet.
+    pub fn new() -> Self {
+        let m = Self {
+            registry: Registry::default(),
+            objects_replicated: Family::default(),
+            objects_failed: Family::default(),
+            bytes_copied: Family::default(),
+            replication_lag: Family::new_with_constructor(lag_histogram),
+            copy_duration: Family::new_with_constructor(duration_histogram),
+            messages_in_flight: Gauge::default(),
+            bytes_in_flight: Gauge::default(),
+            messages_handled: Family::default(),
+            retries: Family::default(),
+            alerts_sent: Family::default(),
+            alerts_failed: Family::default(),
+            aws_requests: Family::default(),
+            source_missing: Family::default(),
+            partition_rechecks: Family::default(),
+            deadlines_exceeded: Counter::default(),
+        };
+        let mut registry = Registry::default();
+        macro_rules! register {
+            ($name:expr, $help:expr, $metric:ident) => {
+                registry.register(family($name), $help, m.$metric.clone())
+            };
+        }
+        register!(
+            OBJECTS_REPLICATED,
+            "Objects written to or found present in a target",
+            objects_replicated
+        );
+        register!(
+            OBJECTS_FAILED,
+            "Objects a target did not get on one delivery, by error kind",
+            objects_failed
+        );
+        register!(BYTES_COPIED, "Bytes written into targets", bytes_copied);
+        register!(
+            REPLICATION_LAG,
+            "Seconds from the S3 event time to the published completion",
+            replication_lag
+        );
+        register!(
+            COPY_DURATION,
+            "Seconds to put one object into one target",
+            copy_duration
+        );
+        register!(
+            MESSAGES_IN_FLIGHT,
+            "Queue messages being handled",
+            messages_in_flight
+        );
+        register!(
+            BYTES_IN_FLIGHT,
+            "Bytes of source objects being copied (size times targets)",
+            bytes_in_flight
+        );
+        register!(
+            MESSAGES_HANDLED,
+            "Queue messages handled, by verdict (deleted, or kept for redelivery)",
+            messages_handled
+        );
+        register!(
+            RETRIES,
+            "Retries made by the daemon itself, by operation",
+            retries
+        );
+        register!(ALERTS_SENT, "Alerts published, by kind", alerts_sent);
+        register!(
+            ALERTS_FAILED,
+            "Alerts that could not be published, by kind",
+            alerts_failed
+        );
+        register!(
+            AWS_REQUESTS,
+            "AWS API requests sent, by service and operation: every attempt, SDK retries included (not STS)",
+            aws_requests
+        );
+        register!(
+            SOURCE_MISSING,
+            "Events whose source object did not exist when read (deleted since, or a key decoded wrongly), by rule",
+            source_missing
+        );
+        register!(
+            PARTITION_RECHECKS,
+            "Partition re-check messages sent to the queue, by rule",
+            partition_rechecks
+        );
+        register!(
+            MESSAGE_DEADLINES_EXCEEDED,
+            "Messages whose handling passed its deadline and was cancelled (handed back for a retry)",
+            deadlines_exceeded
+        );
+        Self { registry, ..m }
+    }
+
+    /// The whole registry in the OpenMetrics text format ([`CONTENT_TYPE`]).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail; an encoder error would be a bug in a label.
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(message = "Encoding the metrics failed.", error = %e);
+        }
+        out
+    }
+
+    /// One object into one target: replicated by `method` (its stable name, e.g.
+    /// `server_side_copy`) in `duration_ms`, `bytes` written (0 when nothing was copied).
+    pub fn record_target(&self, target: &str, method: &str, duration_ms: u64, bytes: u64) {
+        let labels = TargetMethod {
+            target: target.into(),
+            method: method.into(),
+        };
+        self.objects_replicated.get_or_create(&labels).inc();
+        self.copy_duration
+            .get_or_create(&labels)
+            .observe(duration_ms as f64 / 1000.0);
+        if bytes > 0 {
+            self.bytes_copied
+                .get_or_create(&TargetLabel {
+                    target: target.into(),
+                })
+                .inc_by(bytes);
+        }
+    }
+
+    /// One object a target (or `source`) did not get, by the store's error kind.
+    pub fn record_failed(&self, target: &str, error_kind: &str) {
+        self.objects_failed
+            .get_or_create(&TargetError {
+                target: target.into(),
+                error: error_kind.into(),
+            })
+            .inc();
+    }
+
+    /// An event whose source object did not exist.
+    pub fn record_source_missing(&self, rule: &str) {
+        self.source_missing
+            .get_or_create(&RuleLabel { rule: rule.into() })
+            .inc();
+    }
+
+    /// A partition re-check sent to the queue.
+    pub fn record_partition_recheck(&self, rule: &str) {
+        self.partition_rechecks
+            .get_or_create(&RuleLabel { rule: rule.into() })
+            .inc();
+    }
+
+    /// A published completion: the replication lag its consumers saw.
+    pub fn record_completion(&self, rule: &str, latency_ms: u64) {
+        self.replication_lag
+            .get_or_create(&RuleLabel { rule: rule.into() })
+            .observe(latency_ms as f64 / 1000.0);
+    }
+
+    /// An alert of `kind`, published or not.
+    pub fn record_alert(&self, kind: &str, published: bool) {
+        let family = if published {
+            &self.alerts_sent
         } else {
-            ALERTS_FAILED
-        },
-        &[kind],
-        1,
-    );
+            &self.alerts_failed
+        };
+        family.get_or_create(&KindLabel { kind: kind.into() }).inc();
+    }
+
+    /// One retry of `operation` (e.g. `delete_messages`, `receive_messages`, `CopyObject`).
+    pub fn record_retry(&self, operation: &str) {
+        self.retries
+            .get_or_create(&OperationLabel {
+                operation: operation.into(),
+            })
+            .inc();
+    }
+
+    /// One AWS API request attempt, as the SDK names its service (`S3`, `SQS`, …; the label is
+    /// lower-case) and operation (`HeadObject`, …).
+    pub fn record_aws_request(&self, service: &str, operation: &str) {
+        let service = match service {
+            "S3" => "s3".to_owned(),
+            "SQS" => "sqs".to_owned(),
+            "SNS" => "sns".to_owned(),
+            "STS" => "sts".to_owned(),
+            other => other.to_ascii_lowercase(),
+        };
+        self.aws_requests
+            .get_or_create(&ServiceOperation {
+                service: service.as_str().into(),
+                operation: operation.into(),
+            })
+            .inc();
+    }
+
+    /// One message whose handling passed its deadline.
+    pub fn record_deadline_exceeded(&self) {
+        self.deadlines_exceeded.inc();
+    }
+
+    /// Counts a message as in flight until the guard is dropped.
+    pub fn message_in_flight(&self) -> MessageInFlight {
+        self.messages_in_flight.inc();
+        MessageInFlight {
+            gauge: self.messages_in_flight.clone(),
+            handled: self.messages_handled.clone(),
+        }
+    }
+
+    /// Counts `bytes` as in flight until the guard is dropped.
+    pub fn bytes_in_flight(&self, bytes: u64) -> BytesInFlight {
+        let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+        self.bytes_in_flight.inc_by(bytes);
+        BytesInFlight {
+            gauge: self.bytes_in_flight.clone(),
+            bytes,
+        }
+    }
+
+    /// The value of a counter series, by sample name and label values in the family's label
+    /// order (tests, and anything that reads its own numbers back). 0 for an unknown series.
+    pub fn counter(&self, name: &str, labels: &[&str]) -> u64 {
+        let l = |i: usize| Value::from(labels.get(i).copied().unwrap_or(""));
+        let get = |c: Option<Counter>| c.map_or(0, |c| c.get());
+        match name {
+            OBJECTS_REPLICATED => get(
+                self.objects_replicated
+                    .get(&TargetMethod {
+                        target: l(0),
+                        method: l(1),
+                    })
+                    .map(|c| c.clone()),
+            ),
+            OBJECTS_FAILED => get(
+                self.objects_failed
+                    .get(&TargetError {
+                        target: l(0),
+                        error: l(1),
+                    })
+                    .map(|c| c.clone()),
+            ),
+            BYTES_COPIED => get(
+                self.bytes_copied
+                    .get(&TargetLabel { target: l(0) })
+                    .map(|c| c.clone()),
+            ),
+            MESSAGES_HANDLED => get(
+                self.messages_handled
+                    .get(&VerdictLabel { verdict: l(0) })
+                    .map(|c| c.clone()),
+            ),
+            RETRIES => get(
+                self.retries
+                    .get(&OperationLabel { operation: l(0) })
+                    .map(|c| c.clone()),
+            ),
+            ALERTS_SENT => get(
+                self.alerts_sent
+                    .get(&KindLabel { kind: l(0) })
+                    .map(|c| c.clone()),
+            ),
+            ALERTS_FAILED => get(
+                self.alerts_failed
+                    .get(&KindLabel { kind: l(0) })
+                    .map(|c| c.clone()),
+            ),
+            AWS_REQUESTS => get(
+                self.aws_requests
+                    .get(&ServiceOperation {
+                        service: l(0),
+                        operation: l(1),
+                    })
+                    .map(|c| c.clone()),
+            ),
+            SOURCE_MISSING => get(
+                self.source_missing
+                    .get(&RuleLabel { rule: l(0) })
+                    .map(|c| c.clone()),
+            ),
+            PARTITION_RECHECKS => get(
+                self.partition_rechecks
+                    .get(&RuleLabel { rule: l(0) })
+                    .map(|c| c.clone()),
+            ),
+            MESSAGE_DEADLINES_EXCEEDED => self.deadlines_exceeded.get(),
+            _ => 0,
+        }
+    }
+
+    /// The value of a gauge: [`MESSAGES_IN_FLIGHT`] or [`BYTES_IN_FLIGHT`].
+    pub fn gauge(&self, name: &str) -> i64 {
+        match name {
+            MESSAGES_IN_FLIGHT => self.messages_in_flight.get(),
+            BYTES_IN_FLIGHT => self.bytes_in_flight.get(),
+            _ => 0,
+        }
+    }
 }
 
-/// Records one retry of `operation` (e.g. `delete_messages`, `receive_messages`, `copy`).
-pub fn record_retry(operation: &str) {
-    inc(RETRIES, &[operation], 1);
-}
-
-/// Records one AWS API request attempt, as the SDK names its service (`S3`, `SQS`, …; the label
-/// is lower-case) and operation (`HeadObject`, …).
-pub fn record_aws_request(service: &str, operation: &str) {
-    let service = match service {
-        "S3" => "s3",
-        "SQS" => "sqs",
-        "SNS" => "sns",
-        "STS" => "sts",
-        other => return inc(AWS_REQUESTS, &[&other.to_ascii_lowercase(), operation], 1),
-    };
-    inc(AWS_REQUESTS, &[service, operation], 1);
-}
-
-/// Records one message whose handling passed its deadline.
-pub fn record_deadline_exceeded() {
-    inc(MESSAGE_DEADLINES_EXCEEDED, &[], 1);
-}
-
-/// Counts a message as in flight until dropped, then records its verdict with [`Self::done`].
+/// A message counted as in flight until dropped; [`Self::done`] records its verdict.
 #[must_use = "the message counts as in flight only while the guard lives"]
-pub struct MessageInFlight(());
+pub struct MessageInFlight {
+    gauge: Gauge,
+    handled: Family<VerdictLabel, Counter>,
+}
 
 impl MessageInFlight {
-    pub fn start() -> Self {
-        REGISTRY.messages_in_flight.fetch_add(1, Ordering::Relaxed);
-        Self(())
-    }
-
     /// Records whether the message is deleted (`true`) or kept for redelivery.
     pub fn done(self, deleted: bool) {
-        inc(
-            MESSAGES_HANDLED,
-            &[if deleted { "deleted" } else { "kept" }],
-            1,
-        );
+        let verdict = if deleted { "deleted" } else { "kept" };
+        self.handled
+            .get_or_create(&VerdictLabel {
+                verdict: verdict.into(),
+            })
+            .inc();
     }
 }
 
 impl Drop for MessageInFlight {
     fn drop(&mut self) {
-        REGISTRY.messages_in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.gauge.dec();
     }
 }
 
-/// Counts bytes as in flight until dropped.
+/// Bytes counted as in flight until dropped.
 #[must_use = "the bytes count as in flight only while the guard lives"]
-pub struct BytesInFlight(i64);
-
-impl BytesInFlight {
-    pub fn hold(bytes: u64) -> Self {
-        let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
-        REGISTRY.bytes_in_flight.fetch_add(bytes, Ordering::Relaxed);
-        Self(bytes)
-    }
+pub struct BytesInFlight {
+    gauge: Gauge,
+    bytes: i64,
 }
 
 impl Drop for BytesInFlight {
     fn drop(&mut self) {
-        REGISTRY
-            .bytes_in_flight
-            .fetch_sub(self.0, Ordering::Relaxed);
+        self.gauge.dec_by(self.bytes);
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The text format
-
-/// The whole registry in the Prometheus text exposition format (version 0.0.4).
-pub fn render() -> String {
-    let counters = REGISTRY
-        .counters
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .clone();
-    let histograms = REGISTRY
-        .histograms
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .clone();
-    let mut out = String::new();
-    for &(name, kind, help, label_names) in FAMILIES {
-        let type_name = match kind {
-            Kind::Counter => "counter",
-            Kind::Gauge => "gauge",
-            Kind::Histogram(_) => "histogram",
-        };
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {type_name}");
-        match kind {
-            Kind::Counter => {
-                for ((n, values), v) in counters.range((name, Vec::new())..) {
-                    if *n != name {
-                        break;
-                    }
-                    let _ = writeln!(out, "{name}{} {v}", label_set(label_names, values, None));
-                }
-            }
-            Kind::Gauge => {
-                let v = match name {
-                    MESSAGES_IN_FLIGHT => REGISTRY.messages_in_flight.load(Ordering::Relaxed),
-                    BYTES_IN_FLIGHT => REGISTRY.bytes_in_flight.load(Ordering::Relaxed),
-                    _ => 0,
-                };
-                let _ = writeln!(out, "{name} {v}");
-            }
-            Kind::Histogram(bounds) => {
-                for ((n, values), h) in histograms.range((name, Vec::new())..) {
-                    if *n != name {
-                        break;
-                    }
-                    let mut cumulative = 0;
-                    for (i, bound) in bounds.iter().map(|b| b.to_string()).enumerate() {
-                        cumulative += h.counts[i];
-                        let labels = label_set(label_names, values, Some(&bound));
-                        let _ = writeln!(out, "{name}_bucket{labels} {cumulative}");
-                    }
-                    let labels = label_set(label_names, values, Some("+Inf"));
-                    let _ = writeln!(out, "{name}_bucket{labels} {}", h.count);
-                    let labels = label_set(label_names, values, None);
-                    let _ = writeln!(out, "{name}_sum{labels} {}", h.sum);
-                    let _ = writeln!(out, "{name}_count{labels} {}", h.count);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// `{a="x",b="y"}` (with `le` last for histogram buckets), or nothing without labels.
-fn label_set(names: &[&str], values: &[String], le: Option<&str>) -> String {
-    let mut pairs: Vec<String> = names
-        .iter()
-        .zip(values)
-        .map(|(n, v)| format!("{n}=\"{}\"", escape(v)))
-        .collect();
-    if let Some(le) = le {
-        pairs.push(format!("le=\"{le}\""));
-    }
-    if pairs.is_empty() {
-        String::new()
-    } else {
-        format!("{{{}}}", pairs.join(","))
-    }
-}
-
-/// Label values escape backslash, double quote and newline (the text format's rule).
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const ALL: [&str; 15] = [
+        OBJECTS_REPLICATED,
+        OBJECTS_FAILED,
+        BYTES_COPIED,
+        REPLICATION_LAG,
+        COPY_DURATION,
+        MESSAGES_IN_FLIGHT,
+        BYTES_IN_FLIGHT,
+        MESSAGES_HANDLED,
+        RETRIES,
+        ALERTS_SENT,
+        ALERTS_FAILED,
+        AWS_REQUESTS,
+        SOURCE_MISSING,
+        PARTITION_RECHECKS,
+        MESSAGE_DEADLINES_EXCEEDED,
+    ];
+
+    /// Every family with at least one series: `prometheus-client` leaves out families that have
+    /// none yet (a label set not seen since start).
+    fn every_family_once(m: &Metrics) {
+        m.record_target("t", "server_side_copy", 1, 1);
+        m.record_failed("t", "Throttled");
+        m.record_completion("r", 1);
+        m.record_retry("copy");
+        m.record_alert("copy_failed", true);
+        m.record_alert("copy_failed", false);
+        m.record_aws_request("S3", "HeadObject");
+        m.record_source_missing("r");
+        m.record_partition_recheck("r");
+        m.message_in_flight().done(true);
+    }
+
     #[test]
     fn every_family_is_rendered_with_help_and_type() {
-        let text = render();
-        for (name, ..) in FAMILIES {
-            assert!(text.contains(&format!("# HELP {name} ")), "{name}");
-            assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
+        let m = Metrics::new();
+        every_family_once(&m);
+        let text = m.render();
+        for name in ALL {
+            let family = family(name);
+            assert!(text.contains(&format!("# HELP {family} ")), "{name}\n{text}");
+            assert!(text.contains(&format!("# TYPE {family} ")), "{name}\n{text}");
             assert!(name.starts_with("s3r_"), "{name}");
         }
+        assert!(text.ends_with("# EOF\n"), "{text}");
     }
 
     #[test]
     fn counters_render_with_escaped_labels() {
-        inc(RETRIES, &["unit \"quoted\"\\test\n"], 2);
-        let text = render();
+        let m = Metrics::new();
+        m.record_retry("unit \"quoted\"\\test\n");
+        m.record_retry("unit \"quoted\"\\test\n");
+        let text = m.render();
         assert!(
             text.contains("s3r_retries_total{operation=\"unit \\\"quoted\\\"\\\\test\\n\"} 2"),
             "{text}"
         );
+        assert_eq!(m.counter(RETRIES, &["unit \"quoted\"\\test\n"]), 2);
     }
 
     #[test]
     fn histograms_are_cumulative_with_sum_and_count() {
-        for v in [0.05, 0.3, 7.0, 5000.0] {
-            observe(REPLICATION_LAG, &["unit-histogram"], v);
+        let m = Metrics::new();
+        for ms in [50, 300, 7_000, 5_000_000] {
+            m.record_completion("unit-histogram", ms);
         }
-        let text = render();
+        let text = m.render();
         let line = |le: &str| {
-            format!("s3r_replication_lag_seconds_bucket{{rule=\"unit-histogram\",le=\"{le}\"}}")
+            format!("s3r_replication_lag_seconds_bucket{{le=\"{le}\",rule=\"unit-histogram\"}}")
         };
         for (le, n) in [
             ("0.1", 1),
             ("0.25", 1),
             ("0.5", 2),
-            ("10", 3),
-            ("3600", 3),
+            ("10.0", 3),
+            ("3600.0", 3),
             ("+Inf", 4),
         ] {
             assert!(
@@ -525,91 +599,76 @@ mod tests {
                 "{le}\n{text}"
             );
         }
-        assert!(text.contains("s3r_replication_lag_seconds_count{rule=\"unit-histogram\"} 4\n"));
-        assert!(text.contains("s3r_replication_lag_seconds_sum{rule=\"unit-histogram\"} 5007.35"));
+        assert!(
+            text.contains("s3r_replication_lag_seconds_count{rule=\"unit-histogram\"} 4\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("s3r_replication_lag_seconds_sum{rule=\"unit-histogram\"} 5007.35"),
+            "{text}"
+        );
     }
 
     #[test]
-    fn outcomes_count_per_target_with_method_or_error_kind() {
-        use crate::publish::TargetReport;
-        use crate::replicate::TargetFailure;
-        use crate::store::{Operation, StoreError, StoreErrorKind};
-
-        let report = |name: &str, method| TargetReport {
-            name: name.into(),
-            bucket: "b".into(),
-            key: "secret/key".into(),
-            region: "eu-west-1".into(),
-            etag: "e".into(),
-            version_id: None,
-            method,
-            duration_ms: 1500,
-        };
-        let failure = |kind| TargetFailure {
-            target: "unit-broken".into(),
-            bucket: "b".into(),
-            region: "eu-west-1".into(),
-            error: StoreError {
-                operation: Operation::CopyObject,
-                bucket: "b".into(),
-                key: "secret/key".into(),
-                kind,
-                message: "no".into(),
-            },
-        };
-        record_outcome(&Outcome::TargetsFailed {
-            succeeded: vec![report("unit-ok", Method::ServerSideCopy)],
-            failed: vec![
-                failure(StoreErrorKind::NoSuchBucket),
-                failure(StoreErrorKind::NoSuchBucket),
-                failure(StoreErrorKind::AccessDenied),
-            ],
-        });
-        assert_eq!(counter(OBJECTS_FAILED, &["unit-broken", "NoSuchBucket"]), 2);
-        assert_eq!(counter(OBJECTS_FAILED, &["unit-broken", "AccessDenied"]), 1);
-        assert_eq!(
-            counter(OBJECTS_REPLICATED, &["unit-ok", "server_side_copy"]),
-            1
+    fn targets_count_with_method_bytes_and_duration() {
+        let m = Metrics::new();
+        m.record_target("unit-ok", "server_side_copy", 1500, 10);
+        m.record_target("unit-ok", "already_present", 3, 0);
+        m.record_failed("unit-broken", "NoSuchBucket");
+        m.record_failed("unit-broken", "NoSuchBucket");
+        assert_eq!(m.counter(OBJECTS_REPLICATED, &["unit-ok", "server_side_copy"]), 1);
+        assert_eq!(m.counter(OBJECTS_REPLICATED, &["unit-ok", "already_present"]), 1);
+        assert_eq!(m.counter(BYTES_COPIED, &["unit-ok"]), 10);
+        assert_eq!(m.counter(OBJECTS_FAILED, &["unit-broken", "NoSuchBucket"]), 2);
+        let text = m.render();
+        assert!(
+            text.contains(
+                "s3r_copy_duration_seconds_count{target=\"unit-ok\",method=\"server_side_copy\"} 1\n"
+            ),
+            "{text}"
         );
-        record_outcome(&Outcome::SourceFailed(
-            failure(StoreErrorKind::InvalidObjectState).error,
-        ));
-        assert!(counter(OBJECTS_FAILED, &["source", "InvalidObjectState"]) >= 1);
-        // Keys never become labels.
-        assert!(!render().contains("secret/key"));
     }
 
     #[test]
     fn aws_requests_count_per_lower_case_service_and_operation() {
-        // Operation names of this test's own: the daemon's clients never send them.
-        record_aws_request("S3", "UnitHeadObject");
-        record_aws_request("S3", "UnitHeadObject");
-        record_aws_request("SQS", "UnitReceiveMessage");
-        record_aws_request("Other Service", "UnitCall");
-        assert_eq!(counter(AWS_REQUESTS, &["s3", "UnitHeadObject"]), 2);
-        assert_eq!(counter(AWS_REQUESTS, &["S3", "UnitHeadObject"]), 0);
-        let text = render();
+        let m = Metrics::new();
+        m.record_aws_request("S3", "HeadObject");
+        m.record_aws_request("S3", "HeadObject");
+        m.record_aws_request("SQS", "ReceiveMessage");
+        m.record_aws_request("Other Service", "Call");
+        assert_eq!(m.counter(AWS_REQUESTS, &["s3", "HeadObject"]), 2);
+        assert_eq!(m.counter(AWS_REQUESTS, &["S3", "HeadObject"]), 0);
+        let text = m.render();
         for line in [
-            "# HELP s3r_aws_requests_total AWS API requests sent, by service and operation: every attempt, SDK retries included (not STS).\n",
-            "# TYPE s3r_aws_requests_total counter\n",
-            "s3r_aws_requests_total{service=\"s3\",operation=\"UnitHeadObject\"} 2\n",
-            "s3r_aws_requests_total{service=\"sqs\",operation=\"UnitReceiveMessage\"} 1\n",
-            "s3r_aws_requests_total{service=\"other service\",operation=\"UnitCall\"} 1\n",
+            "# HELP s3r_aws_requests AWS API requests sent, by service and operation: every attempt, SDK retries included (not STS).\n",
+            "# TYPE s3r_aws_requests counter\n",
+            "s3r_aws_requests_total{service=\"s3\",operation=\"HeadObject\"} 2\n",
+            "s3r_aws_requests_total{service=\"sqs\",operation=\"ReceiveMessage\"} 1\n",
+            "s3r_aws_requests_total{service=\"other service\",operation=\"Call\"} 1\n",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
     }
 
     #[test]
+    fn registries_are_independent() {
+        let (a, b) = (Metrics::new(), Metrics::new());
+        a.record_retry("copy");
+        assert_eq!(a.counter(RETRIES, &["copy"]), 1);
+        assert_eq!(b.counter(RETRIES, &["copy"]), 0);
+    }
+
+    #[test]
     fn in_flight_guards_go_up_and_back_down() {
-        // Other tests of this binary may hold guards too: compare within one guard's life.
-        let before = REGISTRY.bytes_in_flight.load(Ordering::Relaxed);
-        let guard = BytesInFlight::hold(1 << 40);
-        assert!(REGISTRY.bytes_in_flight.load(Ordering::Relaxed) >= before + (1 << 40) - (1 << 39));
-        drop(guard);
-        assert!(REGISTRY.bytes_in_flight.load(Ordering::Relaxed) < 1 << 39);
-        let m = MessageInFlight::start();
-        m.done(true);
-        assert!(counter(MESSAGES_HANDLED, &["deleted"]) >= 1);
+        let m = Metrics::new();
+        let bytes = m.bytes_in_flight(1 << 40);
+        let message = m.message_in_flight();
+        assert_eq!(m.gauge(BYTES_IN_FLIGHT), 1 << 40);
+        assert_eq!(m.gauge(MESSAGES_IN_FLIGHT), 1);
+        drop(bytes);
+        message.done(true);
+        assert_eq!(m.gauge(BYTES_IN_FLIGHT), 0);
+        assert_eq!(m.gauge(MESSAGES_IN_FLIGHT), 0);
+        assert_eq!(m.counter(MESSAGES_HANDLED, &["deleted"]), 1);
     }
 }

@@ -22,7 +22,8 @@ use crate::config::RuleConfig;
 use crate::event::ObjectCreated;
 use crate::publish::{PrefixCompletedEvent, PrefixTarget, PREFIX_COMPLETED_SCHEMA};
 use crate::replicate::Replicator;
-use crate::store::{list_all, ObjectStore, StoreError};
+use crate::listing::list_all;
+use crate::store::{ObjectStore, StoreError};
 use crate::verify::{self, Difference};
 
 /// Missing keys named in an alert.
@@ -42,8 +43,7 @@ pub const RECHECK_GIVE_UP_AFTER_DEADLINE: Duration = Duration::from_secs(24 * 36
 /// incomplete `age` ago: doubling from [`RECHECK_DELAY_MIN`] up to [`RECHECK_DELAY_MAX`], but
 /// never past the deadline while it is ahead, so that the deadline alert fires on time.
 pub fn recheck_delay(checks: u32, age: Duration, deadline: Duration) -> Duration {
-    let doublings = checks.saturating_sub(1).min(16);
-    let backoff = (RECHECK_DELAY_MIN * 2u32.pow(doublings)).min(RECHECK_DELAY_MAX);
+    let backoff = crate::retry::doubling(checks, RECHECK_DELAY_MIN, RECHECK_DELAY_MAX);
     match deadline.checked_sub(age) {
         Some(left) if !left.is_zero() => {
             // Whole seconds (DelaySeconds), rounded up so that the check lands past it.
@@ -131,7 +131,7 @@ pub async fn check<S: ObjectStore>(
     }
     let (mut objects, mut bytes) = (0, 0);
     {
-        let listing = list_all(replicator.source(), &rule.source_bucket, &prefix, None);
+        let listing = list_all(replicator.source(), replicator.metrics(), &rule.source_bucket, &prefix, None);
         tokio::pin!(listing);
         while let Some(listed) = listing.next().await {
             let listed = listed?;

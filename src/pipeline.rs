@@ -30,12 +30,14 @@ use crate::config::RuleConfig;
 use crate::partition;
 
 use crate::error::Disposition;
+use crate::metrics::Metrics;
 use crate::event::{decode, Notification, ObjectCreated, PartitionRecheck};
 use crate::publish::{
     Alert, AlertKind, AlertObject, AlertTarget, CompletionEvent, PublishError, Publisher,
 };
 use crate::queue::{Message, MessageSource, QueueError};
-use crate::replicate::{retry_policy, Outcome, Replicator};
+use crate::replicate::{Outcome, Replicator};
+use crate::retry::policy as retry_policy;
 use crate::route::Router;
 use crate::store::ObjectStore;
 
@@ -61,17 +63,6 @@ const PARTITION_GIVE_UP_ACTION: &str = "The partition has been incomplete for a 
     deadline: re-checks stop and the re-check message goes to the dead-letter queue. Replicate \
     the missing objects (upload them again or run `s3-replicator backfill --prefix`), then redrive \
     the dead-letter queue: the partition is checked again and its completion published.";
-
-/// Handing a message back after a passing failure: the delay doubles with each delivery,
-/// from [`RETRY_DELAY_MIN`] up to [`RETRY_DELAY_MAX`].
-const RETRY_DELAY_MIN: Duration = Duration::from_secs(10);
-const RETRY_DELAY_MAX: Duration = Duration::from_secs(900);
-
-/// The visibility delay for a message handed back after its `receive_count`-th delivery failed.
-pub fn retry_delay(receive_count: u32) -> Duration {
-    let doublings = receive_count.saturating_sub(1).min(16);
-    (RETRY_DELAY_MIN * 2u32.pow(doublings)).min(RETRY_DELAY_MAX)
-}
 
 /// The alert kind for a failed store call: its own kind where the error has one, else `default`.
 fn alert_kind(error: &crate::store::StoreError, default: AlertKind) -> AlertKind {
@@ -169,16 +160,20 @@ pub struct Pipeline<S, P> {
     alerter: Alerter,
     keys: KeyLocks,
     clock: partition::Clock,
+    metrics: Arc<Metrics>,
     pub counters: Counters,
 }
 
 impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
+    /// A pipeline recording into the replicator's metrics registry.
     pub fn new(router: Router, replicator: Replicator<S>, publisher: P) -> Self {
+        let metrics = Arc::clone(replicator.metrics());
         Self {
             router,
             replicator,
             publisher,
-            alerter: Alerter::new(DEFAULT_ALERT_WINDOW),
+            alerter: Alerter::new(DEFAULT_ALERT_WINDOW).with_metrics(Arc::clone(&metrics)),
+            metrics,
             keys: KeyLocks::default(),
             clock: partition::Clock::new(),
             counters: Counters::default(),
@@ -187,8 +182,13 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
 
     /// Aggregates alerts per (kind, target) over `window` (zero: send every alert).
     pub fn with_alert_window(mut self, window: Duration) -> Self {
-        self.alerter = Alerter::new(window);
+        self.alerter = Alerter::new(window).with_metrics(Arc::clone(&self.metrics));
         self
+    }
+
+    /// The registry this pipeline (and its replicator and alerts) record into.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Sends the summaries of alert windows that ended (`all`: of every window, at shutdown).
@@ -276,7 +276,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         for rule in self.router.route(&object.bucket, &object.key) {
             matched = true;
             let outcome = self.replicator.replicate(object, &rule.targets).await;
-            crate::metrics::record_outcome(&outcome);
+            outcome.record(&self.metrics);
             match outcome {
                 Outcome::Replicated { source, targets } => {
                     let event = CompletionEvent::new(&rule.name, source, targets);
@@ -302,7 +302,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     match published {
                         Ok(()) => {
                             self.counters.completed.fetch_add(1, Ordering::Relaxed);
-                            crate::metrics::record_completion(&event);
+                            self.metrics.record_completion(&event.rule, event.latency_ms);
                             info!(message = "Completion published.", rule = %rule.name, bucket = %object.bucket, key = %object.key, latency_ms = event.latency_ms);
                             if rule.is_marker(&object.key) {
                                 verdict = verdict.worst(
@@ -346,7 +346,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     // is gone, or was never under this key. Redelivery cannot make it appear, so
                     // the message is acknowledged, and a person hears of it.
                     self.counters.source_missing.fetch_add(1, Ordering::Relaxed);
-                    crate::metrics::record_source_missing(&rule.name);
+                    self.metrics.record_source_missing(&rule.name);
                     warn!(message = "Source object does not exist; nothing to replicate.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
                     self.alert(
                         Alert::new(AlertKind::SourceMissing, reason, SOURCE_MISSING_ACTION)
@@ -547,6 +547,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
 /// and publishes its completion again, as any redelivery does).
 pub async fn send_rechecks<Q: MessageSource>(
     queue: &Q,
+    metrics: &Metrics,
     message: &Message,
     rechecks: &[Recheck],
 ) -> bool {
@@ -557,7 +558,7 @@ pub async fn send_rechecks<Q: MessageSource>(
             .await;
         match sent {
             Ok(()) => {
-                crate::metrics::record_partition_recheck(&recheck.rule);
+                metrics.record_partition_recheck(&recheck.rule);
                 info!(message = "Partition re-check scheduled.", rule = %recheck.rule, message_id = %message.id, delay_secs = recheck.delay_secs);
             }
             Err(e) => {

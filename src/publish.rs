@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 
 use crate::error::truncate;
 use crate::event::{format_millis, serialize_millis_utc, ObjectCreated};
+use crate::transfer::Method;
 
 /// Schema name of the completion event.
 pub const COMPLETION_SCHEMA: &str = "s3-replicator.completion.v1";
@@ -25,33 +26,6 @@ pub const ALERT_SCHEMA: &str = "s3-replicator.alert.v1";
 const SUBJECT_MAX: usize = 100;
 /// How much of a raw message body an alert carries.
 pub const BODY_EXCERPT_MAX: usize = 1024;
-
-/// How a target came to hold the object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    /// One `CopyObject`, done by S3 itself.
-    ServerSideCopy,
-    /// A multipart upload of `UploadPartCopy` parts, done by S3 itself (large objects).
-    MultipartCopy,
-    /// Read from the source and written to the target through the daemon's memory (the target's
-    /// principal cannot read the source, or `copy_mode = "stream"`).
-    StreamedCopy,
-    /// The target already held this exact source version (a redelivery, or another rule).
-    AlreadyPresent,
-}
-
-impl Method {
-    /// The stable name, as in the completion event (`server_side_copy`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::ServerSideCopy => "server_side_copy",
-            Method::MultipartCopy => "multipart_copy",
-            Method::StreamedCopy => "streamed_copy",
-            Method::AlreadyPresent => "already_present",
-        }
-    }
-}
 
 /// The source object as announced and as read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -15,18 +15,19 @@
 //! How the bytes move (CopyObject, multipart UploadPartCopy, streamed) is [`crate::transfer`]'s job.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use backon::{ExponentialBuilder, Retryable};
 use futures::future::join_all;
 use tracing::{debug, info, warn};
 
-use crate::error::Disposition;
 
 use crate::config::TargetConfig;
 use crate::event::{ObjectCreated, Sequencer};
-use crate::publish::{Method, SourceReport, TargetReport};
+use crate::publish::{SourceReport, TargetReport};
+use crate::transfer::Method;
+use crate::metrics::Metrics;
+use crate::retry::with_retries;
 use crate::store::{
     source_key_digest, user_metadata_size, NewObject, ObjectHead, ObjectRef, ObjectStore,
     Operation, StoreError, StoreErrorKind, Tag, WriteCondition, META_SEQUENCER, META_SOURCE_BUCKET,
@@ -78,6 +79,41 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// Records what became of the object in `metrics`: per target, replicated (with its method,
+    /// duration and bytes) or failed (with the error kind; `source` when the source failed).
+    pub fn record(&self, metrics: &Metrics) {
+        // The Debug name of an error kind (`NoSuchBucket`, `Throttled`): a closed set.
+        let kind = |e: &StoreError| format!("{:?}", e.kind);
+        match self {
+            Outcome::Replicated { source, targets } => {
+                for t in targets {
+                    let bytes = if t.method == Method::AlreadyPresent {
+                        0
+                    } else {
+                        source.size
+                    };
+                    metrics.record_target(&t.name, t.method.as_str(), t.duration_ms, bytes);
+                }
+            }
+            Outcome::TargetsFailed { succeeded, failed } => {
+                for t in succeeded {
+                    // The size is not in a target report; a partial success adds its bytes
+                    // when the redelivery completes (as already_present, i.e. zero bytes).
+                    // Undercounting here is the price of not holding the source head in the
+                    // report.
+                    metrics.record_target(&t.name, t.method.as_str(), t.duration_ms, 0);
+                }
+                for f in failed {
+                    metrics.record_failed(&f.target, &kind(&f.error));
+                }
+            }
+            Outcome::SourceFailed(e) => metrics.record_failed("source", &kind(e)),
+            Outcome::Superseded { .. } | Outcome::SourceMissing { .. } => {}
+        }
+    }
+}
+
 /// What became of one target.
 enum TargetOutcome {
     Done(TargetReport),
@@ -108,6 +144,7 @@ pub struct Replicator<S> {
     regional: Option<RegionalSources<S>>,
     targets: HashMap<String, Target<S>>,
     transfer: Transfer,
+    metrics: Arc<Metrics>,
 }
 
 impl<S: ObjectStore> Replicator<S> {
@@ -121,7 +158,19 @@ impl<S: ObjectStore> Replicator<S> {
                 .map(|t| (t.config.name.clone(), t))
                 .collect(),
             transfer: Transfer::default(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// Records into `metrics` (retries, bytes in flight) instead of a registry of its own.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The registry this replicator records into.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The store the sources are read from (in the home region: listings, checks).
@@ -186,7 +235,7 @@ impl<S: ObjectStore> Replicator<S> {
             let Some(target) = self.targets.get(&report.name) else {
                 return Ok(Some(format!("target {} is not configured", report.name)));
             };
-            let now = read_replica(target, &report.key).await?;
+            let now = read_replica(&self.metrics, target, &report.key).await?;
             Ok(match now {
                 Some(head) if head.etag == report.etag => None,
                 Some(head) => Some(format!(
@@ -217,7 +266,7 @@ impl<S: ObjectStore> Replicator<S> {
         };
         let source_store = self.source_in(&object.region);
         let head =
-            match with_retries(|| source_store.head_object(&source_ref, object.etag.as_deref()))
+            match with_retries(&self.metrics, || source_store.head_object(&source_ref, object.etag.as_deref()))
                 .await
             {
                 Ok(Some(head)) => head,
@@ -234,11 +283,11 @@ impl<S: ObjectStore> Replicator<S> {
                 Err(e) => return Outcome::SourceFailed(e),
             };
         // Operations: the bytes-in-flight gauge, while the copies of this object run.
-        let _in_flight = crate::metrics::BytesInFlight::hold(
+        let _in_flight = self.metrics.bytes_in_flight(
             head.size.saturating_mul(target_names.len() as u64),
         );
         let tags = if head.tag_count > 0 {
-            match with_retries(|| source_store.get_object_tagging(&source_ref)).await {
+            match with_retries(&self.metrics, || source_store.get_object_tagging(&source_ref)).await {
                 Ok(tags) => tags,
                 Err(e) => return Outcome::SourceFailed(e),
             }
@@ -346,7 +395,7 @@ impl<S: ObjectStore> Replicator<S> {
             config.key_prefix.as_deref().unwrap_or(""),
             copy.object.key
         );
-        let existing = read_replica(target, &key)
+        let existing = read_replica(&self.metrics, target, &key)
             .await
             .map_err(|error| target_failure(config, error))?;
         Ok(Replica {
@@ -437,7 +486,7 @@ impl<S: ObjectStore> Replicator<S> {
                 WriteCondition::None
             };
             // A failed copy was aborted whole (no upload left behind), so retrying it is safe.
-            let written = with_retries(|| {
+            let written = with_retries(&self.metrics, || {
                 self.transfer.write(
                     &copy.store,
                     &target.store,
@@ -474,7 +523,7 @@ impl<S: ObjectStore> Replicator<S> {
             }
             // Someone else wrote the key (or, for CopyObject, whose 412 may be about either
             // side, the source changed): read it again and decide again.
-            let now = match read_replica(target, &key).await {
+            let now = match read_replica(&self.metrics, target, &key).await {
                 Ok(now) => now,
                 Err(read) => return fail(read),
             };
@@ -499,6 +548,7 @@ impl<S: ObjectStore> Replicator<S> {
 
 /// What the target holds at `key` now.
 async fn read_replica<S: ObjectStore>(
+    metrics: &Metrics,
     target: &Target<S>,
     key: &str,
 ) -> Result<Option<ObjectHead>, StoreError> {
@@ -507,7 +557,7 @@ async fn read_replica<S: ObjectStore>(
         key: key.to_owned(),
         version_id: None,
     };
-    with_retries(|| target.store.head_object(&replica_ref, None)).await
+    with_retries(metrics, || target.store.head_object(&replica_ref, None)).await
 }
 
 /// A target and what it holds at the replica's key, before the copy.
@@ -545,32 +595,6 @@ fn newer_replica<S: ObjectStore>(
             copy.sequencer.as_ref().map_or("", |s| s.as_str())
         ))
     })
-}
-
-/// Retries a store call that failed for a passing reason (throttling, 5xx, timeouts), with
-/// exponential backoff and jitter. The SDK has already retried the HTTP attempts underneath;
-/// this layer retries the operation, a few times, before the message is handed back to SQS.
-pub async fn with_retries<T, F, Fut>(call: F) -> Result<T, StoreError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, StoreError>>,
-{
-    call.retry(retry_policy())
-        .when(|e: &StoreError| e.disposition() == Disposition::Retry)
-        .notify(|e: &StoreError, delay| {
-            crate::metrics::record_retry(&e.operation.to_string());
-            warn!(message = "Retrying after a transient failure.", error = %e, delay_ms = delay.as_millis() as u64);
-        })
-        .await
-}
-
-/// Exponential backoff with jitter, capped: about 3 s in all before giving the message back.
-pub fn retry_policy() -> ExponentialBuilder {
-    ExponentialBuilder::default()
-        .with_min_delay(std::time::Duration::from_millis(200))
-        .with_max_delay(std::time::Duration::from_secs(5))
-        .with_max_times(4)
-        .with_jitter()
 }
 
 /// What to do about one target, given what it holds at the replica's key.

@@ -8,7 +8,7 @@
 //!   which can name account IDs and role ARNs) go to the log only. Deliberately not the
 //!   container health check: a queue or IAM outage would make ECS replace every task at once,
 //!   which fixes nothing.
-//! - `/metrics` — [`crate::metrics::render`], Prometheus text format.
+//! - `/metrics` — [`Metrics::render`], the OpenMetrics text format.
 //!
 //! A minimal HTTP/1.1 responder on tokio rather than a web framework or hyper: three GET routes,
 //! one request per connection, bodies of a few KiB. Connections are bounded in number
@@ -26,6 +26,7 @@ use tokio::sync::{Mutex, Semaphore};
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 
 /// Largest request head read; the three routes need only the request line.
 const MAX_REQUEST: usize = 8 * 1024;
@@ -90,13 +91,12 @@ pub struct QueueReadiness {
 }
 
 impl QueueReadiness {
-    /// Builds an SQS client the way the daemon does (same region, endpoint, credentials chain).
-    pub async fn from_config(config: &Config) -> Self {
-        let region = crate::aws::region_of_queue_url(&config.queue.url).map(str::to_owned);
-        let base = crate::aws::load_base(&config.aws, region).await;
+    /// Readiness from `queue_url`, asked with `client` (the daemon's: same region, endpoint,
+    /// credentials chain; see [`crate::wiring::Wiring::readiness`]).
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: &str) -> Self {
         Self {
-            client: crate::aws::sqs_client(&base, &crate::aws::Timeouts::from_config(config)),
-            queue_url: config.queue.url.clone(),
+            client,
+            queue_url: queue_url.to_owned(),
         }
     }
 }
@@ -143,8 +143,12 @@ impl Drop for Server {
     }
 }
 
-/// Binds `server.listen` and serves with readiness from the configured queue.
-pub async fn start(config: &Config) -> Result<Server, ServerError> {
+/// Binds `server.listen` and serves `readiness` and `metrics`.
+pub async fn start<R: Readiness>(
+    config: &Config,
+    readiness: R,
+    metrics: Arc<Metrics>,
+) -> Result<Server, ServerError> {
     let addr: SocketAddr = config
         .server
         .listen
@@ -153,21 +157,23 @@ pub async fn start(config: &Config) -> Result<Server, ServerError> {
             listen: config.server.listen.clone(),
             source,
         })?;
-    start_with(addr, QueueReadiness::from_config(config).await).await
+    start_with(addr, readiness, metrics).await
 }
 
 /// Binds `addr` and serves with any readiness check, within the default [`Limits`].
 pub async fn start_with<R: Readiness>(
     addr: SocketAddr,
     readiness: R,
+    metrics: Arc<Metrics>,
 ) -> Result<Server, ServerError> {
-    start_with_limits(addr, readiness, Limits::default()).await
+    start_with_limits(addr, readiness, metrics, Limits::default()).await
 }
 
 /// Binds `addr` and serves with any readiness check, within `limits`.
 pub async fn start_with_limits<R: Readiness>(
     addr: SocketAddr,
     readiness: R,
+    metrics: Arc<Metrics>,
     limits: Limits,
 ) -> Result<Server, ServerError> {
     let listener = TcpListener::bind(addr)
@@ -179,6 +185,7 @@ pub async fn start_with_limits<R: Readiness>(
     info!(message = "Health and metrics server listening.", %addr);
     let state = Arc::new(State {
         readiness,
+        metrics,
         cached: Mutex::new(None),
     });
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -212,6 +219,7 @@ pub async fn start_with_limits<R: Readiness>(
 
 struct State<R> {
     readiness: R,
+    metrics: Arc<Metrics>,
     cached: Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
@@ -255,8 +263,8 @@ async fn respond<R: Readiness>(
         },
         ("GET" | "HEAD", "/metrics") => (
             200,
-            "text/plain; version=0.0.4; charset=utf-8",
-            crate::metrics::render(),
+            crate::metrics::CONTENT_TYPE,
+            state.metrics.render(),
         ),
         ("GET" | "HEAD", _) => (
             404,

@@ -589,58 +589,6 @@ pub trait ObjectStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<UploadRef>, StoreError>> + Send;
 }
 
-/// Every object under `prefix` (after `start_after`), page by page, in key order: memory stays
-/// bounded by one page however many keys there are.
-pub fn list_all<'a, S: ObjectStore>(
-    store: &'a S,
-    bucket: &'a str,
-    prefix: &'a str,
-    start_after: Option<&'a str>,
-) -> impl futures::Stream<Item = Result<Listed, StoreError>> + Send + 'a {
-    use futures::StreamExt;
-    struct State {
-        next: Option<String>,
-        done: bool,
-    }
-    futures::stream::unfold(
-        State {
-            next: None,
-            done: false,
-        },
-        move |state| async move {
-            if state.done {
-                return None;
-            }
-            let page = crate::replicate::with_retries(|| {
-                store.list_objects(bucket, prefix, start_after, state.next.as_deref())
-            })
-            .await;
-            Some(match page {
-                Ok(page) => {
-                    let done = page.next.is_none();
-                    let items: Vec<Result<Listed, StoreError>> =
-                        page.objects.into_iter().map(Ok).collect();
-                    (
-                        futures::stream::iter(items),
-                        State {
-                            next: page.next,
-                            done,
-                        },
-                    )
-                }
-                Err(e) => (
-                    futures::stream::iter(vec![Err(e)]),
-                    State {
-                        next: None,
-                        done: true,
-                    },
-                ),
-            })
-        },
-    )
-    .flatten()
-}
-
 /// Encodes tags as the query string S3 expects in `x-amz-tagging`.
 pub fn encode_tags(tags: &[Tag]) -> String {
     use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};

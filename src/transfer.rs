@@ -22,16 +22,43 @@ pub mod verify;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use serde::Serialize;
 use tracing::warn;
 
 use crate::config::{CopyConfig, CopyMode};
-use crate::publish::Method;
 use crate::store::{
     CopyRequest, NewObject, ObjectHead, ObjectRef, ObjectStore, Operation, StoreError,
     StoreErrorKind, Written,
 };
 use budget::ByteBudget;
 use parts::PartPlan;
+
+/// How a target came to hold the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// One `CopyObject`, done by S3 itself.
+    ServerSideCopy,
+    /// A multipart upload of `UploadPartCopy` parts, done by S3 itself (large objects).
+    MultipartCopy,
+    /// Read from the source and written to the target through the daemon's memory (the target's
+    /// principal cannot read the source, or `copy_mode = "stream"`).
+    StreamedCopy,
+    /// The target already held this exact source version (a redelivery, or another rule).
+    AlreadyPresent,
+}
+
+impl Method {
+    /// The stable name, as in the completion event (`server_side_copy`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::ServerSideCopy => "server_side_copy",
+            Method::MultipartCopy => "multipart_copy",
+            Method::StreamedCopy => "streamed_copy",
+            Method::AlreadyPresent => "already_present",
+        }
+    }
+}
 
 /// `UploadPartCopy` calls in flight per multipart copy. They move no bytes through the daemon,
 /// so only S3's per-prefix request rate bounds them; eight is what the SDKs' transfer managers

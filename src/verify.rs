@@ -15,7 +15,9 @@ use serde::Serialize;
 
 use crate::config::RuleConfig;
 use crate::replicate::{Replicator, Target};
-use crate::store::{list_all, Listed, ObjectRef, ObjectStore, StoreError, META_SOURCE_ETAG};
+use crate::listing::list_all;
+use crate::metrics::Metrics;
+use crate::store::{Listed, ObjectRef, ObjectStore, StoreError, META_SOURCE_ETAG};
 use crate::transfer::verify::{proof, Proof};
 
 /// Findings kept for the JSON report; the counts cover all of them.
@@ -99,12 +101,13 @@ type Listing<'a> = Pin<
 
 fn listing<'a, S: ObjectStore>(
     store: &'a S,
+    metrics: &'a Metrics,
     bucket: &'a str,
     prefix: &'a str,
     strip: &'a str,
     rule: &'a RuleConfig,
 ) -> Listing<'a> {
-    let stream = list_all(store, bucket, prefix, None)
+    let stream = list_all(store, metrics, bucket, prefix, None)
         .filter_map(move |item| {
             std::future::ready(match item {
                 Ok(mut listed) => {
@@ -139,7 +142,7 @@ pub async fn run<S: ObjectStore>(
 ) -> Result<Report, StoreError> {
     let mut report = Report::default();
     for rule in rules {
-        let Some(listing_prefix) = crate::backfill::listing_prefix(rule.prefix.as_deref(), prefix)
+        let Some(listing_prefix) = crate::listing::listing_prefix(rule.prefix.as_deref(), prefix)
         else {
             continue;
         };
@@ -149,6 +152,7 @@ pub async fn run<S: ObjectStore>(
             };
             compare(
                 replicator.source(),
+                replicator.metrics(),
                 rule,
                 target,
                 &listing_prefix,
@@ -163,6 +167,7 @@ pub async fn run<S: ObjectStore>(
 
 async fn compare<S: ObjectStore>(
     source: &S,
+    metrics: &Metrics,
     rule: &RuleConfig,
     target: &Target<S>,
     prefix: &str,
@@ -171,9 +176,10 @@ async fn compare<S: ObjectStore>(
 ) -> Result<(), StoreError> {
     let key_prefix = target.config.key_prefix.as_deref().unwrap_or("");
     let target_prefix = format!("{key_prefix}{prefix}");
-    let mut left = listing(source, &rule.source_bucket, prefix, "", rule);
+    let mut left = listing(source, metrics, &rule.source_bucket, prefix, "", rule);
     let mut right = listing(
         &target.store,
+        metrics,
         &target.config.bucket,
         &target_prefix,
         key_prefix,
@@ -213,7 +219,7 @@ async fn compare<S: ObjectStore>(
                 let difference = if a.size != b.size {
                     Some(Difference::SizeDiffers)
                 } else if a.etag == b.etag
-                    || same_content(source, rule, target, key_prefix, &a.key).await?
+                    || same_content(source, metrics, rule, target, key_prefix, &a.key).await?
                 {
                     None
                 } else {
@@ -236,6 +242,7 @@ async fn compare<S: ObjectStore>(
 /// source's ETag as the version it was made from.
 async fn same_content<S: ObjectStore>(
     source: &S,
+    metrics: &Metrics,
     rule: &RuleConfig,
     target: &Target<S>,
     key_prefix: &str,
@@ -248,7 +255,7 @@ async fn same_content<S: ObjectStore>(
             version_id: None,
         };
         let store = store.clone();
-        async move { crate::replicate::with_retries(|| store.head_object(&object, None)).await }
+        async move { crate::retry::with_retries(metrics, || store.head_object(&object, None)).await }
     };
     let (original, replica) = futures::try_join!(
         head(source, &rule.source_bucket, key.to_owned()),

@@ -19,7 +19,7 @@ use std::time::Duration;
 use common::*;
 use s3_replicator::config::Config;
 use s3_replicator::event::ObjectCreated;
-use s3_replicator::publish::Method;
+use s3_replicator::transfer::Method;
 use s3_replicator::queue::sqs::SqsQueue;
 use s3_replicator::queue::{DeleteFailure, Message, MessageSource, QueueError, Receipt};
 use s3_replicator::replicate::{Outcome, Replicator, Target};
@@ -244,6 +244,7 @@ async fn stores(toml: &str) -> Stores {
     let dr_credentials = target_credentials(&base, &dr).await;
     let s3 = config.aws.s3_endpoint_url.as_deref();
     let timeouts = Timeouts::from_config(&config);
+    let metrics = Arc::default();
     Stores {
         source: FaultyStore::new(S3Store::new(s3_client(
             &base,
@@ -251,9 +252,11 @@ async fn stores(toml: &str) -> Stores {
             SOURCE_REGION,
             None,
             &timeouts,
+            &metrics,
         ))),
         eu: FaultyStore::new(S3Store::new(s3_client(
             &base, s3, &eu.region, None, &timeouts,
+            &metrics,
         ))),
         dr: FaultyStore::new(S3Store::new(s3_client(
             &base,
@@ -261,6 +264,7 @@ async fn stores(toml: &str) -> Stores {
             &dr.region,
             dr_credentials,
             &timeouts,
+            &metrics,
         ))),
         config,
     }
@@ -279,7 +283,7 @@ impl Stores {
         Arc::new(s3_replicator::pipeline::Pipeline::new(
             s3_replicator::route::Router::new(&self.config),
             self.replicator(),
-            s3_replicator::daemon::build_publisher(&self.config).await,
+            wiring(&self.config).await.publisher(&self.config),
         ))
     }
 

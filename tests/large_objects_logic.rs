@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use s3_replicator::config::{CopyMode, TargetConfig};
 use s3_replicator::event::ObjectCreated;
-use s3_replicator::publish::Method;
+use s3_replicator::transfer::Method;
 use s3_replicator::replicate::{Outcome, Replicator, Target};
 use s3_replicator::store::faulty::FaultyStore;
 use s3_replicator::store::memory::{MemoryStore, StoredObject};

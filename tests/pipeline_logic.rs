@@ -210,7 +210,7 @@ async fn a_failed_delete_is_retried_and_a_stale_handle_is_left_for_redelivery() 
     assert!(last
         .targets
         .iter()
-        .all(|t| t.method == s3_replicator::publish::Method::AlreadyPresent));
+        .all(|t| t.method == s3_replicator::transfer::Method::AlreadyPresent));
 }
 
 #[tokio::test]

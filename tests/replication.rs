@@ -515,7 +515,7 @@ async fn s3_endpoint_url_carries_s3_while_endpoint_url_is_elsewhere() {
         &format!("{closed}\ns3_endpoint_url = \"{}\"", stack.endpoint),
     );
     let (config, _file) = load_config(&toml);
-    let replicator = s3_replicator::daemon::build_replicator(&config).await;
+    let replicator = wiring(&config).await.replicator(&config).await;
     let head = replicator
         .source()
         .head_object(&source, None)
@@ -531,7 +531,7 @@ async fn s3_endpoint_url_carries_s3_while_endpoint_url_is_elsewhere() {
 
     // The control: without the S3 key, S3 follows endpoint_url to the closed port.
     let (config, _file) = load_config(&stack.config_toml().replace(&shared, &closed));
-    let replicator = s3_replicator::daemon::build_replicator(&config).await;
+    let replicator = wiring(&config).await.replicator(&config).await;
     let err = replicator
         .source()
         .head_object(&source, None)

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use s3_replicator::backfill;
 use s3_replicator::config::{Config, ConfigError, CONFIG_TOML_ENV};
+use s3_replicator::wiring::Wiring;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -188,7 +189,8 @@ fn verify(
     let rules = backfill::select_rules(&config.rules, rule)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let report = runtime.block_on(async {
-        let replicator = s3_replicator::daemon::build_replicator(&config).await;
+        let wiring = Wiring::load(&config, Default::default()).await;
+        let replicator = wiring.replicator(&config).await;
         if !json {
             println!("{:<16} {:<16} {:<16} key", "difference", "rule", "target");
         }
@@ -246,9 +248,10 @@ fn backfill(
     options.start_after = backfill::parse_start_after(start_after, &config.rules, &rules)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let summary = runtime.block_on(async {
-        let replicator = s3_replicator::daemon::build_replicator(&config).await;
+        let wiring = Wiring::load(&config, Default::default()).await;
+        let replicator = wiring.replicator(&config).await;
         let publisher = if publish_completions {
-            Some(s3_replicator::daemon::build_publisher(&config).await)
+            Some(wiring.publisher(&config))
         } else {
             None
         };
@@ -307,11 +310,16 @@ fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
     s3_replicator::logging::init(config.log.format);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
+        let wiring = Wiring::load(&config, Default::default()).await;
         // Held for the daemon's life; dropping it stops the server.
-        let _server = s3_replicator::server::start(&config)
-            .await
-            .context("starting the health and metrics server")?;
-        s3_replicator::daemon::serve(&config, shutdown_signal()).await;
+        let _server = s3_replicator::server::start(
+            &config,
+            wiring.readiness(&config),
+            std::sync::Arc::clone(wiring.metrics()),
+        )
+        .await
+        .context("starting the health and metrics server")?;
+        s3_replicator::daemon::serve(&wiring, &config, shutdown_signal()).await;
         anyhow::Ok(())
     })
 }

@@ -9,7 +9,11 @@ pub mod stack;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use std::sync::Arc;
+
 use s3_replicator::config::Config;
+use s3_replicator::metrics::Metrics;
+use s3_replicator::wiring::Wiring;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -23,6 +27,19 @@ pub fn endpoint() -> String {
              Run them with scripts/test.sh, which starts it."
         )
     })
+}
+
+/// The clients and adapters the daemon would build for `config`, with a registry of their own.
+pub async fn wiring(config: &Config) -> Wiring {
+    Wiring::load(config, Arc::default()).await
+}
+
+/// The health server for `config`, its readiness from the configured queue.
+pub async fn start_server(config: &Config, metrics: Arc<Metrics>) -> s3_replicator::server::Server {
+    let readiness = wiring(config).await.readiness(config);
+    s3_replicator::server::start(config, readiness, metrics)
+        .await
+        .expect("the health server starts")
 }
 
 /// A bucket-safe name unique to this test run and call.
@@ -59,20 +76,32 @@ pub fn load_config(toml: &str) -> (Config, tempfile::TempPath) {
 pub struct Daemon {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    /// What this daemon (and only it) recorded.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Daemon {
     pub fn start(config: Config) -> Self {
+        Self::start_with(config, Arc::default())
+    }
+
+    /// The daemon, recording into `metrics` (shared with a health server, say).
+    pub fn start_with(config: Config, metrics: Arc<Metrics>) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            s3_replicator::daemon::serve(&config, async {
-                let _ = stopped.await;
-            })
-            .await;
+        let task = tokio::spawn({
+            let metrics = Arc::clone(&metrics);
+            async move {
+                let wiring = Wiring::load(&config, metrics).await;
+                s3_replicator::daemon::serve(&wiring, &config, async {
+                    let _ = stopped.await;
+                })
+                .await;
+            }
         });
         Self {
             stop: Some(stop),
             task,
+            metrics,
         }
     }
 

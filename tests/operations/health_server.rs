@@ -44,7 +44,7 @@ fn local() -> SocketAddr {
 
 #[tokio::test]
 async fn connections_beyond_the_cap_wait_until_idle_ones_are_cut() {
-    let server = start_with_limits(local(), Ready, limits(4)).await.unwrap();
+    let server = start_with_limits(local(), Ready, Default::default(), limits(4)).await.unwrap();
     let addr = server.local_addr();
     // Four clients connect and say nothing: every slot is taken.
     let mut idle = Vec::new();
@@ -80,13 +80,16 @@ async fn connections_beyond_the_cap_wait_until_idle_ones_are_cut() {
 #[tokio::test]
 async fn a_client_that_never_takes_its_response_is_cut_at_the_write_timeout() {
     // A /metrics page of several MiB: far more than the sockets' buffers hold.
+    let metrics = std::sync::Arc::new(s3_replicator::metrics::Metrics::new());
     for i in 0..60_000 {
-        s3_replicator::metrics::record_aws_request(
+        metrics.record_aws_request(
             "S3",
             &format!("SomeLongOperationNameThatMakesTheMetricsPageLarge{i:08}"),
         );
     }
-    let server = start_with_limits(local(), Ready, limits(4)).await.unwrap();
+    let server = start_with_limits(local(), Ready, metrics, limits(4))
+        .await
+        .unwrap();
     let addr = server.local_addr();
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4 * 1024).unwrap();
@@ -120,7 +123,7 @@ async fn a_client_that_never_takes_its_response_is_cut_at_the_write_timeout() {
 
 #[tokio::test]
 async fn readiness_failures_answer_a_generic_reason_and_keep_the_details_out() {
-    let server = start_with_limits(local(), Denied, limits(4)).await.unwrap();
+    let server = start_with_limits(local(), Denied, Default::default(), limits(4)).await.unwrap();
     let (status, body) =
         tokio::time::timeout(Duration::from_secs(10), get(server.local_addr(), "/readyz"))
             .await

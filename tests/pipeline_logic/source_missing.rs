@@ -52,7 +52,13 @@ async fn a_missing_source_is_acknowledged_with_a_source_missing_alert() {
     );
     let counters = &world.pipeline.counters;
     assert_eq!(counters.superseded.load(Ordering::Relaxed), 0);
-    assert!(s3_replicator::metrics::counter("s3r_source_missing_total", &["all"]) >= 1);
+    assert_eq!(
+        world
+            .pipeline
+            .metrics()
+            .counter(s3_replicator::metrics::SOURCE_MISSING, &["all"]),
+        1
+    );
 }
 
 #[tokio::test]

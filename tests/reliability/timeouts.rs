@@ -49,7 +49,7 @@ async fn stalled_s3_sqs_and_sns_requests_fail_as_transient_within_their_timeouts
     );
     let (config, _file) = load_config(&with_short_timeouts(&toml, 60));
 
-    let replicator = s3_replicator::daemon::build_replicator(&config).await;
+    let replicator = wiring(&config).await.replicator(&config).await;
     let object = ObjectRef {
         bucket: stack.source_bucket.clone(),
         key: "stalled/a.csv".into(),
@@ -80,13 +80,13 @@ async fn stalled_s3_sqs_and_sns_requests_fail_as_transient_within_their_timeouts
     assert!(took >= Duration::from_secs(2), "{took:?}: {err}");
 
     // ReceiveMessage: its 1 s long poll plus the 1 s margin, per attempt.
-    let queue = s3_replicator::daemon::build_queue(&config).await;
+    let queue = wiring(&config).await.queue(&config);
     let (received, took) = bounded("ReceiveMessage", queue.receive(1, 1, 30)).await;
     let err = received.expect_err("a stalled ReceiveMessage cannot succeed");
     assert!(err.transient, "{err}");
     assert!(took >= Duration::from_secs(2), "{took:?}: {err}");
 
-    let publisher = s3_replicator::daemon::build_publisher(&config).await;
+    let publisher = wiring(&config).await.publisher(&config);
     let alert = Alert::new(AlertKind::CopyFailed, "test", "none");
     let (published, _) = bounded("Publish", publisher.publish_alert(&alert)).await;
     let err = published.expect_err("a stalled Publish cannot succeed");

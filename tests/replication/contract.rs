@@ -17,8 +17,10 @@ use s3_replicator::queue::sqs::SqsQueue;
 use s3_replicator::queue::{Message, MessageSource, Receipt};
 use s3_replicator::store::memory::MemoryStore;
 use s3_replicator::store::s3::S3Store;
+use s3_replicator::listing::list_all;
+use s3_replicator::metrics::Metrics;
 use s3_replicator::store::{
-    list_all, Checksum, ChecksumAlgorithm, CompletedPart, CopyRequest, NewObject, ObjectRef,
+    Checksum, ChecksumAlgorithm, CompletedPart, CopyRequest, NewObject, ObjectRef,
     ObjectStore, StoreErrorKind, WriteCondition,
 };
 use tokio::time::Instant;
@@ -677,14 +679,14 @@ async fn listing_is_in_key_order_across_pages<S: ObjectStore>(w: &StoreWorld<S>)
     for key in &keys {
         w.put(key, "x", WriteCondition::None).await.expect("put");
     }
-    let listed: Vec<String> = list_all(&w.store, &w.bucket, "a/", None)
+    let listed: Vec<String> = list_all(&w.store, &Metrics::new(), &w.bucket, "a/", None)
         .map(|r| r.expect("list").key)
         .collect()
         .await;
     keys.retain(|k| k.starts_with("a/"));
     keys.sort();
     assert_eq!(listed, keys, "UTF-8 byte order");
-    let after: Vec<String> = list_all(&w.store, &w.bucket, "a/", Some("a/10"))
+    let after: Vec<String> = list_all(&w.store, &Metrics::new(), &w.bucket, "a/", Some("a/10"))
         .map(|r| r.expect("list").key)
         .collect()
         .await;
