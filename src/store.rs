@@ -326,7 +326,6 @@ pub enum Operation {
     UploadPart,
     CompleteMultipartUpload,
     AbortMultipartUpload,
-    ListMultipartUploads,
 }
 
 impl Operation {
@@ -351,7 +350,6 @@ impl fmt::Display for Operation {
             Operation::UploadPart => "UploadPart",
             Operation::CompleteMultipartUpload => "CompleteMultipartUpload",
             Operation::AbortMultipartUpload => "AbortMultipartUpload",
-            Operation::ListMultipartUploads => "ListMultipartUploads",
         })
     }
 }
@@ -581,12 +579,6 @@ pub trait ObjectStore: Clone + Send + Sync + 'static {
         upload: &UploadRef,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The multipart uploads in progress under `prefix`, for tests and clean-up checks.
-    fn list_multipart_uploads(
-        &self,
-        bucket: &str,
-        prefix: &str,
-    ) -> impl Future<Output = Result<Vec<UploadRef>, StoreError>> + Send;
 }
 
 /// Encodes tags as the query string S3 expects in `x-amz-tagging`.

@@ -301,13 +301,4 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
         self.inner.abort_multipart_upload(upload).await
     }
 
-    async fn list_multipart_uploads(
-        &self,
-        bucket: &str,
-        prefix: &str,
-    ) -> Result<Vec<UploadRef>, StoreError> {
-        self.before(Operation::ListMultipartUploads, bucket, prefix, None)
-            .await?;
-        self.inner.list_multipart_uploads(bucket, prefix).await
-    }
 }

@@ -740,18 +740,4 @@ impl ObjectStore for MemoryStore {
         Ok(())
     }
 
-    async fn list_multipart_uploads(
-        &self,
-        bucket: &str,
-        prefix: &str,
-    ) -> Result<Vec<UploadRef>, StoreError> {
-        let mut world = self.world();
-        self.check(&mut world, Operation::ListMultipartUploads, bucket, prefix)?;
-        Ok(world
-            .uploads
-            .iter()
-            .filter(|(_, u)| u.object.bucket == bucket && u.object.key.starts_with(prefix))
-            .map(|(id, u)| UploadRef::new(&u.object.bucket, &u.object.key, id))
-            .collect())
-    }
 }

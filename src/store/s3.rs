@@ -585,42 +585,6 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn list_multipart_uploads(
-        &self,
-        bucket: &str,
-        prefix: &str,
-    ) -> Result<Vec<UploadRef>, StoreError> {
-        let mut uploads = Vec::new();
-        let mut key_marker: Option<String> = None;
-        let mut upload_id_marker: Option<String> = None;
-        loop {
-            let out = self
-                .client
-                .list_multipart_uploads()
-                .bucket(bucket)
-                .prefix(prefix)
-                .set_key_marker(key_marker.take())
-                .set_upload_id_marker(upload_id_marker.take())
-                .send()
-                .await
-                .map_err(|e| translate(Operation::ListMultipartUploads, bucket, prefix, &e))?;
-            uploads.extend(out.uploads().iter().map(|u| {
-                UploadRef::new(
-                    bucket,
-                    u.key().unwrap_or_default(),
-                    u.upload_id().unwrap_or_default(),
-                )
-            }));
-            if out.is_truncated() != Some(true) {
-                return Ok(uploads);
-            }
-            key_marker = out.next_key_marker().map(str::to_owned);
-            upload_id_marker = out.next_upload_id_marker().map(str::to_owned);
-            if key_marker.is_none() && upload_id_marker.is_none() {
-                return Ok(uploads);
-            }
-        }
-    }
 }
 
 /// The SDK's name of a checksum algorithm.

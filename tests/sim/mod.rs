@@ -436,13 +436,6 @@ impl ObjectStore for SimStore {
         self.inner.abort_multipart_upload(upload).await
     }
 
-    async fn list_multipart_uploads(
-        &self,
-        bucket: &str,
-        prefix: &str,
-    ) -> Result<Vec<UploadRef>, StoreError> {
-        self.inner.list_multipart_uploads(bucket, prefix).await
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
