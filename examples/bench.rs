@@ -30,7 +30,7 @@ mod parts;
 mod report;
 #[path = "bench/results.rs"]
 mod results;
-#[path = "../tests/common/stack.rs"]
+#[path = "../tests/it/common/stack.rs"]
 mod stack;
 
 use std::path::PathBuf;

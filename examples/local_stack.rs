@@ -23,7 +23,7 @@
 
 #[path = "local_stack/soak.rs"]
 mod soak;
-#[path = "../tests/common/stack.rs"]
+#[path = "../tests/it/common/stack.rs"]
 mod stack;
 
 use std::collections::BTreeSet;

@@ -1,10 +1,10 @@
-//! `scripts/simulate.sh`: runs the deterministic simulation (tests/sim) over many seeds, or
+//! `scripts/simulate.sh`: runs the deterministic simulation (tests/it/sim) over many seeds, or
 //! replays one, and prints every violation with its seed and the history of its key.
 //!
 //!     cargo run --release --example simulate -- [SEEDS] [--from FIRST] [--seed S [--history]]
 //!         [--bug NAME]   (a known bug switched back on, to see the checker find it)
 
-#[path = "../tests/sim/mod.rs"]
+#[path = "../tests/it/sim/mod.rs"]
 mod sim;
 
 use std::process::ExitCode;

@@ -155,8 +155,8 @@ async fn send<P: Publisher>(publisher: &P, metrics: &Metrics, alert: &Alert) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publish::memory::MemoryPublisher;
     use crate::publish::{AlertObject, AlertTarget};
+    use crate::testkit::publisher::MemoryPublisher;
 
     fn failure(target: &str, key: &str) -> Alert {
         Alert::new(AlertKind::CopyFailed, "no such bucket", "create it")

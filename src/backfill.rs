@@ -18,12 +18,12 @@ use tracing::{info, warn};
 
 use crate::config::RuleConfig;
 use crate::event::ObjectCreated;
-use crate::publish::{CompletionEvent, Publisher};
-use crate::transfer::Method;
-use crate::replicate::{Outcome, Replicator};
 use crate::listing::{list_all, listing_prefix};
 use crate::metrics::Metrics;
+use crate::publish::{CompletionEvent, Publisher};
+use crate::replicate::{Outcome, Replicator};
 use crate::store::{Listed, ObjectStore};
+use crate::transfer::Method;
 
 /// What to backfill.
 #[derive(Debug, Clone, Default)]
@@ -418,9 +418,9 @@ pub fn progress_line(progress: &Progress, elapsed: Duration) -> String {
 mod tests {
     use super::*;
     use crate::config::TargetConfig;
-    use crate::publish::memory::MemoryPublisher;
     use crate::replicate::Target;
-    use crate::store::memory::{MemoryStore, StoredObject};
+    use crate::testkit::memory::{MemoryStore, StoredObject};
+    use crate::testkit::publisher::MemoryPublisher;
 
     fn setup() -> (MemoryStore, Replicator<MemoryStore>, RuleConfig) {
         let store = MemoryStore::new("daemon");

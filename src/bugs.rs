@@ -1,5 +1,5 @@
 //! Known bugs, switched back on one at a time at run time, so that a test can show that the
-//! simulator's checker finds each of them (`tests/sim`). Compiled only with the `bug-injection`
+//! simulator's checker finds each of them (`tests/it/sim`). Compiled only with the `bug-injection`
 //! feature, which this package's own tests and examples enable; a normal build has no switch
 //! and [`bug!`](crate::bug) is `false`.
 

@@ -138,8 +138,7 @@ pub async fn run_with_deadline<Q, S, P>(
         done_rx,
     ));
     // Overrun alerts are the daemon's own (the pipeline never sees the handling it lost).
-    let overruns =
-        Arc::new(Alerter::new(deadline.alert_window).with_metrics(Arc::clone(&metrics)));
+    let overruns = Arc::new(Alerter::new(deadline.alert_window).with_metrics(Arc::clone(&metrics)));
     let alert_flusher = tokio::spawn({
         let pipeline = Arc::clone(&pipeline);
         let overruns = Arc::clone(&overruns);

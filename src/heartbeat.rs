@@ -106,7 +106,7 @@ pub fn extension(elapsed: Duration, window: Duration) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::queue::memory::MemoryQueue;
+    use crate::testkit::queue::MemoryQueue;
 
     #[test]
     fn extensions_stop_at_twelve_hours_from_receipt() {

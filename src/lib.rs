@@ -63,6 +63,8 @@ pub mod server;
 pub mod store;
 #[cfg(test)]
 mod test_http;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod transfer;
 pub mod verify;
 pub mod wiring;

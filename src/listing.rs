@@ -90,5 +90,4 @@ mod tests {
         assert_eq!(listing_prefix(None, None).as_deref(), Some(""));
         assert_eq!(listing_prefix(Some("a/"), Some("b/")), None);
     }
-
 }

@@ -53,6 +53,10 @@ pub const PARTITION_RECHECKS: &str = "s3r_partition_rechecks_total";
 /// Messages whose handling passed `timeouts.message_deadline_secs` and was cancelled.
 pub const MESSAGE_DEADLINES_EXCEEDED: &str = "s3r_message_deadlines_exceeded_total";
 
+/// What became of each S3 event (and of test and malformed messages): `result` — `completed`,
+/// `superseded`, `source_missing`, `failed`, `unmatched` (no rule), `test_event`, `malformed`.
+pub const EVENTS: &str = "s3r_events_total";
+
 /// The content type of [`Metrics::render`]'s page.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -117,6 +121,11 @@ struct VerdictLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: Value,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabel {
     operation: Value,
 }
@@ -162,6 +171,7 @@ pub struct Metrics {
     source_missing: Family<RuleLabel, Counter>,
     partition_rechecks: Family<RuleLabel, Counter>,
     deadlines_exceeded: Counter,
+    events: Family<ResultLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -195,6 +205,7 @@ impl Metrics {
             source_missing: Family::default(),
             partition_rechecks: Family::default(),
             deadlines_exceeded: Counter::default(),
+            events: Family::default(),
         };
         let mut registry = Registry::default();
         macro_rules! register {
@@ -268,6 +279,11 @@ impl Metrics {
             MESSAGE_DEADLINES_EXCEEDED,
             "Messages whose handling passed its deadline and was cancelled (handed back for a retry)",
             deadlines_exceeded
+        );
+        register!(
+            EVENTS,
+            "S3 events (and test or malformed messages) by what became of them",
+            events
         );
         Self { registry, ..m }
     }
@@ -370,6 +386,15 @@ impl Metrics {
             .inc();
     }
 
+    /// One S3 event (or test or malformed message) and what became of it (see [`EVENTS`]).
+    pub fn record_event(&self, result: &str) {
+        self.events
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
+    }
+
     /// One message whose handling passed its deadline.
     pub fn record_deadline_exceeded(&self) {
         self.deadlines_exceeded.inc();
@@ -400,66 +425,60 @@ impl Metrics {
         let l = |i: usize| Value::from(labels.get(i).copied().unwrap_or(""));
         let get = |c: Option<Counter>| c.map_or(0, |c| c.get());
         match name {
-            OBJECTS_REPLICATED => get(
-                self.objects_replicated
-                    .get(&TargetMethod {
-                        target: l(0),
-                        method: l(1),
-                    })
-                    .map(|c| c.clone()),
-            ),
-            OBJECTS_FAILED => get(
-                self.objects_failed
-                    .get(&TargetError {
-                        target: l(0),
-                        error: l(1),
-                    })
-                    .map(|c| c.clone()),
-            ),
-            BYTES_COPIED => get(
-                self.bytes_copied
-                    .get(&TargetLabel { target: l(0) })
-                    .map(|c| c.clone()),
-            ),
-            MESSAGES_HANDLED => get(
-                self.messages_handled
-                    .get(&VerdictLabel { verdict: l(0) })
-                    .map(|c| c.clone()),
-            ),
-            RETRIES => get(
-                self.retries
-                    .get(&OperationLabel { operation: l(0) })
-                    .map(|c| c.clone()),
-            ),
-            ALERTS_SENT => get(
-                self.alerts_sent
-                    .get(&KindLabel { kind: l(0) })
-                    .map(|c| c.clone()),
-            ),
-            ALERTS_FAILED => get(
-                self.alerts_failed
-                    .get(&KindLabel { kind: l(0) })
-                    .map(|c| c.clone()),
-            ),
-            AWS_REQUESTS => get(
-                self.aws_requests
-                    .get(&ServiceOperation {
-                        service: l(0),
-                        operation: l(1),
-                    })
-                    .map(|c| c.clone()),
-            ),
-            SOURCE_MISSING => get(
-                self.source_missing
-                    .get(&RuleLabel { rule: l(0) })
-                    .map(|c| c.clone()),
-            ),
-            PARTITION_RECHECKS => get(
-                self.partition_rechecks
-                    .get(&RuleLabel { rule: l(0) })
-                    .map(|c| c.clone()),
-            ),
+            OBJECTS_REPLICATED => get(self
+                .objects_replicated
+                .get(&TargetMethod {
+                    target: l(0),
+                    method: l(1),
+                })
+                .map(|c| c.clone())),
+            OBJECTS_FAILED => get(self
+                .objects_failed
+                .get(&TargetError {
+                    target: l(0),
+                    error: l(1),
+                })
+                .map(|c| c.clone())),
+            BYTES_COPIED => get(self
+                .bytes_copied
+                .get(&TargetLabel { target: l(0) })
+                .map(|c| c.clone())),
+            MESSAGES_HANDLED => get(self
+                .messages_handled
+                .get(&VerdictLabel { verdict: l(0) })
+                .map(|c| c.clone())),
+            RETRIES => get(self
+                .retries
+                .get(&OperationLabel { operation: l(0) })
+                .map(|c| c.clone())),
+            ALERTS_SENT => get(self
+                .alerts_sent
+                .get(&KindLabel { kind: l(0) })
+                .map(|c| c.clone())),
+            ALERTS_FAILED => get(self
+                .alerts_failed
+                .get(&KindLabel { kind: l(0) })
+                .map(|c| c.clone())),
+            AWS_REQUESTS => get(self
+                .aws_requests
+                .get(&ServiceOperation {
+                    service: l(0),
+                    operation: l(1),
+                })
+                .map(|c| c.clone())),
+            SOURCE_MISSING => get(self
+                .source_missing
+                .get(&RuleLabel { rule: l(0) })
+                .map(|c| c.clone())),
+            PARTITION_RECHECKS => get(self
+                .partition_rechecks
+                .get(&RuleLabel { rule: l(0) })
+                .map(|c| c.clone())),
             MESSAGE_DEADLINES_EXCEEDED => self.deadlines_exceeded.get(),
+            EVENTS => get(self
+                .events
+                .get(&ResultLabel { result: l(0) })
+                .map(|c| c.clone())),
             _ => 0,
         }
     }
@@ -516,7 +535,8 @@ impl Drop for BytesInFlight {
 mod tests {
     use super::*;
 
-    const ALL: [&str; 15] = [
+    const ALL: [&str; 16] = [
+        EVENTS,
         OBJECTS_REPLICATED,
         OBJECTS_FAILED,
         BYTES_COPIED,
@@ -547,6 +567,7 @@ mod tests {
         m.record_source_missing("r");
         m.record_partition_recheck("r");
         m.message_in_flight().done(true);
+        m.record_event("completed");
     }
 
     #[test]
@@ -556,8 +577,14 @@ mod tests {
         let text = m.render();
         for name in ALL {
             let family = family(name);
-            assert!(text.contains(&format!("# HELP {family} ")), "{name}\n{text}");
-            assert!(text.contains(&format!("# TYPE {family} ")), "{name}\n{text}");
+            assert!(
+                text.contains(&format!("# HELP {family} ")),
+                "{name}\n{text}"
+            );
+            assert!(
+                text.contains(&format!("# TYPE {family} ")),
+                "{name}\n{text}"
+            );
             assert!(name.starts_with("s3r_"), "{name}");
         }
         assert!(text.ends_with("# EOF\n"), "{text}");
@@ -616,10 +643,19 @@ mod tests {
         m.record_target("unit-ok", "already_present", 3, 0);
         m.record_failed("unit-broken", "NoSuchBucket");
         m.record_failed("unit-broken", "NoSuchBucket");
-        assert_eq!(m.counter(OBJECTS_REPLICATED, &["unit-ok", "server_side_copy"]), 1);
-        assert_eq!(m.counter(OBJECTS_REPLICATED, &["unit-ok", "already_present"]), 1);
+        assert_eq!(
+            m.counter(OBJECTS_REPLICATED, &["unit-ok", "server_side_copy"]),
+            1
+        );
+        assert_eq!(
+            m.counter(OBJECTS_REPLICATED, &["unit-ok", "already_present"]),
+            1
+        );
         assert_eq!(m.counter(BYTES_COPIED, &["unit-ok"]), 10);
-        assert_eq!(m.counter(OBJECTS_FAILED, &["unit-broken", "NoSuchBucket"]), 2);
+        assert_eq!(
+            m.counter(OBJECTS_FAILED, &["unit-broken", "NoSuchBucket"]),
+            2
+        );
         let text = m.render();
         assert!(
             text.contains(

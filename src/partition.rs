@@ -20,9 +20,9 @@ use tokio::time::Instant;
 
 use crate::config::RuleConfig;
 use crate::event::ObjectCreated;
+use crate::listing::list_all;
 use crate::publish::{PrefixCompletedEvent, PrefixTarget, PREFIX_COMPLETED_SCHEMA};
 use crate::replicate::Replicator;
-use crate::listing::list_all;
 use crate::store::{ObjectStore, StoreError};
 use crate::verify::{self, Difference};
 
@@ -131,7 +131,13 @@ pub async fn check<S: ObjectStore>(
     }
     let (mut objects, mut bytes) = (0, 0);
     {
-        let listing = list_all(replicator.source(), replicator.metrics(), &rule.source_bucket, &prefix, None);
+        let listing = list_all(
+            replicator.source(),
+            replicator.metrics(),
+            &rule.source_bucket,
+            &prefix,
+            None,
+        );
         tokio::pin!(listing);
         while let Some(listed) = listing.next().await {
             let listed = listed?;

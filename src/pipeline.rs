@@ -17,7 +17,7 @@
 //! never spends the marker message's receive count.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use std::time::Duration;
@@ -30,8 +30,8 @@ use crate::config::RuleConfig;
 use crate::partition;
 
 use crate::error::Disposition;
-use crate::metrics::Metrics;
 use crate::event::{decode, Notification, ObjectCreated, PartitionRecheck};
+use crate::metrics::Metrics;
 use crate::publish::{
     Alert, AlertKind, AlertObject, AlertTarget, CompletionEvent, PublishError, Publisher,
 };
@@ -140,19 +140,6 @@ impl Verdict {
     }
 }
 
-/// Counters a person (and a test) can read.
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub completed: AtomicU64,
-    pub unmatched: AtomicU64,
-    pub superseded: AtomicU64,
-    /// Events whose source object did not exist.
-    pub source_missing: AtomicU64,
-    pub test_events: AtomicU64,
-    pub failed: AtomicU64,
-    pub malformed: AtomicU64,
-}
-
 pub struct Pipeline<S, P> {
     router: Router,
     replicator: Replicator<S>,
@@ -161,7 +148,6 @@ pub struct Pipeline<S, P> {
     keys: KeyLocks,
     clock: partition::Clock,
     metrics: Arc<Metrics>,
-    pub counters: Counters,
 }
 
 impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
@@ -176,7 +162,6 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             metrics,
             keys: KeyLocks::default(),
             clock: partition::Clock::new(),
-            counters: Counters::default(),
         }
     }
 
@@ -205,7 +190,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         let objects = match decode(&message.body) {
             Ok(Notification::Test) => {
                 info!(message = "Test event acknowledged.", message_id = %message.id);
-                self.counters.test_events.fetch_add(1, Ordering::Relaxed);
+                self.metrics.record_event("test_event");
                 return Verdict::Delete;
             }
             Ok(Notification::Recheck(recheck)) => {
@@ -218,7 +203,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                 objects
             }
             Err(e) => {
-                self.counters.malformed.fetch_add(1, Ordering::Relaxed);
+                self.metrics.record_event("malformed");
                 error!(message = "Message could not be decoded; leaving it for the dead-letter queue.", message_id = %message.id, error = %e);
                 let alert = Alert::new(
                     AlertKind::MalformedMessage,
@@ -301,8 +286,9 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     };
                     match published {
                         Ok(()) => {
-                            self.counters.completed.fetch_add(1, Ordering::Relaxed);
-                            self.metrics.record_completion(&event.rule, event.latency_ms);
+                            self.metrics.record_event("completed");
+                            self.metrics
+                                .record_completion(&event.rule, event.latency_ms);
                             info!(message = "Completion published.", rule = %rule.name, bucket = %object.bucket, key = %object.key, latency_ms = event.latency_ms);
                             if rule.is_marker(&object.key) {
                                 verdict = verdict.worst(
@@ -338,14 +324,14 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                 Outcome::Superseded { reason } => {
                     // A newer event for this key exists and does the work; a completion for this
                     // older version would announce bytes the targets no longer hold.
-                    self.counters.superseded.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.record_event("superseded");
                     info!(message = "Event superseded; nothing to replicate.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
                 }
                 Outcome::SourceMissing { reason } => {
                     // Not an overwrite (that is a 412 on If-Match, superseded above): the object
                     // is gone, or was never under this key. Redelivery cannot make it appear, so
                     // the message is acknowledged, and a person hears of it.
-                    self.counters.source_missing.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.record_event("source_missing");
                     self.metrics.record_source_missing(&rule.name);
                     warn!(message = "Source object does not exist; nothing to replicate.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
                     self.alert(
@@ -359,7 +345,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                 Outcome::SourceFailed(e) => {
                     let disposition = e.disposition();
                     verdict = verdict.worst(Verdict::of(disposition));
-                    self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.record_event("failed");
                     error!(message = "Source could not be read.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e, %disposition);
                     if Self::alerts_on(message, disposition) {
                         self.alert(
@@ -376,7 +362,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     }
                 }
                 Outcome::TargetsFailed { succeeded, failed } => {
-                    self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.record_event("failed");
                     for failure in failed {
                         let disposition = failure.error.disposition();
                         verdict = verdict.worst(Verdict::of(disposition));
@@ -404,7 +390,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             }
         }
         if !matched {
-            self.counters.unmatched.fetch_add(1, Ordering::Relaxed);
+            self.metrics.record_event("unmatched");
             info!(message = "No rule matches; object ignored.", bucket = %object.bucket, key = %object.key);
         }
         verdict

@@ -4,7 +4,6 @@
 //! jobs start on it, so it is only ever built from successful target reports. Alerts say
 //! what failed, for whom, and what to do, in two renderings: text for email, JSON for machines.
 
-pub mod memory;
 pub mod sns;
 
 use std::future::Future;

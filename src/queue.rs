@@ -1,6 +1,5 @@
 //! The message source: the [`MessageSource`] seam and its SQS adapter.
 
-pub mod memory;
 pub mod sqs;
 
 use std::future::Future;

@@ -21,12 +21,10 @@ use std::time::Instant;
 use futures::future::join_all;
 use tracing::{debug, info, warn};
 
-
 use crate::config::TargetConfig;
 use crate::event::{ObjectCreated, Sequencer};
-use crate::publish::{SourceReport, TargetReport};
-use crate::transfer::Method;
 use crate::metrics::Metrics;
+use crate::publish::{SourceReport, TargetReport};
 use crate::retry::with_retries;
 use crate::store::{
     source_key_digest, user_metadata_size, NewObject, ObjectHead, ObjectRef, ObjectStore,
@@ -34,6 +32,7 @@ use crate::store::{
     META_SOURCE_ETAG, META_SOURCE_KEY_SHA256, META_SOURCE_VERSION, USER_METADATA_MAX,
 };
 use crate::transfer::verify::{proof, Proof};
+use crate::transfer::Method;
 use crate::transfer::{Job, Limits, Transfer};
 
 /// How often one target is read and written again after its key changed under a write
@@ -265,29 +264,34 @@ impl<S: ObjectStore> Replicator<S> {
             version_id: object.version_id.clone(),
         };
         let source_store = self.source_in(&object.region);
-        let head =
-            match with_retries(&self.metrics, || source_store.head_object(&source_ref, object.etag.as_deref()))
-                .await
-            {
-                Ok(Some(head)) => head,
-                Ok(None) => {
-                    return Outcome::SourceMissing {
-                        reason: format!("{source_ref} does not exist"),
-                    }
+        let head = match with_retries(&self.metrics, || {
+            source_store.head_object(&source_ref, object.etag.as_deref())
+        })
+        .await
+        {
+            Ok(Some(head)) => head,
+            Ok(None) => {
+                return Outcome::SourceMissing {
+                    reason: format!("{source_ref} does not exist"),
                 }
-                Err(e) if e.kind == StoreErrorKind::PreconditionFailed => {
-                    return Outcome::Superseded {
-                        reason: format!("{source_ref} was overwritten since the event"),
-                    }
+            }
+            Err(e) if e.kind == StoreErrorKind::PreconditionFailed => {
+                return Outcome::Superseded {
+                    reason: format!("{source_ref} was overwritten since the event"),
                 }
-                Err(e) => return Outcome::SourceFailed(e),
-            };
+            }
+            Err(e) => return Outcome::SourceFailed(e),
+        };
         // Operations: the bytes-in-flight gauge, while the copies of this object run.
-        let _in_flight = self.metrics.bytes_in_flight(
-            head.size.saturating_mul(target_names.len() as u64),
-        );
+        let _in_flight = self
+            .metrics
+            .bytes_in_flight(head.size.saturating_mul(target_names.len() as u64));
         let tags = if head.tag_count > 0 {
-            match with_retries(&self.metrics, || source_store.get_object_tagging(&source_ref)).await {
+            match with_retries(&self.metrics, || {
+                source_store.get_object_tagging(&source_ref)
+            })
+            .await
+            {
                 Ok(tags) => tags,
                 Err(e) => return Outcome::SourceFailed(e),
             }
@@ -708,8 +712,8 @@ impl<S> SourceCopy<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::memory::{MemoryStore, StoredObject};
     use crate::store::ContentHeaders;
+    use crate::testkit::memory::{MemoryStore, StoredObject};
     use std::collections::BTreeMap;
 
     fn target(name: &str, bucket: &str, store: MemoryStore) -> Target<MemoryStore> {
@@ -918,8 +922,8 @@ mod tests {
     fn streaming_to_eu(
         memory: &MemoryStore,
         damaging: bool,
-    ) -> Replicator<crate::store::faulty::FaultyStore<MemoryStore>> {
-        use crate::store::faulty::FaultyStore;
+    ) -> Replicator<crate::testkit::faulty::FaultyStore<MemoryStore>> {
+        use crate::testkit::faulty::FaultyStore;
         let store = FaultyStore::new(memory.clone());
         if damaging {
             store.corrupt_writes();
@@ -1058,7 +1062,7 @@ mod tests {
     /// before the newer one writes, and its copy lands last.
     #[tokio::test(start_paused = true)]
     async fn an_older_version_landing_last_never_overwrites_the_newer_one() {
-        use crate::store::faulty::FaultyStore;
+        use crate::testkit::faulty::FaultyStore;
         use std::time::Duration;
         let (memory, _) = world();
         memory.enable_versioning("src");
@@ -1106,13 +1110,13 @@ mod tests {
     /// Daemon A of the race above: its target writes go through a slow store.
     struct SlowTargets {
         source: MemoryStore,
-        slow: crate::store::faulty::FaultyStore<MemoryStore>,
+        slow: crate::testkit::faulty::FaultyStore<MemoryStore>,
     }
 
     impl SlowTargets {
         async fn replicate(&self, object: &ObjectCreated, names: &[String]) -> Outcome {
             let replicator = Replicator::new(
-                crate::store::faulty::FaultyStore::new(self.source.clone()),
+                crate::testkit::faulty::FaultyStore::new(self.source.clone()),
                 [Target {
                     config: TargetConfig::new("eu", "eu", "eu-west-1"),
                     store: self.slow.clone(),

@@ -261,11 +261,7 @@ async fn respond<R: Readiness>(
             Ok(()) => (200, "text/plain; charset=utf-8", "ready\n".to_owned()),
             Err(_) => (503, "text/plain; charset=utf-8", NOT_READY.to_owned()),
         },
-        ("GET" | "HEAD", "/metrics") => (
-            200,
-            crate::metrics::CONTENT_TYPE,
-            state.metrics.render(),
-        ),
+        ("GET" | "HEAD", "/metrics") => (200, crate::metrics::CONTENT_TYPE, state.metrics.render()),
         ("GET" | "HEAD", _) => (
             404,
             "text/plain; charset=utf-8",

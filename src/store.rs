@@ -5,8 +5,6 @@
 //! ([`s3::S3Store`]) is the only place that knows the SDK. One store value is one principal
 //! in one region: a target reached through an assumed role has a store of its own.
 
-pub mod faulty;
-pub mod memory;
 pub mod s3;
 
 use std::collections::BTreeMap;
@@ -578,7 +576,6 @@ pub trait ObjectStore: Clone + Send + Sync + 'static {
         &self,
         upload: &UploadRef,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
 }
 
 /// Encodes tags as the query string S3 expects in `x-amz-tagging`.

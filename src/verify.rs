@@ -14,9 +14,9 @@ use futures::{Stream, StreamExt};
 use serde::Serialize;
 
 use crate::config::RuleConfig;
-use crate::replicate::{Replicator, Target};
 use crate::listing::list_all;
 use crate::metrics::Metrics;
+use crate::replicate::{Replicator, Target};
 use crate::store::{Listed, ObjectRef, ObjectStore, StoreError, META_SOURCE_ETAG};
 use crate::transfer::verify::{proof, Proof};
 
@@ -283,7 +283,7 @@ async fn same_content<S: ObjectStore>(
 mod tests {
     use super::*;
     use crate::config::TargetConfig;
-    use crate::store::memory::{MemoryStore, StoredObject};
+    use crate::testkit::memory::{MemoryStore, StoredObject};
 
     #[tokio::test]
     async fn reports_each_kind_of_difference_across_pages() {

@@ -584,7 +584,6 @@ impl ObjectStore for S3Store {
             }
         }
     }
-
 }
 
 /// The SDK's name of a checksum algorithm.

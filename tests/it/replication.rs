@@ -1,8 +1,7 @@
 //! The pipeline end to end against the local emulator: S3 notification → SQS → daemon →
 //! both targets → completion on SNS → message deleted.
 
-mod common;
-#[path = "replication/contract.rs"]
+use crate::common;
 mod contract;
 
 use std::collections::{BTreeMap, HashSet};

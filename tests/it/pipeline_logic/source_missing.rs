@@ -2,11 +2,11 @@
 //! redelivery cannot make it appear) but never silently. An overwritten source stays a silent,
 //! counted supersession.
 
-use std::sync::atomic::Ordering;
+use s3_replicator::metrics::EVENTS;
 
 use s3_replicator::pipeline::Verdict;
 use s3_replicator::queue::Message;
-use s3_replicator::store::memory::StoredObject;
+use s3_replicator::testkit::memory::StoredObject;
 
 use super::world;
 
@@ -50,8 +50,9 @@ async fn a_missing_source_is_acknowledged_with_a_source_missing_alert() {
         "{}",
         alerts[0].action
     );
-    let counters = &world.pipeline.counters;
-    assert_eq!(counters.superseded.load(Ordering::Relaxed), 0);
+    let metrics = world.pipeline.metrics();
+    assert_eq!(metrics.counter(EVENTS, &["superseded"]), 0);
+    assert_eq!(metrics.counter(EVENTS, &["source_missing"]), 1);
     assert_eq!(
         world
             .pipeline
@@ -96,8 +97,5 @@ async fn an_overwritten_source_stays_a_silent_counted_supersession() {
         "an overwrite is no alert"
     );
     assert!(world.publisher.completions().is_empty());
-    assert_eq!(
-        world.pipeline.counters.superseded.load(Ordering::Relaxed),
-        1
-    );
+    assert_eq!(world.pipeline.metrics().counter(EVENTS, &["superseded"]), 1);
 }

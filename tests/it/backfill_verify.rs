@@ -1,6 +1,6 @@
 //! `backfill` and `verify`, run as a user would (the real binary) against the emulator.
 
-mod common;
+use crate::common;
 
 use std::process::Output;
 

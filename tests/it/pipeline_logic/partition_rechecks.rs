@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use s3_replicator::config::RuleConfig;
 use s3_replicator::pipeline::Verdict;
-use s3_replicator::publish::memory::MemoryPublisher;
-use s3_replicator::queue::memory::MemoryQueue;
 use s3_replicator::queue::Message;
-use s3_replicator::store::memory::StoredObject;
+use s3_replicator::testkit::memory::StoredObject;
+use s3_replicator::testkit::publisher::MemoryPublisher;
+use s3_replicator::testkit::queue::MemoryQueue;
 use tokio::time::Instant;
 
 use super::World;

@@ -2,9 +2,8 @@
 //! comes early. "Nothing early" is checked by `await_completions`, which reads every target the
 //! moment each completion arrives.
 
-mod common;
+use crate::common;
 /// Stalled requests end in a retry or an alert, never a hang.
-#[path = "reliability/timeouts.rs"]
 mod timeouts;
 
 use std::collections::HashSet;

@@ -12,17 +12,17 @@ use std::time::Duration;
 use aws_sdk_sqs::types::QueueAttributeName;
 use bytes::Bytes;
 use futures::StreamExt;
-use s3_replicator::queue::memory::MemoryQueue;
-use s3_replicator::queue::sqs::SqsQueue;
-use s3_replicator::queue::{Message, MessageSource, Receipt};
-use s3_replicator::store::memory::MemoryStore;
-use s3_replicator::store::s3::S3Store;
 use s3_replicator::listing::list_all;
 use s3_replicator::metrics::Metrics;
+use s3_replicator::queue::sqs::SqsQueue;
+use s3_replicator::queue::{Message, MessageSource, Receipt};
+use s3_replicator::store::s3::S3Store;
 use s3_replicator::store::{
-    Checksum, ChecksumAlgorithm, CompletedPart, CopyRequest, NewObject, ObjectRef,
-    ObjectStore, StoreErrorKind, WriteCondition,
+    Checksum, ChecksumAlgorithm, CompletedPart, CopyRequest, NewObject, ObjectRef, ObjectStore,
+    StoreErrorKind, WriteCondition,
 };
+use s3_replicator::testkit::memory::MemoryStore;
+use s3_replicator::testkit::queue::MemoryQueue;
 use tokio::time::Instant;
 
 use crate::common::{self, Emulator, MAX_RECEIVE_COUNT, SOURCE_REGION};

@@ -9,7 +9,7 @@
 //! The emulator enforces no IAM, so it never denies a server-side copy; the tests that need a
 //! denial, a failing part or a slow copy put [`FaultyStore`] in front of the real S3 adapter.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,13 +19,13 @@ use std::time::Duration;
 use common::*;
 use s3_replicator::config::Config;
 use s3_replicator::event::ObjectCreated;
-use s3_replicator::transfer::Method;
 use s3_replicator::queue::sqs::SqsQueue;
 use s3_replicator::queue::{DeleteFailure, Message, MessageSource, QueueError, Receipt};
 use s3_replicator::replicate::{Outcome, Replicator, Target};
-use s3_replicator::store::faulty::FaultyStore;
 use s3_replicator::store::s3::S3Store;
 use s3_replicator::store::Operation;
+use s3_replicator::testkit::faulty::FaultyStore;
+use s3_replicator::transfer::Method;
 use serde_json::Value;
 
 const MIB: usize = 1024 * 1024;
@@ -255,8 +255,7 @@ async fn stores(toml: &str) -> Stores {
             &metrics,
         ))),
         eu: FaultyStore::new(S3Store::new(s3_client(
-            &base, s3, &eu.region, None, &timeouts,
-            &metrics,
+            &base, s3, &eu.region, None, &timeouts, &metrics,
         ))),
         dr: FaultyStore::new(S3Store::new(s3_client(
             &base,

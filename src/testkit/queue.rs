@@ -26,7 +26,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{DeleteFailure, Message, MessageSource, QueueError, Receipt};
+use crate::queue::{DeleteFailure, Message, MessageSource, QueueError, Receipt};
 
 /// SQS's longest visibility timeout: 12 hours.
 const MAX_VISIBILITY_SECS: i32 = 43_200;

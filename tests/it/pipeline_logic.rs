@@ -8,27 +8,21 @@ use std::time::{Duration, Instant};
 use s3_replicator::config::{RuleConfig, TargetConfig};
 use s3_replicator::daemon::{run, Settings};
 use s3_replicator::pipeline::{Pipeline, Verdict};
-use s3_replicator::publish::memory::MemoryPublisher;
-use s3_replicator::queue::memory::MemoryQueue;
 use s3_replicator::queue::Message;
 use s3_replicator::replicate::{Replicator, Target};
 use s3_replicator::route::Router;
-use s3_replicator::store::memory::{MemoryStore, StoredObject};
 use s3_replicator::store::StoreErrorKind;
+use s3_replicator::testkit::memory::{MemoryStore, StoredObject};
+use s3_replicator::testkit::publisher::MemoryPublisher;
+use s3_replicator::testkit::queue::MemoryQueue;
 
 /// The deadline of one message's handling.
-#[path = "pipeline_logic/message_deadline.rs"]
 mod message_deadline;
 /// Partition re-checks that never spend the marker message's receive count.
-#[path = "pipeline_logic/partition_rechecks.rs"]
 mod partition_rechecks;
-/// The deterministic simulation, and its world.
-#[path = "sim/mod.rs"]
-mod sim;
-#[path = "pipeline_logic/simulation.rs"]
+/// The deterministic simulation's seeds (its world is `crate::sim`).
 mod simulation;
 /// Events whose source object does not exist.
-#[path = "pipeline_logic/source_missing.rs"]
 mod source_missing;
 
 fn target(name: &str, bucket: &str, store: MemoryStore) -> Target<MemoryStore> {
@@ -302,17 +296,15 @@ async fn unmatched_objects_and_test_events_are_acknowledged_without_completion()
     assert_eq!(
         world
             .pipeline
-            .counters
-            .unmatched
-            .load(std::sync::atomic::Ordering::Relaxed),
+            .metrics()
+            .counter(s3_replicator::metrics::EVENTS, &["unmatched"]),
         1
     );
     assert_eq!(
         world
             .pipeline
-            .counters
-            .test_events
-            .load(std::sync::atomic::Ordering::Relaxed),
+            .metrics()
+            .counter(s3_replicator::metrics::EVENTS, &["test_event"]),
         1
     );
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use s3_replicator::config::RuleConfig;
 use s3_replicator::daemon::{retry_delay, run_with_deadline, MessageDeadline};
 use s3_replicator::publish::AlertKind;
-use s3_replicator::queue::memory::MemoryQueue;
-use s3_replicator::store::memory::StoredObject;
+use s3_replicator::testkit::memory::StoredObject;
+use s3_replicator::testkit::queue::MemoryQueue;
 use tokio::time::Instant;
 
 const DEADLINE: Duration = Duration::from_secs(600);

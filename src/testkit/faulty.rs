@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{
+use crate::store::{
     CompletedPart, CopyRequest, ListPage, NewObject, ObjectHead, ObjectRef, ObjectStore, Operation,
     PartCopyRequest, StoreError, StoreErrorKind, Tag, UploadRef, Written,
 };
@@ -300,5 +300,4 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
         .await?;
         self.inner.abort_multipart_upload(upload).await
     }
-
 }

@@ -32,14 +32,14 @@ use s3_replicator::pipeline::Pipeline;
 use s3_replicator::publish::{
     Alert, CompletionEvent, PrefixCompletedEvent, PublishError, Publisher,
 };
-use s3_replicator::queue::memory::MemoryQueue;
 use s3_replicator::replicate::{Replicator, Target};
 use s3_replicator::route::Router;
-use s3_replicator::store::memory::{MemoryStore, StoredObject};
 use s3_replicator::store::{
     CompletedPart, CopyRequest, ListPage, NewObject, ObjectHead, ObjectRef, ObjectStore, Operation,
     PartCopyRequest, StoreError, StoreErrorKind, Tag, UploadRef, WriteCondition, Written,
 };
+use s3_replicator::testkit::memory::{MemoryStore, StoredObject};
+use s3_replicator::testkit::queue::MemoryQueue;
 use s3_replicator::transfer::Limits;
 use tokio::time::Instant;
 
@@ -435,7 +435,6 @@ impl ObjectStore for SimStore {
         // Aborts are what cleans up: faults here would only test the lifecycle rule.
         self.inner.abort_multipart_upload(upload).await
     }
-
 }
 
 // ---------------------------------------------------------------------------------------------

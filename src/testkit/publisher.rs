@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::{Alert, CompletionEvent, PrefixCompletedEvent, PublishError, Publisher};
+use crate::publish::{Alert, CompletionEvent, PrefixCompletedEvent, PublishError, Publisher};
 
 #[derive(Debug, Clone, Default)]
 pub struct MemoryPublisher {

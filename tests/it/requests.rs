@@ -4,7 +4,7 @@
 //! The daemon records into a registry of its own, so other tests running alongside in this
 //! process add nothing to its counts.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

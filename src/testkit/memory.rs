@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 
-use super::{
+use crate::store::{
     md5_hex, unquote_etag, Checksum, ChecksumAlgorithm, CompletedPart, ContentHeaders, CopyRequest,
     ListPage, Listed, NewObject, ObjectHead, ObjectRef, ObjectStore, Operation, PartCopyRequest,
     StoreError, StoreErrorKind, Tag, UploadRef, WriteCondition, Written,
@@ -739,5 +739,4 @@ impl ObjectStore for MemoryStore {
         world.uploads.remove(&upload.upload_id);
         Ok(())
     }
-
 }

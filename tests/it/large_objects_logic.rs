@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use s3_replicator::config::{CopyMode, TargetConfig};
 use s3_replicator::event::ObjectCreated;
-use s3_replicator::transfer::Method;
 use s3_replicator::replicate::{Outcome, Replicator, Target};
-use s3_replicator::store::faulty::FaultyStore;
-use s3_replicator::store::memory::{MemoryStore, StoredObject};
 use s3_replicator::store::{ContentHeaders, Operation, StoreErrorKind, Tag};
+use s3_replicator::testkit::faulty::FaultyStore;
+use s3_replicator::testkit::memory::{MemoryStore, StoredObject};
 use s3_replicator::transfer::Limits;
+use s3_replicator::transfer::Method;
 
 const MIB: u64 = 1024 * 1024;
 type Store = FaultyStore<MemoryStore>;

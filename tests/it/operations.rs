@@ -1,12 +1,10 @@
 //! Operating the daemon: /healthz, /readyz, /metrics while objects replicate, JSON logs of the
 //! real binary, and its `healthcheck` subcommand.
 
-mod common;
+use crate::common;
 /// FIFO completion topics: deduplication IDs per write.
-#[path = "operations/fifo.rs"]
 mod fifo;
 /// The health server's limits and its generic /readyz reason.
-#[path = "operations/health_server.rs"]
 mod health_server;
 
 use std::io::{BufRead, BufReader};
@@ -49,7 +47,10 @@ async fn healthz_metrics_and_unknown_routes_answer() {
     // OpenMetrics text: the gauges are there from the start; families with labels appear
     // with their first series (see metrics_move_as_objects_replicate).
     for name in [metrics::MESSAGES_IN_FLIGHT, metrics::BYTES_IN_FLIGHT] {
-        assert!(page.contains(&format!("# TYPE {name} gauge\n")), "{name}:\n{page}");
+        assert!(
+            page.contains(&format!("# TYPE {name} gauge\n")),
+            "{name}:\n{page}"
+        );
     }
     assert!(page.ends_with("# EOF\n"), "{page}");
     assert_eq!(http_get(addr, "/nope").await.0, 404);

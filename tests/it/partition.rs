@@ -1,6 +1,6 @@
 //! Partition completion against the emulator: a `_SUCCESS` marker closes its prefix.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -44,7 +44,9 @@ fn local() -> SocketAddr {
 
 #[tokio::test]
 async fn connections_beyond_the_cap_wait_until_idle_ones_are_cut() {
-    let server = start_with_limits(local(), Ready, Default::default(), limits(4)).await.unwrap();
+    let server = start_with_limits(local(), Ready, Default::default(), limits(4))
+        .await
+        .unwrap();
     let addr = server.local_addr();
     // Four clients connect and say nothing: every slot is taken.
     let mut idle = Vec::new();
@@ -123,7 +125,9 @@ async fn a_client_that_never_takes_its_response_is_cut_at_the_write_timeout() {
 
 #[tokio::test]
 async fn readiness_failures_answer_a_generic_reason_and_keep_the_details_out() {
-    let server = start_with_limits(local(), Denied, Default::default(), limits(4)).await.unwrap();
+    let server = start_with_limits(local(), Denied, Default::default(), limits(4))
+        .await
+        .unwrap();
     let (status, body) =
         tokio::time::timeout(Duration::from_secs(10), get(server.local_addr(), "/readyz"))
             .await
