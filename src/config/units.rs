@@ -236,14 +236,31 @@ pub(super) fn parse_secs(input: &str) -> Result<u64, String> {
     Ok(duration.as_secs())
 }
 
+/// The integer types of the duration keys: `u64`, and `i32` for the two SQS settings whose
+/// API type it is.
+pub(super) trait Seconds: TryFrom<i128> + fmt::Display {
+    /// The most seconds the type holds.
+    const MAX: Self;
+}
+
+impl Seconds for u64 {
+    const MAX: Self = u64::MAX;
+}
+
+impl Seconds for i32 {
+    const MAX: Self = i32::MAX;
+}
+
 /// `deserialize_with` for the duration keys (`…_secs`): an integer keeps its meaning (seconds),
-/// a string goes through [`parse_secs`]. Deserializes into the field's integer type (`u64`,
-/// `i32`); a value out of its range is an error naming the value.
+/// a string goes through [`parse_secs`]. Deserializes into the field's integer type; a value out
+/// of its range is an error naming the value (never wrapped or saturated).
 pub(super) fn secs<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
-    T: TryFrom<i128>,
+    T: Seconds,
 {
+    use serde::de::{Error as _, Unexpected};
+
     struct Visitor;
 
     impl serde::de::Visitor<'_> for Visitor {
@@ -267,11 +284,15 @@ where
     }
 
     let value = deserializer.deserialize_any(Visitor)?;
-    T::try_from(value).map_err(|_| {
-        let unexpected = match i64::try_from(value) {
-            Ok(v) if v < 0 => serde::de::Unexpected::Signed(v),
-            _ => serde::de::Unexpected::Unsigned(u64::try_from(value).unwrap_or(u64::MAX)),
-        };
-        serde::de::Error::invalid_value(unexpected, &"a number of seconds in this key's range")
+    T::try_from(value).map_err(|_| match (i64::try_from(value), u64::try_from(value)) {
+        (Ok(v), _) if v < 0 => {
+            D::Error::invalid_value(Unexpected::Signed(v), &"a number of seconds, not negative")
+        }
+        (_, Ok(v)) => D::Error::invalid_value(
+            Unexpected::Unsigned(v),
+            &format!("at most {} seconds", T::MAX).as_str(),
+        ),
+        // The visitor only yields values of an i64 or a u64.
+        _ => D::Error::custom(format!("{value} seconds is out of range")),
     })
 }

@@ -3,6 +3,7 @@
 //! process environment.
 
 mod describe;
+mod durations;
 mod load;
 mod operations;
 mod timeouts;

@@ -111,3 +111,22 @@ fn byte_size_in_toml_as_integer_or_string_and_serializes_as_text() {
     let value = figment::value::Value::serialize(ByteSize::mib(64)).unwrap();
     assert_eq!(value.as_str(), Some("64 MiB"));
 }
+
+#[test]
+fn byte_size_fractions_are_exact_and_short_units_are_refused() {
+    // Where a float-based parser (the `bytesize` crate's) is one byte short or accepts more.
+    for (text, bytes) in [
+        ("1.001 KB", 1_001),
+        ("4.35 MB", 4_350_000),
+        ("0.125 KiB", 128),
+        ("1.999 GB", 1_999_000_000),
+    ] {
+        assert_eq!(text.parse::<ByteSize>(), Ok(ByteSize(bytes)), "{text}");
+    }
+    for text in ["1.1 MiB", "64m", "64 k", "1Ki", "18446744073709551616 GiB"] {
+        assert!(
+            text.parse::<ByteSize>().is_err(),
+            "{text:?} should not parse"
+        );
+    }
+}
