@@ -14,6 +14,10 @@
 //! before routing data to it, or park one while a rule is switched off. `describe` lists such
 //! targets so that they are visible in `check-config`.
 //!
+//! Sizes are exact (`"64 MiB"`, `"1.5 GiB"`, `"512 KB"`, integers of bytes: [`ByteSize`]);
+//! durations, the keys ending in `_secs`, are whole seconds given as an integer or with units
+//! (`"90s"`, `"15m"`, `"1h 30m"`).
+//!
 //! One file per concept; every item is re-exported here, so callers name `crate::config::X`:
 //! - `schema`: the tables as types, with their defaults (`Config`, `QueueConfig`, `TargetConfig`,
 //!   `RuleConfig`, …);
