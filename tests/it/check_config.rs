@@ -88,3 +88,45 @@ fn a_missing_file_is_refused_with_its_path() {
         stderr(&output)
     );
 }
+
+#[test]
+fn durations_with_units_are_printed_in_seconds() {
+    let output = check_config(&fixture("durations.toml"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for expected in [
+        "visibility_timeout_secs: 900\n",
+        "shutdown_timeout_secs:   20\n",
+        "alert window_secs:       600\n",
+        "request_secs:            45 ",
+        "transfer_secs:           1800 ",
+        "message_deadline_secs:   5400\n",
+        "alert after 7200 s",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected:?} missing from:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_duration_in_the_environment_names_the_field_and_the_variable() {
+    let output = Command::new(env!("CARGO_BIN_EXE_s3-replicator"))
+        .args(["check-config", "--config"])
+        .arg(fixture("durations.toml"))
+        .env_remove("S3R_CONFIG")
+        .env("S3R_TIMEOUTS__REQUEST_SECS", "soon")
+        .output()
+        .expect("run s3-replicator");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("timeouts.request_secs: invalid duration \"soon\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("environment variable S3R_TIMEOUTS__REQUEST_SECS"),
+        "{err}"
+    );
+}
