@@ -15,6 +15,7 @@ mod common;
 mod sim;
 
 mod check_config;
+mod layers;
 mod large_objects_logic;
 mod pipeline_logic;
 
