@@ -139,18 +139,16 @@ pub async fn run_with_deadline<Q, S, P>(
     ));
     // Overrun alerts are the daemon's own (the pipeline never sees the handling it lost).
     let overruns = Arc::new(Alerter::new(deadline.alert_window).with_metrics(Arc::clone(&metrics)));
-    let alert_flusher = tokio::spawn({
-        let pipeline = Arc::clone(&pipeline);
-        let overruns = Arc::clone(&overruns);
-        async move {
-            loop {
-                tokio::time::sleep(ALERT_FLUSH_EVERY).await;
-                pipeline.flush_alerts(false).await;
-                overruns.flush_due(pipeline.publisher(), false).await;
-            }
-        }
-    });
-    let in_flight: InFlight = Arc::default();
+    let alert_flusher = tokio::spawn(flush_alerts(Arc::clone(&pipeline), Arc::clone(&overruns)));
+    let shared = Shared {
+        queue: Arc::clone(&queue),
+        pipeline: Arc::clone(&pipeline),
+        in_flight: InFlight::default(),
+        done: done_tx,
+        settings,
+        deadline: deadline.after,
+        overruns: Arc::clone(&overruns),
+    };
     let mut handlers = JoinSet::new();
     let mut receives: JoinSet<Received> = JoinSet::new();
     let mut backoff = RECEIVE_BACKOFF_MIN;
@@ -191,56 +189,77 @@ pub async fn run_with_deadline<Q, S, P>(
                         continue;
                     }
                 };
-                for message in messages {
-                    // The receive asked for no more messages than `slots` holds; a queue
-                    // answering with more (it must not) would still wait here for room.
-                    let permit = match slots.split(1) {
-                        Some(permit) => permit,
-                        None => match Arc::clone(&permits).acquire_owned().await {
-                            Ok(permit) => permit,
-                            Err(_) => break,
-                        },
-                    };
-                    spawn_handler(
-                        &mut handlers,
-                        &queue,
-                        &pipeline,
-                        &in_flight,
-                        &done_tx,
-                        settings,
-                        (deadline.after, &overruns),
-                        message,
-                        permit,
-                    );
-                }
+                dispatch(&mut handlers, &shared, &permits, &mut slots, messages).await;
             }
             // Wait for room before asking for work: messages received without a free slot would
             // sit invisible while their visibility timeout runs down. Slots a receive does not
             // fill are given back when they are dropped.
             permit = Arc::clone(&permits).acquire_owned(), if receives.len() < max_receives => {
                 let Ok(slots) = permit else { break };
-                let queue = Arc::clone(&queue);
-                let permits = Arc::clone(&permits);
-                let stopping = Arc::clone(&stopping);
-                // The receive runs as a task of its own, so that a shutdown does not drop
-                // messages it is already handing out: they are released below instead of
-                // waiting out their visibility.
-                receives.spawn(async move {
-                    let mut slots = slots;
-                    gather(&permits, &mut slots, batch).await;
-                    if stopping.load(std::sync::atomic::Ordering::SeqCst) {
-                        return (slots, Ok(Vec::new()));
-                    }
-                    let max = slots.num_permits() as i32;
-                    let received = queue
-                        .receive(max, settings.wait_time_secs, settings.visibility_timeout_secs)
-                        .await;
-                    (slots, received)
-                });
+                receives.spawn(receive(
+                    Arc::clone(&queue),
+                    Arc::clone(&permits),
+                    Arc::clone(&stopping),
+                    slots,
+                    batch,
+                    settings,
+                ));
             }
         }
     }
     stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+    let Shared {
+        in_flight, done, ..
+    } = shared;
+    shut_down(ShutDown {
+        queue,
+        pipeline,
+        settings,
+        handlers,
+        receives,
+        in_flight,
+        done,
+        deleter,
+        alert_flusher,
+        overruns,
+    })
+    .await;
+}
+
+/// What the loop leaves to the shutdown.
+struct ShutDown<Q, S, P> {
+    queue: Arc<Q>,
+    pipeline: Arc<Pipeline<S, P>>,
+    settings: Settings,
+    handlers: JoinSet<()>,
+    receives: JoinSet<Received>,
+    in_flight: InFlight,
+    done: mpsc::Sender<Receipt>,
+    deleter: tokio::task::JoinHandle<()>,
+    alert_flusher: tokio::task::JoinHandle<()>,
+    overruns: Arc<Alerter>,
+}
+
+/// Lets in-flight messages finish within `settings.shutdown_timeout`, hands back what a
+/// pending receive brought and what did not finish, waits for the deletes, flushes alerts.
+async fn shut_down<Q, S, P>(stop: ShutDown<Q, S, P>)
+where
+    Q: MessageSource,
+    S: ObjectStore,
+    P: Publisher,
+{
+    let ShutDown {
+        queue,
+        pipeline,
+        settings,
+        mut handlers,
+        mut receives,
+        in_flight,
+        done,
+        deleter,
+        alert_flusher,
+        overruns,
+    } = stop;
 
     info!(
         message = "Shutting down: waiting for in-flight messages.",
@@ -275,7 +294,7 @@ pub async fn run_with_deadline<Q, S, P>(
     for (id, receipt_handle) in unfinished {
         release(queue.as_ref(), &id, &receipt_handle).await;
     }
-    drop(done_tx);
+    drop(done);
     if deleter.await.is_err() {
         error!(message = "The deleter task panicked; undeleted messages will be redelivered.");
     }
@@ -285,19 +304,92 @@ pub async fn run_with_deadline<Q, S, P>(
     info!(message = "Daemon stopped.", drained);
 }
 
+/// One receive, as a task of its own so that a shutdown does not drop messages it is already
+/// handing out (they are released instead of waiting out their visibility): it first gathers
+/// up to `batch` slots, then asks for as many messages as it holds slots.
+async fn receive<Q: MessageSource>(
+    queue: Arc<Q>,
+    permits: Arc<Semaphore>,
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+    mut slots: OwnedSemaphorePermit,
+    batch: usize,
+    settings: Settings,
+) -> Received {
+    gather(&permits, &mut slots, batch).await;
+    if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+        return (slots, Ok(Vec::new()));
+    }
+    let max = slots.num_permits() as i32;
+    let received = queue
+        .receive(
+            max,
+            settings.wait_time_secs,
+            settings.visibility_timeout_secs,
+        )
+        .await;
+    (slots, received)
+}
+
+/// Sends the summaries of alert windows that ended, every [`ALERT_FLUSH_EVERY`], until aborted.
+async fn flush_alerts<S: ObjectStore, P: Publisher>(
+    pipeline: Arc<Pipeline<S, P>>,
+    overruns: Arc<Alerter>,
+) {
+    loop {
+        tokio::time::sleep(ALERT_FLUSH_EVERY).await;
+        pipeline.flush_alerts(false).await;
+        overruns.flush_due(pipeline.publisher(), false).await;
+    }
+}
+
+/// Hands each received message to a handler of its own, on a slot of `slots`.
+async fn dispatch<Q, S, P>(
+    handlers: &mut JoinSet<()>,
+    shared: &Shared<Q, S, P>,
+    permits: &Arc<Semaphore>,
+    slots: &mut OwnedSemaphorePermit,
+    messages: Vec<Message>,
+) where
+    Q: MessageSource,
+    S: ObjectStore,
+    P: Publisher,
+{
+    for message in messages {
+        // The receive asked for no more messages than `slots` holds; a queue answering with
+        // more (it must not) would still wait here for room.
+        let permit = match slots.split(1) {
+            Some(permit) => permit,
+            None => match Arc::clone(permits).acquire_owned().await {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+        };
+        spawn_handler(handlers, shared, message, permit);
+    }
+}
+
 /// What a receive task gives back: the slots it held, and the messages or the error.
 type Received = (OwnedSemaphorePermit, Result<Vec<Message>, QueueError>);
 
+/// What every message handler of one run shares.
+struct Shared<Q, S, P> {
+    queue: Arc<Q>,
+    pipeline: Arc<Pipeline<S, P>>,
+    /// Messages being handled: id → receipt handle, handed back at shutdown.
+    in_flight: InFlight,
+    /// Finished messages, to the deleter.
+    done: mpsc::Sender<Receipt>,
+    settings: Settings,
+    /// How long one message's handling may take.
+    deadline: Duration,
+    /// Overrun alerts are the daemon's own (the pipeline never sees the handling it lost).
+    overruns: Arc<Alerter>,
+}
+
 /// Handles `message` in a task of its own, holding `permit` (its slot) until it is done.
-#[allow(clippy::too_many_arguments)]
 fn spawn_handler<Q, S, P>(
     handlers: &mut JoinSet<()>,
-    queue: &Arc<Q>,
-    pipeline: &Arc<Pipeline<S, P>>,
-    in_flight: &InFlight,
-    done_tx: &mpsc::Sender<Receipt>,
-    settings: Settings,
-    (deadline, overruns): (Duration, &Arc<Alerter>),
+    shared: &Shared<Q, S, P>,
     message: Message,
     permit: OwnedSemaphorePermit,
 ) where
@@ -305,10 +397,20 @@ fn spawn_handler<Q, S, P>(
     S: ObjectStore,
     P: Publisher,
 {
+    let Shared {
+        queue,
+        pipeline,
+        in_flight,
+        done,
+        settings,
+        deadline,
+        overruns,
+    } = shared;
+    let (settings, deadline) = (*settings, *deadline);
     lock(in_flight).insert(message.id.clone(), message.receipt_handle.clone());
     let pipeline = Arc::clone(pipeline);
     let queue = Arc::clone(queue);
-    let done = done_tx.clone();
+    let done = done.clone();
     let in_flight = Arc::clone(in_flight);
     let overruns = Arc::clone(overruns);
     // Keeps the message invisible while its copies run; stopped as soon as it is handled,

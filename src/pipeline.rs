@@ -73,6 +73,28 @@ fn alert_kind(error: &crate::store::StoreError, default: AlertKind) -> AlertKind
     }
 }
 
+const COMPLETION_UNPUBLISHED_ACTION: &str = "Check that the completion topic exists and that the \
+    daemon may sns:Publish to it (and use its KMS key, if encrypted). The message will be retried; \
+    the copies are already in place.";
+
+/// One object of one message under one rule: what every alert about it names.
+#[derive(Clone, Copy)]
+struct Handling<'a> {
+    message: &'a Message,
+    object: &'a ObjectCreated,
+    rule: &'a RuleConfig,
+}
+
+impl Handling<'_> {
+    /// An alert of `kind` about this object, naming its rule, source and message.
+    fn alert(&self, kind: AlertKind, what: impl Into<String>, action: impl Into<String>) -> Alert {
+        Alert::new(kind, what, action)
+            .rule(&self.rule.name)
+            .source(AlertObject::from_event(self.object))
+            .message_id(&self.message.id)
+    }
+}
+
 /// Why a completion was not announced.
 enum Announce {
     /// The topic refused it.
@@ -262,70 +284,22 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             matched = true;
             let outcome = self.replicator.replicate(object, &rule.targets).await;
             outcome.record(&self.metrics);
-            match outcome {
+            let at = Handling {
+                message,
+                object,
+                rule,
+            };
+            let this = match outcome {
                 Outcome::Replicated { source, targets } => {
-                    let event = CompletionEvent::new(&rule.name, source, targets);
-                    let published = self.announce(&event).await;
-                    let published = match published {
-                        Err(Announce::Moved(reason)) => {
-                            // A replica changed while the announcement waited for its retry (a
-                            // newer write, or someone else's): announce nothing now, and decide
-                            // again from the start on the redelivery — superseded if the source
-                            // moved on, else the targets are proven or written again.
-                            warn!(message = "A target changed while the completion was retried; handing the message back to decide again.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
-                            verdict = verdict.worst(Verdict::Retry);
-                            continue;
-                        }
-                        Err(Announce::Check(e)) => Err(PublishError {
-                            topic_arn: String::new(),
-                            message: format!("the targets could not be read again before retrying the completion: {e}"),
-                            transient: e.disposition() == Disposition::Retry,
-                        }),
-                        Err(Announce::Publish(e)) => Err(e),
-                        Ok(()) => Ok(()),
-                    };
-                    match published {
-                        Ok(()) => {
-                            self.metrics.record_event("completed");
-                            self.metrics
-                                .record_completion(&event.rule, event.latency_ms);
-                            info!(message = "Completion published.", rule = %rule.name, bucket = %object.bucket, key = %object.key, latency_ms = event.latency_ms);
-                            if rule.is_marker(&object.key) {
-                                verdict = verdict.worst(
-                                    self.complete_partition(message, object, rule, None).await,
-                                );
-                            }
-                        }
-                        Err(e) => {
-                            // Every target holds the object; only the announcement is missing.
-                            // The redelivery publishes it (the copies are then found present).
-                            error!(message = "Completion could not be published.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e);
-                            let disposition = if e.transient {
-                                Disposition::Retry
-                            } else {
-                                Disposition::Fail
-                            };
-                            if !crate::bug!(AckWithoutCompletion) {
-                                verdict = verdict.worst(Verdict::of(disposition));
-                            }
-                            if Self::alerts_on(message, disposition) {
-                                self.alert(
-                                    Alert::new(AlertKind::CompletionUnpublished, e.to_string(),
-                                        "Check that the completion topic exists and that the daemon may sns:Publish to it (and use its KMS key, if encrypted). The message will be retried; the copies are already in place.")
-                                        .rule(&rule.name)
-                                        .source(AlertObject::from_event(object))
-                                        .message_id(&message.id),
-                                )
-                                .await;
-                            }
-                        }
-                    }
+                    self.replicated(&at, CompletionEvent::new(&rule.name, source, targets))
+                        .await
                 }
                 Outcome::Superseded { reason } => {
                     // A newer event for this key exists and does the work; a completion for this
                     // older version would announce bytes the targets no longer hold.
                     self.metrics.record_event("superseded");
                     info!(message = "Event superseded; nothing to replicate.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
+                    Verdict::Delete
                 }
                 Outcome::SourceMissing { reason } => {
                     // Not an overwrite (that is a 412 on If-Match, superseded above): the object
@@ -334,66 +308,114 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     self.metrics.record_event("source_missing");
                     self.metrics.record_source_missing(&rule.name);
                     warn!(message = "Source object does not exist; nothing to replicate.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
-                    self.alert(
-                        Alert::new(AlertKind::SourceMissing, reason, SOURCE_MISSING_ACTION)
-                            .rule(&rule.name)
-                            .source(AlertObject::from_event(object))
-                            .message_id(&message.id),
-                    )
-                    .await;
+                    self.alert(at.alert(AlertKind::SourceMissing, reason, SOURCE_MISSING_ACTION))
+                        .await;
+                    Verdict::Delete
                 }
                 Outcome::SourceFailed(e) => {
                     let disposition = e.disposition();
-                    verdict = verdict.worst(Verdict::of(disposition));
                     self.metrics.record_event("failed");
                     error!(message = "Source could not be read.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e, %disposition);
                     if Self::alerts_on(message, disposition) {
-                        self.alert(
-                            Alert::new(
-                                alert_kind(&e, AlertKind::SourceUnreadable),
-                                e.to_string(),
-                                e.advice(),
-                            )
-                            .rule(&rule.name)
-                            .source(AlertObject::from_event(object))
-                            .message_id(&message.id),
-                        )
-                        .await;
+                        let kind = alert_kind(&e, AlertKind::SourceUnreadable);
+                        self.alert(at.alert(kind, e.to_string(), e.advice())).await;
                     }
+                    Verdict::of(disposition)
                 }
                 Outcome::TargetsFailed { succeeded, failed } => {
                     self.metrics.record_event("failed");
+                    let mut this = Verdict::Delete;
                     for failure in failed {
                         let disposition = failure.error.disposition();
-                        verdict = verdict.worst(Verdict::of(disposition));
+                        this = this.worst(Verdict::of(disposition));
                         error!(message = "Copy failed.", rule = %rule.name, target = %failure.target, bucket = %object.bucket, key = %object.key, error = %failure.error, %disposition, targets_written = succeeded.len());
                         if Self::alerts_on(message, disposition) {
-                            self.alert(
-                                Alert::new(
-                                    alert_kind(&failure.error, AlertKind::CopyFailed),
-                                    failure.error.to_string(),
-                                    failure.error.advice(),
-                                )
-                                .rule(&rule.name)
-                                .source(AlertObject::from_event(object))
+                            let kind = alert_kind(&failure.error, AlertKind::CopyFailed);
+                            let alert = at
+                                .alert(kind, failure.error.to_string(), failure.error.advice())
                                 .target(AlertTarget {
                                     name: failure.target.clone(),
                                     bucket: failure.bucket.clone(),
                                     region: failure.region.clone(),
-                                })
-                                .message_id(&message.id),
-                            )
-                            .await;
+                                });
+                            self.alert(alert).await;
                         }
                     }
+                    this
                 }
-            }
+            };
+            verdict = verdict.worst(this);
         }
         if !matched {
             self.metrics.record_event("unmatched");
             info!(message = "No rule matches; object ignored.", bucket = %object.bucket, key = %object.key);
         }
         verdict
+    }
+
+    /// Every target of `at.rule` holds the object: announce it (and close its partition when
+    /// it is a marker), or say why the message must come back.
+    async fn replicated(&self, at: &Handling<'_>, event: CompletionEvent) -> Verdict {
+        let Handling {
+            message,
+            object,
+            rule,
+        } = *at;
+        let published = match self.announce(&event).await {
+            Err(Announce::Moved(reason)) => {
+                // A replica changed while the announcement waited for its retry (a newer write,
+                // or someone else's): announce nothing now, and decide again from the start on
+                // the redelivery — superseded if the source moved on, else the targets are
+                // proven or written again.
+                warn!(message = "A target changed while the completion was retried; handing the message back to decide again.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
+                return Verdict::Retry;
+            }
+            Err(Announce::Check(e)) => Err(PublishError {
+                topic_arn: String::new(),
+                message: format!(
+                    "the targets could not be read again before retrying the completion: {e}"
+                ),
+                transient: e.disposition() == Disposition::Retry,
+            }),
+            Err(Announce::Publish(e)) => Err(e),
+            Ok(()) => Ok(()),
+        };
+        match published {
+            Ok(()) => {
+                self.metrics.record_event("completed");
+                self.metrics
+                    .record_completion(&event.rule, event.latency_ms);
+                info!(message = "Completion published.", rule = %rule.name, bucket = %object.bucket, key = %object.key, latency_ms = event.latency_ms);
+                if rule.is_marker(&object.key) {
+                    self.complete_partition(message, object, rule, None).await
+                } else {
+                    Verdict::Delete
+                }
+            }
+            Err(e) => {
+                // Every target holds the object; only the announcement is missing. The
+                // redelivery publishes it (the copies are then found present).
+                error!(message = "Completion could not be published.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e);
+                let disposition = if e.transient {
+                    Disposition::Retry
+                } else {
+                    Disposition::Fail
+                };
+                if Self::alerts_on(message, disposition) {
+                    self.alert(at.alert(
+                        AlertKind::CompletionUnpublished,
+                        e.to_string(),
+                        COMPLETION_UNPUBLISHED_ACTION,
+                    ))
+                    .await;
+                }
+                if crate::bug!(AckWithoutCompletion) {
+                    Verdict::Delete
+                } else {
+                    Verdict::of(disposition)
+                }
+            }
+        }
     }
 
     /// Publishes `event`, retrying passing failures; before each retry the targets are read

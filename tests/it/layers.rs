@@ -38,7 +38,9 @@ fn uses(text: &str) -> BTreeSet<String> {
     while let Some(line) = lines.next() {
         let code = line.trim_start();
         if code.starts_with("#[cfg(test)]")
-            && lines.peek().is_some_and(|l| l.trim_start().starts_with("mod tests"))
+            && lines
+                .peek()
+                .is_some_and(|l| l.trim_start().starts_with("mod tests"))
         {
             break;
         }
@@ -124,10 +126,9 @@ fn the_library_has_no_module_cycle() {
 
 #[test]
 fn the_design_document_draws_every_module() {
-    let design = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/design.md"),
-    )
-    .expect("docs/design.md");
+    let design =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/design.md"))
+            .expect("docs/design.md");
     let section = design
         .split("## Module layers")
         .nth(1)

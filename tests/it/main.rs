@@ -15,8 +15,8 @@ mod common;
 mod sim;
 
 mod check_config;
-mod layers;
 mod large_objects_logic;
+mod layers;
 mod pipeline_logic;
 
 #[cfg(feature = "emulator-tests")]
