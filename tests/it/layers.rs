@@ -31,7 +31,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The modules that `text` names through `crate::NAME`, before its unit tests.
+/// The modules that `text` names through `crate::NAME`, its unit-test module left out.
 fn uses(text: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     let mut lines = text.lines().peekable();
@@ -42,7 +42,15 @@ fn uses(text: &str) -> BTreeSet<String> {
                 .peek()
                 .is_some_and(|l| l.trim_start().starts_with("mod tests"))
         {
-            break;
+            // Skip the unit-test module: up to the brace that closes it.
+            let mut depth = 0i32;
+            for line in lines.by_ref() {
+                depth += line.matches('{').count() as i32 - line.matches('}').count() as i32;
+                if depth <= 0 && line.contains('}') {
+                    break;
+                }
+            }
+            continue;
         }
         if code.starts_with("//") {
             continue;
