@@ -24,6 +24,10 @@ use crate::transfer::{Job, Method};
 /// (412/409) before the message is handed back for later.
 const MAX_DECISIONS: usize = 4;
 
+/// The target of this file's log events: [`crate::replicate`]'s, which log filters and the
+/// log lines have always named.
+const LOG_TARGET: &str = "s3_replicator::replicate";
+
 impl<S: ObjectStore> Replicator<S> {
     /// Finds the target and what it holds at the replica's key now.
     pub(super) async fn replica(
@@ -114,7 +118,7 @@ impl<S: ObjectStore> Replicator<S> {
         for _ in 0..MAX_DECISIONS {
             match copy.decide(existing.as_ref()) {
                 Decision::Present => {
-                    debug!(message = "Target already holds this version.", target = %config.name, bucket = %config.bucket, key = %key);
+                    debug!(target: LOG_TARGET, message = "Target already holds this version.", target = %config.name, bucket = %config.bucket, key = %key);
                     let existing = existing.unwrap_or_default();
                     return TargetOutcome::Done(report(
                         existing.etag,
@@ -158,7 +162,7 @@ impl<S: ObjectStore> Replicator<S> {
             let e = match written {
                 Ok((written, method)) => {
                     let report = report(written.etag, written.version_id, method);
-                    info!(message = "Object replicated.", target = %config.name, bucket = %config.bucket, key = %key, method = ?method, duration_ms = report.duration_ms);
+                    info!(target: LOG_TARGET, message = "Object replicated.", target = %config.name, bucket = %config.bucket, key = %key, method = ?method, duration_ms = report.duration_ms);
                     return TargetOutcome::Done(report);
                 }
                 Err(e) => e,
@@ -192,7 +196,7 @@ impl<S: ObjectStore> Replicator<S> {
                 // The target is as it was: the failed condition was the copy source's.
                 return TargetOutcome::Superseded(source_changed(&e));
             }
-            warn!(message = "The target key changed under the write; reading it again.", target = %config.name, bucket = %config.bucket, key = %key, error = %e);
+            warn!(target: LOG_TARGET, message = "The target key changed under the write; reading it again.", target = %config.name, bucket = %config.bucket, key = %key, error = %e);
             existing = now;
         }
         fail(StoreError::new(
