@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use indicatif::{HumanDuration, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use tracing::info;
 
 /// Live counters, read by the progress reporter.
@@ -66,6 +66,8 @@ impl ProgressReport {
         if !self.bar.is_hidden() {
             update(&self.bar, &self.progress);
             self.bar.abandon();
+            // indicatif leaves the cursor at the end of the bar's line.
+            eprintln!();
         }
     }
 }
@@ -96,18 +98,27 @@ fn report_progress_to(progress: Arc<Progress>, target: ProgressDrawTarget) -> Pr
 /// The bar while the objects to do are still being counted: no length, so no ETA yet.
 const COUNTING: &str = "{pos} objects · {msg} copied · {rate} · ETA (counting…)";
 /// The bar once the count is known.
-const COUNTED: &str = "[{bar:25}] {pos}/{len} objects · {msg} copied · {rate} · ETA {eta}";
+const COUNTED: &str = "[{bar:20}] {pos}/{len} objects · {msg} copied · {rate} · ETA {left}";
 
 fn style(template: &'static str) -> ProgressStyle {
     ProgressStyle::with_template(template)
         .expect("a valid template")
         .progress_chars("=> ")
-        .with_key(
-            "rate",
-            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{:.0} obj/s", state.per_sec());
-            },
-        )
+        .with_key("rate", rate)
+        .with_key("left", left)
+}
+
+fn rate(state: &ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = write!(w, "{:.0} obj/s", state.per_sec());
+}
+
+/// indicatif's ETA, once there is a rate to base it on.
+fn left(state: &ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = if state.per_sec() > 0.0 {
+        write!(w, "{:#}", HumanDuration(state.eta()))
+    } else {
+        w.write_str("(counting…)")
+    };
 }
 
 /// Moves the bar to the counters; gives it its length and its ETA once the count is known.
