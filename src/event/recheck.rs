@@ -1,7 +1,8 @@
 //! The daemon's own message: "check this partition again".
 //!
 //! Where it sits: one of the wire formats of [`crate::event`], the only one the daemon writes
-//! as well as reads ([`crate::partition`] sends it through the queue with a delay).
+//! as well as reads: [`crate::pipeline`] sends it to the queue, with a delay, while a
+//! partition ([`crate::partition`]) is incomplete.
 
 use serde::Deserialize;
 use serde_json::Value;
