@@ -1,6 +1,6 @@
 //! s3-replicator: replicate every new S3 object to every configured target, then announce it.
 //!
-//! The modules follow the pipeline of DESIGN.md, top to bottom:
+//! The modules follow the pipeline of docs/design.md, top to bottom:
 //!
 //! - [`config`]   — the configuration file (figment: defaults → TOML → `S3R_…` environment) and its validation.
 //! - [`event`]    — decoding SQS message bodies: S3 events, SNS envelopes, EventBridge events, test events.
@@ -19,6 +19,7 @@
 //! - [`heartbeat`] — keeping a message invisible while its copies run.
 //! - [`aws`]      — SDK clients: endpoints, regions, assumed-role credentials, request counting.
 //! - [`error`]    — what the pipeline does about a failure (retry, alert, ignore).
+//! - [`timestamp`] — reading event times, writing the fixed millisecond form of every published one.
 //!
 //! Operating it:
 //!
@@ -65,6 +66,7 @@ pub mod store;
 mod test_http;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
+pub mod timestamp;
 pub mod transfer;
 pub mod verify;
 pub mod wiring;

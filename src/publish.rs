@@ -12,7 +12,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::truncate;
-use crate::event::{format_millis, serialize_millis_utc, ObjectCreated};
+use crate::event::ObjectCreated;
+use crate::timestamp::{format_millis, serialize_millis_utc};
 use crate::transfer::Method;
 
 /// Schema name of the completion event.
@@ -54,7 +55,7 @@ pub struct TargetReport {
     pub duration_ms: u64,
 }
 
-/// The completion event of DESIGN.md, one per source object and rule.
+/// The completion event (docs/design.md, "The completion event"), one per source object and rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CompletionEvent {
     pub schema: &'static str,

@@ -16,6 +16,9 @@ use bytes::Bytes;
 
 use crate::error::Disposition;
 
+mod digest;
+pub use digest::{md5_hex, multipart_etag, source_key_digest};
+
 /// Metadata key (after `x-amz-meta-`) recording the source ETag a replica was made from.
 pub const META_SOURCE_ETAG: &str = "s3r-source-etag";
 /// Metadata key recording the source version id a replica was made from (versioned sources).
@@ -33,40 +36,6 @@ pub const USER_METADATA_MAX: usize = 2048;
 /// The size S3 counts against [`USER_METADATA_MAX`].
 pub fn user_metadata_size(metadata: &BTreeMap<String, String>) -> usize {
     metadata.iter().map(|(k, v)| k.len() + v.len()).sum()
-}
-
-/// Lower-case hex of a digest.
-fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The MD5 of `bytes`, hex: the ETag S3 gives a single-part object without SSE-KMS.
-pub fn md5_hex(bytes: &[u8]) -> String {
-    use md5::Digest;
-    hex(&md5::Md5::digest(bytes))
-}
-
-/// The ETag S3 gives a multipart object (without SSE-KMS) of parts with these ETags: the MD5 of
-/// their binary MD5s, then `-` and the number of parts.
-pub fn multipart_etag<'a>(part_etags: impl IntoIterator<Item = &'a str>) -> String {
-    use md5::Digest;
-    let mut digest = md5::Md5::new();
-    let mut parts = 0;
-    for etag in part_etags {
-        let etag = unquote_etag(etag);
-        let bytes: Vec<u8> = (0..etag.len() / 2)
-            .filter_map(|i| u8::from_str_radix(etag.get(2 * i..2 * i + 2)?, 16).ok())
-            .collect();
-        digest.update(&bytes);
-        parts += 1;
-    }
-    format!("{}-{parts}", hex(&digest.finalize()))
-}
-
-/// The value of [`META_SOURCE_KEY_SHA256`] for `key`.
-pub fn source_key_digest(key: &str) -> String {
-    use sha2::Digest;
-    hex(&sha2::Sha256::digest(key.as_bytes()))
 }
 
 /// The precondition a write to a target carries: a compare-and-swap on what was read there.

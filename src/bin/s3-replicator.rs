@@ -256,8 +256,7 @@ fn backfill(
             None
         };
         let progress = std::sync::Arc::new(backfill::Progress::default());
-        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let reporter = backfill::report_progress(std::sync::Arc::clone(&progress), terminal);
+        let reporter = backfill::report_progress(std::sync::Arc::clone(&progress));
         let summary = backfill::run(
             &replicator,
             publisher.as_ref(),
@@ -269,10 +268,7 @@ fn backfill(
             },
         )
         .await;
-        reporter.abort();
-        if terminal {
-            eprintln!();
-        }
+        reporter.finish();
         summary
     });
     println!(

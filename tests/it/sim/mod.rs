@@ -901,7 +901,7 @@ impl World {
         let event_time = time::OffsetDateTime::UNIX_EPOCH
             + time::Duration::seconds(1_795_000_000)
             + time::Duration::milliseconds(elapsed.as_millis() as i64);
-        let event_time = s3_replicator::event::format_millis(event_time).expect("a time");
+        let event_time = s3_replicator::timestamp::format_millis(event_time).expect("a time");
         let event = s3_event(
             bucket,
             key,
