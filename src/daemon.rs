@@ -5,7 +5,7 @@
 //! free slots for, so that no message waits invisible in memory for one. Several receives are
 //! in flight at once (one per batch of `queue.max_messages` that fits in the concurrency): with
 //! one, the daemon could take no more than a batch per round trip, and a round trip to a busy
-//! SQS endpoint became its throughput limit (README, Performance). A receive that finds fewer
+//! SQS endpoint became its throughput limit (docs/performance.md). A receive that finds fewer
 //! free slots than a batch waits up to [`RECEIVE_GATHER`] for more, so that receives stay full.
 //! Finished messages go to one deleter task that groups them into `DeleteMessageBatch` calls,
 //! several of them in flight for the same reason.

@@ -260,8 +260,8 @@ pub struct TargetConfig {
     pub copy_mode: CopyMode,
     /// Every write carries a compare-and-swap on what was read at the key (`If-None-Match: *`
     /// when it was empty, `If-Match: <etag>` otherwise), so that two daemons never overwrite
-    /// each other blindly. `false` for a store that rejects conditional writes: weaker (README,
-    /// "Concurrent writers").
+    /// each other blindly. `false` for a store that rejects conditional writes: weaker
+    /// (docs/design.md, "Conditional writes").
     #[serde(default = "default_true")]
     pub conditional_writes: bool,
 }

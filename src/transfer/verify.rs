@@ -12,7 +12,7 @@
 //! records the source is the one the request replaced it with (S3 answers 200 with an ETag only
 //! for a write that took place). That is the common small-object copy, and the read-back would
 //! be one `HeadObject` in four of its requests: the benchmark's profile showed the daemon's CPU
-//! going almost entirely into the SDK's per-request work (README, Performance).
+//! going almost entirely into the SDK's per-request work (docs/performance.md).
 
 use tracing::debug;
 

@@ -16,7 +16,7 @@ use figment::providers::Env;
 
 use super::*;
 
-/// The DESIGN.md example as shipped in `config/example.toml`.
+/// The example configuration of docs/design.md, as shipped in `config/example.toml`.
 const EXAMPLE: &str = include_str!("../../../config/example.toml");
 
 fn write_toml(text: &str) -> tempfile::NamedTempFile {
