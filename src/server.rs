@@ -10,19 +10,31 @@
 //!   which fixes nothing.
 //! - `/metrics` — [`Metrics::render`], the OpenMetrics text format.
 //!
-//! A minimal HTTP/1.1 responder on tokio rather than a web framework or hyper: three GET routes,
-//! one request per connection, bodies of a few KiB. Connections are bounded in number
-//! ([`Limits::max_connections`]: further ones wait in the listen backlog until one ends, so a
-//! burst is served late rather than refused), reading in size and time, writing in time: a
-//! slow, idle or hostile client cannot hold a connection or memory for long.
+//! HTTP/1.1 through hyper's server connection, one request per connection (keep-alive off),
+//! bodies of a few KiB. Connections are bounded in number ([`Limits::max_connections`]:
+//! further ones wait in the listen backlog until one ends, so a burst is served late rather
+//! than refused), reading in size ([`MAX_REQUEST`]) and time (hyper's header read timeout),
+//! writing in time ([`WriteDeadline`]: hyper has no write timeout): a slow, idle or hostile
+//! client cannot hold a connection or memory for long.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, Semaphore};
+use tokio::time::Sleep;
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
@@ -189,6 +201,14 @@ pub async fn start_with_limits<R: Readiness>(
         cached: Mutex::new(None),
     });
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.read_timeout)
+        .max_header_size(MAX_REQUEST)
+        .keep_alive(false)
+        // The response head as before: `Content-Type`, `Content-Length`, `Connection`, no `Date`.
+        .title_case_headers(true)
+        .auto_date_header(false);
     let task = tokio::spawn(async move {
         loop {
             // A free slot first: until one is, further connections wait in the backlog.
@@ -198,9 +218,19 @@ pub async fn start_with_limits<R: Readiness>(
             match listener.accept().await {
                 Ok((stream, _)) => {
                     let state = Arc::clone(&state);
+                    let service = hyper::service::service_fn(move |request| {
+                        let state = Arc::clone(&state);
+                        async move { Ok::<_, Infallible>(respond(&state, &request).await) }
+                    });
+                    let io = TokioIo::new(WriteDeadline::new(stream, limits.write_timeout));
+                    let connection = http.serve_connection(io, service);
                     tokio::spawn(async move {
-                        if let Err(e) = respond(stream, &state, limits).await {
-                            debug!(message = "Health/metrics request ended early.", error = %e);
+                        match connection.await {
+                            // A client that sent no complete request in time is simply cut.
+                            Err(e) if !e.is_timeout() => {
+                                debug!(message = "Health/metrics request ended early.", error = %e);
+                            }
+                            _ => {}
                         }
                         drop(slot);
                     });
@@ -242,95 +272,131 @@ impl<R: Readiness> State<R> {
     }
 }
 
-async fn respond<R: Readiness>(
-    mut stream: TcpStream,
-    state: &State<R>,
-    limits: Limits,
-) -> std::io::Result<()> {
-    let head = match tokio::time::timeout(limits.read_timeout, read_head(&mut stream)).await {
-        Ok(head) => head?,
-        Err(_) => return Ok(()),
-    };
-    let request_line = head.lines().next().unwrap_or("");
-    let mut parts = request_line.split(' ');
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = target.split('?').next().unwrap_or("");
-    let (status, content_type, body) = match (method, path) {
-        ("GET" | "HEAD", "/healthz") => (200, "text/plain; charset=utf-8", "ok\n".to_owned()),
-        ("GET" | "HEAD", "/readyz") => match state.ready().await {
-            Ok(()) => (200, "text/plain; charset=utf-8", "ready\n".to_owned()),
-            Err(_) => (503, "text/plain; charset=utf-8", NOT_READY.to_owned()),
+/// The answer to one request (hyper leaves the body out for `HEAD`).
+async fn respond<R: Readiness, B>(state: &State<R>, request: &Request<B>) -> Response<Full<Bytes>> {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    let get = matches!(*request.method(), Method::GET | Method::HEAD);
+    let (status, content_type, body) = match (get, request.uri().path()) {
+        (false, _) => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            TEXT,
+            "only GET\n".to_owned(),
+        ),
+        (true, "/healthz") => (StatusCode::OK, TEXT, "ok\n".to_owned()),
+        (true, "/readyz") => match state.ready().await {
+            Ok(()) => (StatusCode::OK, TEXT, "ready\n".to_owned()),
+            Err(_) => (StatusCode::SERVICE_UNAVAILABLE, TEXT, NOT_READY.to_owned()),
         },
-        ("GET" | "HEAD", "/metrics") => (200, crate::metrics::CONTENT_TYPE, state.metrics.render()),
-        ("GET" | "HEAD", _) => (
-            404,
-            "text/plain; charset=utf-8",
+        (true, "/metrics") => (
+            StatusCode::OK,
+            crate::metrics::CONTENT_TYPE,
+            state.metrics.render(),
+        ),
+        (true, _) => (
+            StatusCode::NOT_FOUND,
+            TEXT,
             "not found; try /healthz, /readyz or /metrics\n".to_owned(),
         ),
-        _ => (405, "text/plain; charset=utf-8", "only GET\n".to_owned()),
     };
-    let reason = match status {
-        200 => "OK",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        _ => "Service Unavailable",
-    };
-    let mut response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    if method != "HEAD" {
-        response.push_str(&body);
+    let length = body.len();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// The socket of one connection with a deadline on writing: from the first byte of its response,
+/// a client has `limit` to take all of it (hyper's server has a header read timeout only).
+struct WriteDeadline {
+    stream: TcpStream,
+    limit: Duration,
+    deadline: Option<Pin<Box<Sleep>>>,
+}
+
+impl WriteDeadline {
+    fn new(stream: TcpStream, limit: Duration) -> Self {
+        Self {
+            stream,
+            limit,
+            deadline: None,
+        }
     }
-    let write = async {
-        stream.write_all(response.as_bytes()).await?;
-        stream.shutdown().await
-    };
-    match tokio::time::timeout(limits.write_timeout, write).await {
-        Ok(written) => written,
-        Err(_) => Err(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "the client did not take its response in time",
-        )),
+
+    /// Runs one write step: the deadline starts with the first, and a step still waiting for
+    /// the client once it has passed fails.
+    fn bounded<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        step: impl FnOnce(Pin<&mut TcpStream>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        let limit = self.limit;
+        let deadline = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match step(Pin::new(&mut self.stream), cx) {
+            Poll::Pending if deadline.as_mut().poll(cx).is_ready() => {
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client did not take its response in time",
+                )))
+            }
+            other => other,
+        }
     }
 }
 
-/// Reads until the blank line ending the request head, at most [`MAX_REQUEST`] bytes.
-async fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && !buf.windows(2).any(|w| w == b"\n\n") {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.len() > MAX_REQUEST {
-            break;
-        }
+impl AsyncRead for WriteDeadline {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
     }
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+impl AsyncWrite for WriteDeadline {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().bounded(cx, |s, cx| s.poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().bounded(cx, |s, cx| s.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().bounded(cx, |s, cx| s.poll_shutdown(cx))
+    }
 }
 
 /// A minimal HTTP GET: status code and body. Used by `s3-replicator healthcheck` (the image
 /// has no curl) and by the tests.
-pub async fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
-    let response = String::from_utf8_lossy(&response);
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {response:.80}")))?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+pub async fn get(addr: SocketAddr, path: &str) -> io::Result<(u16, String)> {
+    let stream = TcpStream::connect(addr).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(io::Error::other)?;
+    let request = Request::get(path)
+        .header(HOST, addr.to_string())
+        .header(CONNECTION, "close")
+        .body(Empty::<Bytes>::new())
+        .map_err(io::Error::other)?;
+    let exchange = async {
+        let response = sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok::<_, hyper::Error>((status, String::from_utf8_lossy(&body).into_owned()))
+    };
+    // The connection does the reading and writing; it ends with the response (`close`).
+    let (answer, _) = tokio::join!(exchange, connection);
+    answer.map_err(io::Error::other)
 }
 
 /// The address a local health check should connect to for `listen`: an unspecified IP
@@ -349,6 +415,99 @@ pub fn local_probe_addr(listen: &str) -> Option<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    struct Ready;
+
+    impl Readiness for Ready {
+        async fn check(&self) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    /// Sends `request` as is and reads the whole answer.
+    async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+            .await
+            .expect("the server closes the connection")
+            .unwrap();
+        String::from_utf8(answer).unwrap()
+    }
+
+    #[tokio::test]
+    async fn answers_keep_their_exact_form() {
+        let server = start_with(([127, 0, 0, 1], 0).into(), Ready, Default::default())
+            .await
+            .unwrap();
+        let addr = server.local_addr();
+        let text = "Content-Type: text/plain; charset=utf-8";
+        assert_eq!(
+            exchange(addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await,
+            format!(
+                "HTTP/1.1 200 OK\r\n{text}\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
+            )
+        );
+        // HEAD: the head GET would have, no body.
+        assert_eq!(
+            exchange(addr, b"HEAD /readyz?x=1 HTTP/1.1\r\nHost: x\r\n\r\n").await,
+            format!("HTTP/1.1 200 OK\r\n{text}\r\nContent-Length: 6\r\nConnection: close\r\n\r\n")
+        );
+        assert_eq!(
+            exchange(addr, b"DELETE /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await,
+            format!("HTTP/1.1 405 Method Not Allowed\r\n{text}\r\nContent-Length: 9\r\nConnection: close\r\n\r\nonly GET\n")
+        );
+        let missing = exchange(addr, b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(
+            missing.starts_with("HTTP/1.1 404 Not Found\r\n"),
+            "{missing}"
+        );
+        let metrics = exchange(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(
+            metrics.starts_with(&format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {}\r\n",
+                crate::metrics::CONTENT_TYPE
+            )),
+            "{metrics}"
+        );
+        // One request per connection: a second, pipelined request is not answered.
+        let two = exchange(
+            addr,
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
+        .await;
+        assert_eq!(two.matches("HTTP/1.1 200 OK").count(), 1, "{two}");
+    }
+
+    #[tokio::test]
+    async fn a_request_head_over_the_size_limit_is_refused() {
+        let server = start_with(([127, 0, 0, 1], 0).into(), Ready, Default::default())
+            .await
+            .unwrap();
+        let addr = server.local_addr();
+        let mut request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n".to_vec();
+        request.extend(format!("X-Filler: {}\r\n\r\n", "a".repeat(MAX_REQUEST)).bytes());
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        // The server may close while the rest is still being sent.
+        let _ = stream.write_all(&request).await;
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+            .await
+            .expect("the server closes the connection");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 431 "),
+            "a head of more than {MAX_REQUEST} B was read: {answer}"
+        );
+        // A head within the limit is served.
+        let mut request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n".to_vec();
+        request.extend(format!("X-Filler: {}\r\n\r\n", "a".repeat(MAX_REQUEST / 2)).bytes());
+        assert!(exchange(addr, &request)
+            .await
+            .starts_with("HTTP/1.1 200 OK\r\n"));
+    }
 
     #[test]
     fn probe_address_replaces_unspecified_ips() {

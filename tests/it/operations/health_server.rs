@@ -1,6 +1,7 @@
 //! The health and metrics server under clients that misbehave: idle connections beyond the
-//! cap, a client that never takes its response, and a readiness failure whose details must not
-//! reach the body. Small limits keep the waits short; every wait has an outer bound.
+//! cap, a request head that never ends, a client that never takes its response, and a
+//! readiness failure whose details must not reach the body. Small limits keep the waits short;
+//! every wait has an outer bound.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -77,6 +78,37 @@ async fn connections_beyond_the_cap_wait_until_idle_ones_are_cut() {
             .expect("an idle connection is closed");
         assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
     }
+}
+
+#[tokio::test]
+async fn a_client_that_trickles_its_request_is_cut_at_the_read_timeout() {
+    let server = start_with_limits(local(), Ready, Default::default(), limits(4))
+        .await
+        .unwrap();
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    // One header line every 100 ms, never the blank line: the connection is never idle, but
+    // the request head is never complete either.
+    let started = Instant::now();
+    let cut = loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Err(e) = stream.write_all(b"X-Slow: 1\r\n").await {
+            break e;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still sending after {:?}: the read timeout bounds the whole request head",
+            started.elapsed()
+        );
+    };
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1_000),
+        "cut after {waited:?}, before the read timeout: {cut}"
+    );
 }
 
 #[tokio::test]
