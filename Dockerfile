@@ -11,11 +11,13 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 
-# Dependencies first, in their own layer: a change to src/ does not rebuild them.
+# Dependencies first, in their own layer: a change to src/ does not rebuild them. The
+# workspace's other member (bench/) is needed as a manifest only: an empty placeholder.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src/bin \
+COPY bench/Cargo.toml bench/
+RUN mkdir -p src/bin bench/src \
     && echo 'fn main() {}' > src/bin/s3-replicator.rs \
-    && touch src/lib.rs \
+    && touch src/lib.rs bench/src/lib.rs \
     && cargo build --release --locked --bin s3-replicator \
     && rm -rf src
 

@@ -30,8 +30,8 @@ source scripts/lib/emulators.sh
 s3sfs_install
 awscli_install >&2
 rclone_check
-cargo build --quiet --release --example bench_copy
-copy="$root/target/release/examples/bench_copy"
+cargo build --quiet --release -p s3-replicator-bench --bin bench_copy
+copy="$root/target/release/bench_copy"
 
 rm -rf "$bench"
 mkdir -p "$bench/data"

@@ -10,7 +10,7 @@
 # 1. installs what is missing into gitignored places: LocalStack core (.venv-localstack/),
 #    s3s-fs (.tools/), awscli (.venv/); rclone is Debian's package;
 # 2. starts s3s-fs (S3) and LocalStack (SQS, SNS) on 127.0.0.1;
-# 3. `bench run` (examples/bench.rs): latency and its floor, the emulators' ceilings, throughput
+# 3. `bench run` (bench/src/bin/bench/): latency and its floor, the emulators' ceilings, throughput
 #    of the daemon (1 and 2 processes), rclone and `aws s3 sync`, requests per object;
 # 4. scripts/bench-large.sh for the large-object rows (BENCH_LARGE_GIB, default 1; 0 skips it);
 # 5. writes docs/bench/results.json and docs/bench/chart.png and prints the tables.
@@ -35,7 +35,10 @@ out="${BENCH_OUT:-docs/bench}"
 state=.bench
 
 echo "== build (release)"
-cargo build --release --quiet --bin s3-replicator --example bench --example bench_copy
+# The daemon as the image builds it; the harness (workspace member bench/) on its own, so that
+# its dependencies' features do not reach the daemon's build.
+cargo build --release --quiet --bin s3-replicator
+cargo build --release --quiet -p s3-replicator-bench --bin bench --bin bench_copy
 bin=target/release/s3-replicator
 if [[ "$mode" == profile ]]; then
   # The same optimisation with line tables ([profile.profiling]), so that perf can unwind.
@@ -75,7 +78,7 @@ echo "== S3: $BENCH_S3_EMULATOR on $S3SFS_URL; SQS and SNS: $BENCH_SQS_EMULATOR 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 
 if [[ "$mode" == profile ]]; then
-  target/release/examples/bench profile --sqs-sns "$LOCALSTACK_URL" --s3 "$S3SFS_URL" \
+  target/release/bench profile --sqs-sns "$LOCALSTACK_URL" --s3 "$S3SFS_URL" \
     --bin "$bin" --objects "$objects" --perf "$state/daemon.perf.data"
   report() { perf report -i "$state/daemon.perf.data" --stdio -g none --percent-limit 1.5 "$@" 2>/dev/null | grep -v -e '^#' -e '^$'; }
   echo "== the daemon's CPU samples by library (self time)"
@@ -85,7 +88,7 @@ if [[ "$mode" == profile ]]; then
   exit 0
 fi
 
-target/release/examples/bench run --sqs-sns "$LOCALSTACK_URL" --s3 "$S3SFS_URL" \
+target/release/bench run --sqs-sns "$LOCALSTACK_URL" --s3 "$S3SFS_URL" \
   --bin target/release/s3-replicator --aws .venv/bin/aws --rclone "$(command -v rclone)" \
   --objects "$objects" --latency-objects "$latency_objects" --latency-rate "$latency_rate" \
   --out "$out/results.json"
@@ -96,9 +99,9 @@ if [[ "$large_gib" != 0 ]]; then
   echo "== large objects: scripts/bench-large.sh ($large_gib GiB)"
   rows="$PWD/$state/large.jsonl"
   BENCH_SIZES_GIB="$large_gib" BENCH_JSON="$rows" scripts/bench-large.sh
-  target/release/examples/bench large --results "$out/results.json" --rows "$rows"
+  target/release/bench large --results "$out/results.json" --rows "$rows"
 fi
 
-target/release/examples/bench chart --results "$out/results.json" --png "$out/chart.png"
+target/release/bench chart --results "$out/results.json" --png "$out/chart.png"
 echo "== results: $out/results.json, chart: $out/chart.png"
-target/release/examples/bench table --results "$out/results.json"
+target/release/bench table --results "$out/results.json"

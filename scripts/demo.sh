@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 keep=false
 [[ "${1:-}" == "--keep" ]] && keep=true
 
-cargo build --bins --examples
+# The daemon, and local_stack from the workspace member bench/.
+cargo build --workspace --bins --examples
 
 endpoint="$(scripts/emulator.sh start)"
 echo "emulator: $endpoint"
@@ -19,7 +20,7 @@ echo "emulator: $endpoint"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
 
-target/debug/examples/local_stack setup --endpoint "$endpoint" --config config/local.toml
+target/debug/local_stack setup --endpoint "$endpoint" --config config/local.toml
 target/debug/s3-replicator check-config --config config/local.toml >/dev/null
 
 log=.emulator/daemon.log
@@ -44,7 +45,7 @@ done
 echo
 
 status=0
-target/debug/examples/local_stack upload --config config/local.toml || status=$?
+target/debug/local_stack upload --config config/local.toml || status=$?
 if $keep; then
   echo
   echo "left running: daemon (pid $daemon, log $log), emulator $endpoint, config config/local.toml"

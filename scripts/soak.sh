@@ -5,7 +5,8 @@
 # core in host mode, whose SQS keeps its speed at any queue depth (moto's slows down with depth),
 # installed into .venv-localstack/ on first use and started on 127.0.0.1 with a free port.
 #
-#   1. the local stack (examples/local_stack.rs setup, the same as the demo's and the tests');
+#   1. the local stack (`local_stack setup`, bench/src/bin/local_stack/, the same as the demo's
+#      and the tests');
 #   2. the backlog: 10,000 objects of 1 KiB uploaded with the bucket notification on, BEFORE the
 #      daemon starts; LocalStack delivers their ObjectCreated events to the event queue;
 #   3. the release build of the daemon, configured by the setup, drains it; its VmRSS is sampled
@@ -28,9 +29,11 @@ state=.soak
 source scripts/lib/emulators.sh
 
 echo "== build (release)"
-cargo build --release --quiet --bin s3-replicator --example local_stack
+# The daemon as the image builds it; the harness (workspace member bench/) on its own.
+cargo build --release --quiet --bin s3-replicator
+cargo build --release --quiet -p s3-replicator-bench --bin local_stack
 bin=target/release/s3-replicator
-stack=target/release/examples/local_stack
+stack=target/release/local_stack
 
 localstack_install
 

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo fmt --check
-cargo clippy --all-targets --features emulator-tests -- -D warnings
+cargo clippy --workspace --all-targets --features emulator-tests -- -D warnings
 scripts/check-terraform.sh   # terraform parses, checkov, the task environment passes check-config, hadolint
 
 endpoint="$(scripts/emulator.sh start)"
@@ -17,4 +17,4 @@ echo "emulator: $endpoint" >&2
 export S3R_TEST_ENDPOINT="$endpoint"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
-cargo test --all-targets --features emulator-tests "$@"
+cargo test --workspace --all-targets --features emulator-tests "$@"

@@ -1,5 +1,5 @@
 //! A realistic replication setup on the local emulator, shared by the integration tests and
-//! the demo (`examples/local_stack.rs`): a source bucket in us-east-1, a target in another
+//! the demo (`bench/src/bin/local_stack/`): a source bucket in us-east-1, a target in another
 //! region, a target in a second account reached through an assumed role, the event queue with
 //! a dead-letter queue, the bucket notification, and the completion and alert topics with SQS
 //! subscribers so that their events can be watched.

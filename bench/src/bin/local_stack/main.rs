@@ -21,9 +21,9 @@
 //!       lists both targets (ListObjectsV2): every key must be in each and have a completion
 //!       (FILE); the event queue and its dead-letter queue must be empty. Exits 1 otherwise.
 
-#[path = "local_stack/soak.rs"]
 mod soak;
-#[path = "../tests/it/common/stack.rs"]
+/// The emulator setup the integration tests use: buckets, queues, topics, notification.
+#[path = "../../../../tests/it/common/stack.rs"]
 mod stack;
 
 use std::collections::BTreeSet;

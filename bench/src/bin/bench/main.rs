@@ -22,15 +22,12 @@
 //! Everything uses one set of credentials from the environment; LocalStack accepts any, s3s-fs
 //! the ones it was started with.
 
-#[path = "bench/chart.rs"]
 mod chart;
-#[path = "bench/parts.rs"]
 mod parts;
-#[path = "bench/report.rs"]
 mod report;
-#[path = "bench/results.rs"]
 mod results;
-#[path = "../tests/it/common/stack.rs"]
+/// The emulator setup the integration tests use: queues, topics, subscriptions.
+#[path = "../../../../tests/it/common/stack.rs"]
 mod stack;
 
 use std::path::PathBuf;
