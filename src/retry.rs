@@ -37,8 +37,9 @@ pub fn queue_policy() -> ExponentialBuilder {
 }
 
 /// Retries a store call that failed for a passing reason (throttling, 5xx, timeouts), with
-/// [`policy`], counting each retry in `metrics`. The SDK has already retried the HTTP attempts underneath; this layer retries the
-/// operation, a few times, before the message is handed back to SQS.
+/// [`policy`], counting each retry in `metrics`. The SDK has already retried the HTTP attempts
+/// underneath; this layer retries the operation, a few times, before the message is handed back
+/// to SQS.
 pub async fn with_retries<T, F, Fut>(metrics: &Metrics, call: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,

@@ -423,62 +423,40 @@ impl Metrics {
     /// order (tests, and anything that reads its own numbers back). 0 for an unknown series.
     pub fn counter(&self, name: &str, labels: &[&str]) -> u64 {
         let l = |i: usize| Value::from(labels.get(i).copied().unwrap_or(""));
-        let get = |c: Option<Counter>| c.map_or(0, |c| c.get());
+        fn value<L: Clone + std::hash::Hash + Eq>(family: &Family<L, Counter>, labels: &L) -> u64 {
+            family.get(labels).map_or(0, |c| c.get())
+        }
         match name {
-            OBJECTS_REPLICATED => get(self
-                .objects_replicated
-                .get(&TargetMethod {
+            OBJECTS_REPLICATED => value(
+                &self.objects_replicated,
+                &TargetMethod {
                     target: l(0),
                     method: l(1),
-                })
-                .map(|c| c.clone())),
-            OBJECTS_FAILED => get(self
-                .objects_failed
-                .get(&TargetError {
+                },
+            ),
+            OBJECTS_FAILED => value(
+                &self.objects_failed,
+                &TargetError {
                     target: l(0),
                     error: l(1),
-                })
-                .map(|c| c.clone())),
-            BYTES_COPIED => get(self
-                .bytes_copied
-                .get(&TargetLabel { target: l(0) })
-                .map(|c| c.clone())),
-            MESSAGES_HANDLED => get(self
-                .messages_handled
-                .get(&VerdictLabel { verdict: l(0) })
-                .map(|c| c.clone())),
-            RETRIES => get(self
-                .retries
-                .get(&OperationLabel { operation: l(0) })
-                .map(|c| c.clone())),
-            ALERTS_SENT => get(self
-                .alerts_sent
-                .get(&KindLabel { kind: l(0) })
-                .map(|c| c.clone())),
-            ALERTS_FAILED => get(self
-                .alerts_failed
-                .get(&KindLabel { kind: l(0) })
-                .map(|c| c.clone())),
-            AWS_REQUESTS => get(self
-                .aws_requests
-                .get(&ServiceOperation {
+                },
+            ),
+            BYTES_COPIED => value(&self.bytes_copied, &TargetLabel { target: l(0) }),
+            MESSAGES_HANDLED => value(&self.messages_handled, &VerdictLabel { verdict: l(0) }),
+            RETRIES => value(&self.retries, &OperationLabel { operation: l(0) }),
+            ALERTS_SENT => value(&self.alerts_sent, &KindLabel { kind: l(0) }),
+            ALERTS_FAILED => value(&self.alerts_failed, &KindLabel { kind: l(0) }),
+            AWS_REQUESTS => value(
+                &self.aws_requests,
+                &ServiceOperation {
                     service: l(0),
                     operation: l(1),
-                })
-                .map(|c| c.clone())),
-            SOURCE_MISSING => get(self
-                .source_missing
-                .get(&RuleLabel { rule: l(0) })
-                .map(|c| c.clone())),
-            PARTITION_RECHECKS => get(self
-                .partition_rechecks
-                .get(&RuleLabel { rule: l(0) })
-                .map(|c| c.clone())),
+                },
+            ),
+            SOURCE_MISSING => value(&self.source_missing, &RuleLabel { rule: l(0) }),
+            PARTITION_RECHECKS => value(&self.partition_rechecks, &RuleLabel { rule: l(0) }),
             MESSAGE_DEADLINES_EXCEEDED => self.deadlines_exceeded.get(),
-            EVENTS => get(self
-                .events
-                .get(&ResultLabel { result: l(0) })
-                .map(|c| c.clone())),
+            EVENTS => value(&self.events, &ResultLabel { result: l(0) }),
             _ => 0,
         }
     }
