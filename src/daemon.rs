@@ -34,7 +34,7 @@ use crate::store::ObjectStore;
 /// SQS takes at most 10 entries per batch.
 const DELETE_BATCH_MAX: usize = 10;
 /// How long a finished message may wait for others to share its delete call.
-const DELETE_LINGER: Duration = Duration::from_millis(20);
+const DELETE_LINGER: Duration = Duration::from_millis(200);
 /// How long a receive waits for a batch's worth of free slots when fewer are free. Short next
 /// to a copy, so that slow messages never hold the others back for long.
 const RECEIVE_GATHER: Duration = Duration::from_millis(50);

@@ -32,11 +32,12 @@ use crate::partition;
 use crate::error::Disposition;
 use crate::event::{decode, Notification, ObjectCreated, PartitionRecheck};
 use crate::metrics::Metrics;
+use crate::publish::batch::Batching;
 use crate::publish::{
     Alert, AlertKind, AlertObject, AlertTarget, CompletionEvent, PublishError, Publisher,
 };
 use crate::queue::{Message, MessageSource, QueueError};
-use crate::replicate::{Outcome, Replicator};
+use crate::replicate::{Approach, Outcome, Replicator};
 use crate::retry::policy as retry_policy;
 use crate::route::Router;
 use crate::store::ObjectStore;
@@ -165,7 +166,8 @@ impl Verdict {
 pub struct Pipeline<S, P> {
     router: Router,
     replicator: Replicator<S>,
-    publisher: P,
+    /// Completions go out in natural batches ([`crate::publish::batch`]).
+    publisher: Batching<P>,
     alerter: Alerter,
     keys: KeyLocks,
     clock: partition::Clock,
@@ -179,7 +181,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         Self {
             router,
             replicator,
-            publisher,
+            publisher: Batching::new(publisher),
             alerter: Alerter::new(DEFAULT_ALERT_WINDOW).with_metrics(Arc::clone(&metrics)),
             metrics,
             keys: KeyLocks::default(),
@@ -200,11 +202,12 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
 
     /// Sends the summaries of alert windows that ended (`all`: of every window, at shutdown).
     pub async fn flush_alerts(&self, all: bool) {
-        self.alerter.flush_due(&self.publisher, all).await;
+        self.alerter.flush_due(self.publisher.inner(), all).await;
     }
 
+    /// The publisher behind the completion batches (the daemon's own alerts go there).
     pub fn publisher(&self) -> &P {
-        &self.publisher
+        self.publisher.inner()
     }
 
     /// Handles one message and says whether it may be deleted.
@@ -282,7 +285,18 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         let mut matched = false;
         for rule in self.router.route(&object.bucket, &object.key) {
             matched = true;
-            let outcome = self.replicator.replicate(object, &rule.targets).await;
+            // A first delivery's targets almost never hold the object: write them at once
+            // (conditionally) and read only where the write finds the key taken. A redelivery
+            // most likely wrote some already: read first, and write only what is missing.
+            let approach = if message.receive_count <= 1 {
+                Approach::WriteFirst
+            } else {
+                Approach::ReadFirst
+            };
+            let outcome = self
+                .replicator
+                .replicate_with(object, &rule.targets, approach)
+                .await;
             outcome.record(&self.metrics);
             let at = Handling {
                 message,
@@ -455,7 +469,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         let check = partition::check(&self.replicator, rule, object).await;
         match check {
             Ok(partition::Check::Complete(event)) => {
-                let published = (|| self.publisher.publish_prefix_completed(&event))
+                let published = (|| self.publisher.inner().publish_prefix_completed(&event))
                     .retry(retry_policy())
                     .when(|e: &PublishError| e.transient)
                     .await;
@@ -544,7 +558,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
     }
 
     async fn alert(&self, alert: Alert) {
-        self.alerter.raise(&self.publisher, alert).await;
+        self.alerter.raise(self.publisher.inner(), alert).await;
     }
 }
 

@@ -4,6 +4,7 @@
 //! jobs start on it, so it is only ever built from successful target reports. Alerts say
 //! what failed, for whom, and what to do, in two renderings: text for email, JSON for machines.
 
+pub mod batch;
 pub mod sns;
 
 use std::future::Future;
@@ -91,6 +92,18 @@ impl CompletionEvent {
             ("rule", self.rule.clone()),
             ("status", "completed".to_owned()),
         ]
+    }
+
+    /// What this event counts against a batch's 256 KiB: its JSON body and its message
+    /// attributes (name, data type and value, as SNS counts them).
+    pub fn batch_size(&self) -> usize {
+        let body = serde_json::to_string(self).map_or(0, |body| body.len());
+        let attributes: usize = self
+            .attributes()
+            .iter()
+            .map(|(name, value)| name.len() + "String".len() + value.len())
+            .sum();
+        body + attributes
     }
 }
 
@@ -416,6 +429,23 @@ pub trait Publisher: Send + Sync + 'static {
         &self,
         event: &CompletionEvent,
     ) -> impl Future<Output = Result<(), PublishError>> + Send;
+
+    /// Publishes several completions, in one request where the topic takes batches (SNS
+    /// `PublishBatch`: 10 entries, 256 KiB in all): one result per event, in their order, so
+    /// that each message is acknowledged only on its own completion's acceptance. By default
+    /// they are published one by one.
+    fn publish_completions(
+        &self,
+        events: &[CompletionEvent],
+    ) -> impl Future<Output = Vec<Result<(), PublishError>>> + Send {
+        async move {
+            let mut results = Vec::with_capacity(events.len());
+            for event in events {
+                results.push(self.publish_completion(event).await);
+            }
+            results
+        }
+    }
 
     fn publish_prefix_completed(
         &self,

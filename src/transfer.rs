@@ -122,6 +122,11 @@ impl Transfer {
         }
     }
 
+    /// The copy limits (`[copy]`).
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// The byte budget of streamed copies (its peak is what tests and benchmarks look at).
     pub fn budget(&self) -> &Arc<ByteBudget> {
         &self.budget

@@ -114,6 +114,8 @@ impl Source {
 }
 
 fn main() -> ExitCode {
+    // What `s3r_startup_seconds` counts from.
+    let started = std::time::Instant::now();
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { config } => {
@@ -135,7 +137,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Run { config } => match run(config) {
+        Command::Run { config } => match run(config, started) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e:#}");
@@ -301,12 +303,14 @@ fn backfill(
     })
 }
 
-fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
+fn run(path: Option<PathBuf>, started: std::time::Instant) -> anyhow::Result<()> {
     let config = load(path)?;
     s3_replicator::logging::init(config.log.format);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let wiring = Wiring::load(&config, Default::default()).await;
+        let metrics = std::sync::Arc::new(s3_replicator::metrics::Metrics::new());
+        metrics.process_started(started);
+        let wiring = Wiring::load(&config, metrics).await;
         // Held for the daemon's life; dropping it stops the server.
         let _server = s3_replicator::server::start(
             &config,

@@ -172,6 +172,15 @@ fn write_target(out: &mut String, t: &TargetConfig, indent: &str) -> fmt::Result
         } else {
             "unconditional (conditional_writes = false: concurrent writers are not detected)"
         }
+    )?;
+    writeln!(
+        out,
+        "{indent}  first delivery: {}",
+        if t.conditional_writes && t.write_first {
+            "written at once (If-None-Match: *), read only when the key is taken"
+        } else {
+            "read first, then written"
+        }
     )
 }
 

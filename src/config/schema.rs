@@ -264,6 +264,13 @@ pub struct TargetConfig {
     /// (docs/design.md, "Conditional writes").
     #[serde(default = "default_true")]
     pub conditional_writes: bool,
+    /// On a first delivery, write at once (`If-None-Match: *`) and read the key only when the
+    /// write answers 412, instead of reading it first: one request per small object instead of
+    /// two. Only with `conditional_writes`, and only for a store that honours `If-None-Match` on
+    /// `CopyObject` and `PutObject` (S3 does; a store that ignores it would let an older
+    /// version's first delivery overwrite a newer replica). docs/design.md, "Write first".
+    #[serde(default = "default_true")]
+    pub write_first: bool,
 }
 
 const fn default_true() -> bool {
@@ -284,6 +291,7 @@ impl TargetConfig {
             sse_kms_key_id: None,
             copy_mode: CopyMode::default(),
             conditional_writes: true,
+            write_first: true,
         }
     }
 }

@@ -56,6 +56,8 @@ pub const MESSAGE_DEADLINES_EXCEEDED: &str = "s3r_message_deadlines_exceeded_tot
 /// What became of each S3 event (and of test and malformed messages): `result` — `completed`,
 /// `superseded`, `source_missing`, `failed`, `unmatched` (no rule), `test_event`, `malformed`.
 pub const EVENTS: &str = "s3r_events_total";
+/// Gauge: seconds from process start to the first `ReceiveMessage` sent (set once).
+pub const STARTUP: &str = "s3r_startup_seconds";
 
 /// The content type of [`Metrics::render`]'s page.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -172,6 +174,10 @@ pub struct Metrics {
     partition_rechecks: Family<RuleLabel, Counter>,
     deadlines_exceeded: Counter,
     events: Family<ResultLabel, Counter>,
+    startup: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// When the process started, if it said so ([`Metrics::process_started`]).
+    process_start: std::sync::OnceLock<std::time::Instant>,
+    first_receive: std::sync::Once,
 }
 
 impl Default for Metrics {
@@ -206,6 +212,9 @@ impl Metrics {
             partition_rechecks: Family::default(),
             deadlines_exceeded: Counter::default(),
             events: Family::default(),
+            startup: Gauge::default(),
+            process_start: std::sync::OnceLock::new(),
+            first_receive: std::sync::Once::new(),
         };
         let mut registry = Registry::default();
         macro_rules! register {
@@ -284,6 +293,11 @@ impl Metrics {
             EVENTS,
             "S3 events (and test or malformed messages) by what became of them",
             events
+        );
+        register!(
+            STARTUP,
+            "Seconds from process start to the first ReceiveMessage sent",
+            startup
         );
         Self { registry, ..m }
     }
@@ -368,6 +382,18 @@ impl Metrics {
             .inc();
     }
 
+    /// The process started at `at`: the first `ReceiveMessage` then sets [`STARTUP`] (and
+    /// logs it).
+    pub fn process_started(&self, at: std::time::Instant) {
+        let _ = self.process_start.set(at);
+    }
+
+    /// The value of [`STARTUP`]: 0 until the first `ReceiveMessage` of a process that said when
+    /// it started.
+    pub fn startup_seconds(&self) -> f64 {
+        self.startup.get()
+    }
+
     /// One AWS API request attempt, as the SDK names its service (`S3`, `SQS`, …; the label is
     /// lower-case) and operation (`HeadObject`, …).
     pub fn record_aws_request(&self, service: &str, operation: &str) {
@@ -378,6 +404,18 @@ impl Metrics {
             "STS" => "sts".to_owned(),
             other => other.to_ascii_lowercase(),
         };
+        if service == "sqs" && operation == "ReceiveMessage" {
+            if let Some(start) = self.process_start.get() {
+                self.first_receive.call_once(|| {
+                    let startup = start.elapsed();
+                    self.startup.set(startup.as_secs_f64());
+                    tracing::info!(
+                        message = "First ReceiveMessage sent.",
+                        startup_ms = startup.as_millis() as u64
+                    );
+                });
+            }
+        }
         self.aws_requests
             .get_or_create(&ServiceOperation {
                 service: service.as_str().into(),

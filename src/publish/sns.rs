@@ -1,6 +1,8 @@
 //! The SNS adapter of [`Publisher`].
 
-use aws_sdk_sns::types::MessageAttributeValue;
+use std::collections::HashMap;
+
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use aws_sdk_sns::Client;
 
 use super::{Alert, CompletionEvent, PrefixCompletedEvent, PublishError, Publisher};
@@ -38,37 +40,148 @@ impl SnsPublisher {
             .topic_arn(topic_arn)
             .message(message)
             .set_subject(subject)
-            .set_message_structure(structure.map(str::to_owned));
+            .set_message_structure(structure.map(str::to_owned))
+            .set_message_attributes(Some(attribute_values(topic_arn, attributes)?));
         if let Some(ids) = fifo {
             call = call
                 .message_group_id(ids.group)
                 .message_deduplication_id(ids.deduplication);
         }
-        for (name, value) in attributes {
-            // An empty string attribute is rejected by SNS; leave it out instead.
-            if value.is_empty() {
-                continue;
-            }
-            let value = MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(value)
-                .build()
-                .map_err(|e| PublishError {
-                    topic_arn: topic_arn.to_owned(),
-                    message: e.to_string(),
-                    transient: false,
-                })?;
-            call = call.message_attributes(name, value);
-        }
-        call.send().await.map(|_| ()).map_err(|e| {
-            let failure = SdkFailure::from_sdk(&e);
-            PublishError {
-                topic_arn: topic_arn.to_owned(),
-                transient: failure.is_transient(),
-                message: failure.message,
-            }
-        })
+        call.send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error(topic_arn, &e))
     }
+
+    /// One `PublishBatch` of completion events (at most 10, within 256 KiB: the caller's
+    /// [`super::batch`] sees to that); one result per event, in order.
+    async fn publish_batch(&self, events: &[CompletionEvent]) -> Vec<Result<(), PublishError>> {
+        let topic = self.completion_topic.as_str();
+        let fifo = is_fifo(topic);
+        let mut results: Vec<Option<Result<(), PublishError>>> = vec![None; events.len()];
+        let mut entries = Vec::with_capacity(events.len());
+        for (i, event) in events.iter().enumerate() {
+            let entry = serde_json::to_string(event)
+                .map_err(|e| refused(topic, e.to_string()))
+                .and_then(|body| {
+                    let mut entry = PublishBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message(body)
+                        .set_message_attributes(Some(attribute_values(topic, event.attributes())?));
+                    if fifo {
+                        let ids = FifoIds::of(event);
+                        entry = entry
+                            .message_group_id(ids.group)
+                            .message_deduplication_id(ids.deduplication);
+                    }
+                    entry.build().map_err(|e| refused(topic, e.to_string()))
+                });
+            match entry {
+                Ok(entry) => entries.push(entry),
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        if !entries.is_empty() {
+            let sent = self
+                .client
+                .publish_batch()
+                .topic_arn(topic)
+                .set_publish_batch_request_entries(Some(entries))
+                .send()
+                .await;
+            match sent {
+                Ok(output) => {
+                    let index = |id: &str| id.parse::<usize>().ok().filter(|i| *i < events.len());
+                    for ok in output.successful() {
+                        if let Some(i) = ok.id().and_then(index) {
+                            results[i] = Some(Ok(()));
+                        }
+                    }
+                    for failed in output.failed() {
+                        if let Some(i) = index(&failed.id) {
+                            results[i] = Some(Err(PublishError {
+                                topic_arn: topic.to_owned(),
+                                message: format!(
+                                    "{}: {}",
+                                    failed.code,
+                                    failed.message.as_deref().unwrap_or("(no message)")
+                                ),
+                                // The sender's fault (a malformed entry) repeats on every try.
+                                transient: !failed.sender_fault,
+                            }));
+                        }
+                    }
+                }
+                Err(e) => {
+                    let error = sdk_error(topic, &e);
+                    for result in results.iter_mut().filter(|r| r.is_none()) {
+                        *result = Some(Err(error.clone()));
+                    }
+                }
+            }
+        }
+        // An entry SNS answered neither way was not accepted (moto leaves out entries whose
+        // publish failed for other reasons than an invalid parameter): try it again.
+        results
+            .into_iter()
+            .map(|result| {
+                result.unwrap_or_else(|| {
+                    Err(PublishError {
+                        topic_arn: topic.to_owned(),
+                        message: "PublishBatch answered neither success nor failure for this entry"
+                            .to_owned(),
+                        transient: true,
+                    })
+                })
+            })
+            .collect()
+    }
+}
+
+/// A failure that trying again cannot mend.
+fn refused(topic_arn: &str, message: String) -> PublishError {
+    PublishError {
+        topic_arn: topic_arn.to_owned(),
+        message,
+        transient: false,
+    }
+}
+
+/// A failed SNS call as a [`PublishError`], transient or not as the SDK classifies it.
+fn sdk_error<E>(
+    topic_arn: &str,
+    e: &aws_sdk_sns::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+) -> PublishError
+where
+    E: aws_sdk_sns::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let failure = SdkFailure::from_sdk(e);
+    PublishError {
+        topic_arn: topic_arn.to_owned(),
+        transient: failure.is_transient(),
+        message: failure.message,
+    }
+}
+
+/// Message attributes as SNS takes them; an empty string attribute is rejected by SNS, so it is
+/// left out instead.
+fn attribute_values(
+    topic_arn: &str,
+    attributes: Vec<(&'static str, String)>,
+) -> Result<HashMap<String, MessageAttributeValue>, PublishError> {
+    let mut values = HashMap::with_capacity(attributes.len());
+    for (name, value) in attributes {
+        if value.is_empty() {
+            continue;
+        }
+        let value = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(value)
+            .build()
+            .map_err(|e| refused(topic_arn, e.to_string()))?;
+        values.insert(name.to_owned(), value);
+    }
+    Ok(values)
 }
 
 impl SnsPublisher {
@@ -94,6 +207,13 @@ impl Publisher for SnsPublisher {
     async fn publish_completion(&self, event: &CompletionEvent) -> Result<(), PublishError> {
         self.publish_on_completion_topic(event, event.attributes(), || FifoIds::of(event))
             .await
+    }
+
+    async fn publish_completions(
+        &self,
+        events: &[CompletionEvent],
+    ) -> Vec<Result<(), PublishError>> {
+        self.publish_batch(events).await
     }
 
     async fn publish_prefix_completed(

@@ -27,6 +27,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::future::join_all;
 
@@ -116,6 +117,26 @@ impl Outcome {
             Outcome::Superseded { .. } | Outcome::SourceMissing { .. } => {}
         }
     }
+}
+
+/// How long before the last target of an object another may have settled without being
+/// looked at again before the object counts as replicated. Well above the spread of one round
+/// of requests (cross-region copies included), below the shortest retry delay (200 ms).
+const STALE_AFTER: Duration = Duration::from_millis(150);
+
+/// How the targets of one object are approached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approach {
+    /// Read every target before writing it: for redeliveries and backfills, whose targets
+    /// often hold the object already (then nothing is written).
+    ReadFirst,
+    /// Write at once, on the condition that the key is empty (`If-None-Match: *`), and read the
+    /// target only when the write says someone was there (412): for a first delivery, whose
+    /// targets almost never hold the object yet. Only for targets with conditional writes and
+    /// objects the event says are at most `copy.multipart_threshold` (a refused multipart copy
+    /// would have moved its parts for nothing). Other targets are read first, and so are targets
+    /// configured with `write_first = false`.
+    WriteFirst,
 }
 
 /// What became of one target.
@@ -261,19 +282,51 @@ impl<S: ObjectStore> Replicator<S> {
         Ok(why)
     }
 
-    /// Replicates `object` to each named target, concurrently.
+    /// Replicates `object` to each named target, concurrently, reading every target first.
     pub async fn replicate(&self, object: &ObjectCreated, target_names: &[String]) -> Outcome {
+        self.replicate_with(object, target_names, Approach::ReadFirst)
+            .await
+    }
+
+    /// Whether target `name` is written before it is read, under `approach`, for `object`.
+    fn writes_first(&self, name: &str, object: &ObjectCreated, approach: Approach) -> bool {
+        approach == Approach::WriteFirst
+            && !crate::bug!(BlindWrites)
+            && object.size > 0
+            && object.size <= self.transfer.limits().multipart_threshold
+            && self
+                .targets
+                .get(name)
+                .is_some_and(|t| t.config.conditional_writes && t.config.write_first)
+    }
+
+    /// Replicates `object` to each named target, concurrently, approaching them as `approach`
+    /// says. The source read and the target reads do not depend on each other: they go out
+    /// together.
+    pub async fn replicate_with(
+        &self,
+        object: &ObjectCreated,
+        target_names: &[String],
+        approach: Approach,
+    ) -> Outcome {
         let source_ref = ObjectRef {
             bucket: object.bucket.clone(),
             key: object.key.clone(),
             version_id: object.version_id.clone(),
         };
         let source_store = self.source_in(&object.region);
-        let head = match with_retries(&self.metrics, || {
+        let source_head = with_retries(&self.metrics, || {
             source_store.head_object(&source_ref, object.etag.as_deref())
-        })
-        .await
-        {
+        });
+        let target_reads = join_all(target_names.iter().map(|name| {
+            self.replica(
+                name,
+                &object.key,
+                !self.writes_first(name, object, approach),
+            )
+        }));
+        let (head, replicas) = futures::join!(source_head, target_reads);
+        let head = match head {
             Ok(Some(head)) => head,
             Ok(None) => {
                 return Outcome::SourceMissing {
@@ -340,24 +393,41 @@ impl<S: ObjectStore> Replicator<S> {
                 ),
             ));
         }
-        // Look at every target first: one that already holds a newer version of this source
-        // makes the whole event stale, and nothing older may be written anywhere.
-        let replicas = join_all(target_names.iter().map(|name| self.replica(name, &copy))).await;
+        // A target read that already holds a newer version of this source makes the whole
+        // event stale, and nothing older is written anywhere. (A target written first learns
+        // it from its 412 instead, and then this event writes no target that held anything.)
         if let Some(reason) = newer_replica(&copy, &replicas) {
             return Outcome::Superseded { reason };
         }
         let results = join_all(replicas.into_iter().map(|replica| async {
-            match replica {
+            let outcome = match replica {
                 Ok(replica) => self.to_target(replica, &copy, &metadata).await,
                 Err(failure) => TargetOutcome::Failed(failure),
-            }
+            };
+            // Tokio's clock: the same as the system's, and paused in tests.
+            (outcome, tokio::time::Instant::now())
         }))
         .await;
+        // A target settled well before the last one (the others needed retries, or are much
+        // slower) is looked at again: the completion must not announce bytes that a newer
+        // write replaced meanwhile (docs/design.md, "A completion is never stale").
+        let last = results.iter().map(|(_, at)| *at).max();
+        let mut settled = Vec::with_capacity(results.len());
+        for (outcome, at) in results {
+            settled.push(match outcome {
+                TargetOutcome::Done(report)
+                    if last.is_some_and(|last| last.duration_since(at) > STALE_AFTER) =>
+                {
+                    self.look_again(report, &copy, &metadata).await
+                }
+                outcome => outcome,
+            });
+        }
 
         let mut succeeded = Vec::new();
         let mut failed = Vec::new();
         let mut superseded = None;
-        for result in results {
+        for result in settled {
             match result {
                 TargetOutcome::Done(report) => succeeded.push(report),
                 TargetOutcome::Failed(failure) => failed.push(failure),

@@ -29,11 +29,13 @@ const MAX_DECISIONS: usize = 4;
 const LOG_TARGET: &str = "s3_replicator::replicate";
 
 impl<S: ObjectStore> Replicator<S> {
-    /// Finds the target and what it holds at the replica's key now.
+    /// Finds the target and, when `read`, what it holds at the replica's key now; unread, the
+    /// key is taken as empty, which only a conditional write (`If-None-Match: *`) may assume.
     pub(super) async fn replica(
         &self,
         name: &str,
-        copy: &SourceCopy<'_, S>,
+        source_key: &str,
+        read: bool,
     ) -> Result<Replica<'_, S>, TargetFailure> {
         let Some(target) = self.targets.get(name) else {
             // Validation makes this impossible; fail loudly rather than skip a target.
@@ -44,7 +46,7 @@ impl<S: ObjectStore> Replicator<S> {
                 error: StoreError::new(
                     Operation::CopyObject,
                     "",
-                    &copy.object.key,
+                    source_key,
                     StoreErrorKind::Other,
                     format!("target {name:?} is not configured"),
                 ),
@@ -55,11 +57,15 @@ impl<S: ObjectStore> Replicator<S> {
         let key = format!(
             "{}{}",
             config.key_prefix.as_deref().unwrap_or(""),
-            copy.object.key
+            source_key
         );
-        let existing = read_replica(&self.metrics, target, &key)
-            .await
-            .map_err(|error| target_failure(config, error))?;
+        let existing = if read {
+            read_replica(&self.metrics, target, &key)
+                .await
+                .map_err(|error| target_failure(config, error))?
+        } else {
+            None
+        };
         Ok(Replica {
             target,
             key,
@@ -206,6 +212,37 @@ impl<S: ObjectStore> Replicator<S> {
             StoreErrorKind::WriteConflict,
             format!("the key changed under {MAX_DECISIONS} writes in a row; trying again later"),
         ))
+    }
+}
+
+impl<S: ObjectStore> Replicator<S> {
+    /// A target that settled as `report` some time ago: if it still holds that replica, the
+    /// report stands; otherwise it is decided again from what it holds now (superseded by a
+    /// newer replica, written again over someone else's, …).
+    pub(super) async fn look_again(
+        &self,
+        report: TargetReport,
+        copy: &SourceCopy<'_, S>,
+        metadata: &std::collections::BTreeMap<String, String>,
+    ) -> TargetOutcome {
+        let Some(target) = self.targets.get(&report.name) else {
+            return TargetOutcome::Done(report);
+        };
+        let now = match read_replica(&self.metrics, target, &report.key).await {
+            Ok(now) => now,
+            Err(error) => return TargetOutcome::Failed(target_failure(&target.config, error)),
+        };
+        if now.as_ref().is_some_and(|head| head.etag == report.etag) {
+            return TargetOutcome::Done(report);
+        }
+        debug!(target: LOG_TARGET, message = "The target changed after it settled; deciding again.", target = %report.name, bucket = %report.bucket, key = %report.key);
+        let replica = Replica {
+            target,
+            key: report.key,
+            existing: now,
+            started: Instant::now(),
+        };
+        self.to_target(replica, copy, metadata).await
     }
 }
 

@@ -511,3 +511,6 @@ async fn key_prefix_and_storage_class_apply() {
         .expect("prefixed replica");
     assert_eq!(replica.storage_class.as_deref(), Some("STANDARD_IA"));
 }
+
+/// First deliveries written at once (`Approach::WriteFirst`).
+mod write_first;

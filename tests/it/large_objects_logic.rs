@@ -39,6 +39,7 @@ fn target(name: &str, store: Store, mode: CopyMode) -> Target<Store> {
             sse_kms_key_id: None,
             copy_mode: mode,
             conditional_writes: true,
+            write_first: true,
         },
         store,
     }

@@ -6,6 +6,8 @@ use crate::common;
 mod fifo;
 /// The health server's limits and its generic /readyz reason.
 mod health_server;
+/// `PublishBatch` of completions: one result per entry.
+mod publish_batch;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

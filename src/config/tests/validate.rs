@@ -215,6 +215,31 @@ fn conditional_writes_default_on_and_can_be_turned_off() {
 }
 
 #[test]
+fn write_first_defaults_on_and_needs_conditional_writes() {
+    assert!(valid().targets[0].write_first);
+    let c = destinations(
+        r#"
+            [[targets]]
+            name = "ignores-conditions"
+            bucket = "plain-bucket"
+            region = "eu-west-1"
+            write_first = false
+            "#,
+    )
+    .unwrap();
+    assert!(!c.targets[1].write_first);
+    let described = c.describe();
+    assert!(
+        described.contains("first delivery: written at once"),
+        "{described}"
+    );
+    assert!(
+        described.contains("first delivery: read first"),
+        "{described}"
+    );
+}
+
+#[test]
 fn s3_endpoint_url_is_validated_on_its_own_and_described() {
     let with = |url: &str| format!("{MINIMAL}\n[aws]\ns3_endpoint_url = \"{url}\"\n");
     let config = load_text(&with("http://127.0.0.1:9000")).unwrap();

@@ -71,7 +71,14 @@ async fn a_redelivery_keeps_its_deduplication_id_and_a_rewrite_gets_a_new_one() 
         .await
         .unwrap();
     let toml = stack.config_toml().replace(&stack.completion_topic, &topic);
-    let (config, _file) = load_config(&toml);
+    let (mut config, _file) = load_config(&toml);
+    // Emulator difference: moto 5.2.5 ignores `If-None-Match` on `CopyObject`, so the re-sent
+    // event (a new message, so a first delivery) written first would overwrite the replica
+    // there instead of getting S3's 412 and finding it present. Read first here; the
+    // write-first path is tested on the in-memory store (pipeline_logic, write_first).
+    for target in &mut config.targets {
+        target.write_first = false;
+    }
     let daemon = Daemon::start(config);
 
     let s3 = emulator.s3(SOURCE_REGION);

@@ -451,6 +451,11 @@ struct SimTopic {
     rng: Arc<Mutex<fastrand::Rng>>,
     /// Per mille of completion publishes that fail.
     fail: u32,
+    /// Per mille of entries of an accepted `PublishBatch` that fail on their own.
+    fail_entry: u32,
+    /// How long a publish takes to answer (the completions are accepted when it is sent):
+    /// completions that arrive meanwhile gather into the next batch.
+    latency: Duration,
     /// A window in which every completion publish fails (the topic unreachable).
     outage: Option<(Instant, Instant)>,
     /// Which daemon instance publishes through this handle (alerts are aggregated per process).
@@ -556,23 +561,31 @@ impl SimTopic {
     }
 }
 
-impl Publisher for SimTopic {
-    async fn publish_completion(&self, event: &CompletionEvent) -> Result<(), PublishError> {
+impl SimTopic {
+    /// Whether the topic is unreachable now, or this call fails: every entry is refused.
+    fn refuses_call(&self) -> bool {
         let now = Instant::now();
         let down = self
             .outage
             .is_some_and(|(from, to)| from <= now && now < to);
-        if down || self.roll(self.fail) {
-            self.log.note(format!(
-                "completion for `{}` refused (injected)",
-                event.source.key
-            ));
-            return Err(PublishError {
-                topic_arn: "sim:completions".into(),
-                message: "injected: 500".into(),
-                transient: true,
-            });
+        down || self.roll(self.fail)
+    }
+
+    fn refused(&self, event: &CompletionEvent, why: &str) -> PublishError {
+        self.log.note(format!(
+            "completion for `{}` refused ({why}, injected)",
+            event.source.key
+        ));
+        PublishError {
+            topic_arn: "sim:completions".into(),
+            message: format!("injected: {why}"),
+            transient: true,
         }
+    }
+
+    /// The topic takes `event` now: it is checked against the world and recorded, unless a
+    /// FIFO topic drops it as a duplicate.
+    fn accept(&self, event: &CompletionEvent) {
         self.check_completion(event);
         let id = s3_replicator::publish::sns::completion_deduplication_id(event);
         if self.deduplicate(id) {
@@ -591,7 +604,45 @@ impl Publisher for SimTopic {
                 event.rule, event.source.key, event.source.etag
             ));
         }
-        Ok(())
+    }
+}
+
+impl Publisher for SimTopic {
+    async fn publish_completion(&self, event: &CompletionEvent) -> Result<(), PublishError> {
+        let result = if self.refuses_call() {
+            Err(self.refused(event, "500"))
+        } else {
+            self.accept(event);
+            Ok(())
+        };
+        tokio::time::sleep(self.latency).await;
+        result
+    }
+
+    /// `PublishBatch`: refused whole (an outage, a failed call) or accepted entry by entry,
+    /// some entries failing on their own; the answer takes `latency` to come back.
+    async fn publish_completions(
+        &self,
+        events: &[CompletionEvent],
+    ) -> Vec<Result<(), PublishError>> {
+        self.log
+            .note(format!("PublishBatch of {} completion(s)", events.len()));
+        let whole = self.refuses_call();
+        let results = events
+            .iter()
+            .map(|event| {
+                if whole {
+                    Err(self.refused(event, "500 on the batch"))
+                } else if self.roll(self.fail_entry) {
+                    Err(self.refused(event, "entry failed"))
+                } else {
+                    self.accept(event);
+                    Ok(())
+                }
+            })
+            .collect();
+        tokio::time::sleep(self.latency).await;
+        results
     }
 
     async fn publish_prefix_completed(
@@ -770,6 +821,9 @@ impl World {
             seen: Arc::default(),
             rng: Arc::new(Mutex::new(fastrand::Rng::with_seed(seed ^ 0x7091c))),
             fail: 10 * level,
+            // From an RNG of their own, so that the rest of a seed's world stays as it was.
+            fail_entry: 10 * level,
+            latency: Duration::from_millis(fastrand::Rng::with_seed(seed ^ 0xba7c).u64(0..=20)),
             daemon: 0,
             outage: (level > 0 && rng.bool()).then(|| {
                 let from = Instant::now() + Duration::from_secs(rng.u64(0..60));
