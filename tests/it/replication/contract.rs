@@ -745,3 +745,61 @@ async fn a_put_with_a_wrong_checksum_is_refused_on_the_fake() {
 #[tokio::test]
 #[ignore = "moto 5.2.5 stores checksums sent with PutObject but never checks them"]
 async fn a_put_with_a_wrong_checksum_is_refused_on_moto() {}
+
+/// Why the daemon reads the source before copying, instead of letting `CopyObject` copy the
+/// source's metadata itself (docs/design.md, "Requests per object"): with
+/// `MetadataDirective=COPY`, S3 takes the source's metadata as it is and ignores the request's
+/// own `x-amz-meta-*` (AWS's CopyObject reference; moto 5.2.5 does the same), so the replica
+/// would lack its record of the source. Only `REPLACE` writes the record, and it needs the
+/// source's metadata and headers in the request: the `HeadObject`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_copied_by_s3_leaves_no_room_for_the_replicas_record() {
+    use aws_sdk_s3::types::MetadataDirective;
+    let (emulator, stack) = common::setup("metacopy").await;
+    let s3 = emulator.s3(SOURCE_REGION);
+    common::set_notification(&s3, &stack.source_bucket, None).await;
+    s3.put_object()
+        .bucket(&stack.source_bucket)
+        .key("source.csv")
+        .metadata("owner", "data")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"a,b\n"))
+        .send()
+        .await
+        .expect("put");
+    let copy = |key: &'static str, directive: MetadataDirective| {
+        s3.copy_object()
+            .bucket(&stack.source_bucket)
+            .key(key)
+            .copy_source(format!("{}/source.csv", stack.source_bucket))
+            .metadata_directive(directive)
+            .metadata("owner", "data")
+            .metadata("s3r-source-etag", "recorded")
+            .send()
+    };
+    copy("copied.csv", MetadataDirective::Copy)
+        .await
+        .expect("copy");
+    copy("replaced.csv", MetadataDirective::Replace)
+        .await
+        .expect("copy");
+    let metadata = |key: &'static str| {
+        let s3 = s3.clone();
+        let bucket = stack.source_bucket.clone();
+        async move {
+            let head = s3.head_object().bucket(bucket).key(key).send().await;
+            head.expect("head").metadata().cloned().unwrap_or_default()
+        }
+    };
+    let copied = metadata("copied.csv").await;
+    assert_eq!(copied.get("owner").map(String::as_str), Some("data"));
+    assert_eq!(
+        copied.get("s3r-source-etag"),
+        None,
+        "COPY ignores the request's metadata: {copied:?}"
+    );
+    let replaced = metadata("replaced.csv").await;
+    assert_eq!(
+        replaced.get("s3r-source-etag").map(String::as_str),
+        Some("recorded")
+    );
+}
