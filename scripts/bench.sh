@@ -9,14 +9,19 @@
 #
 # 1. installs what is missing into gitignored places: LocalStack core (.venv-localstack/),
 #    s3s-fs (.tools/), awscli (.venv/); rclone is Debian's package;
-# 2. starts s3s-fs (S3) and LocalStack (SQS, SNS) on 127.0.0.1;
+# 2. starts s3s-fs (S3) and LocalStack (SQS, SNS; its S3 serves the all-LocalStack part) on
+#    127.0.0.1;
 # 3. `bench run` (bench/src/bin/bench/): latency and its floor, the emulators' ceilings, throughput
-#    of the daemon (1 and 2 processes), rclone and `aws s3 sync`, requests per object;
+#    of the daemon (1 and 2 processes), rclone and `aws s3 sync`, requests per object, 1 and 2
+#    daemons each held to a small queue.concurrency, and S3, SQS and SNS all on LocalStack (its
+#    own S3) with the daemon beside rclone;
 # 4. scripts/bench-large.sh for the large-object rows (BENCH_LARGE_GIB, default 1; 0 skips it);
 # 5. writes docs/bench/results.json and docs/bench/chart.png and prints the tables.
 #
 # Environment: BENCH_OBJECTS (10000), BENCH_LATENCY_OBJECTS (200), BENCH_LATENCY_RATE (10 per s),
-# BENCH_LARGE_GIB (1), BENCH_OUT (docs/bench), BENCH_PYTHON (a Python 3.13 for LocalStack).
+# BENCH_ONE_EMULATOR_OBJECTS (2000; 0 skips the all-LocalStack part), BENCH_CAPPED_OBJECTS (2000;
+# 0 skips the capped scale-out), BENCH_CAPPED_CONCURRENCY (10), BENCH_LARGE_GIB (1),
+# BENCH_OUT (docs/bench), BENCH_PYTHON (a Python 3.13 for LocalStack).
 # State and logs go to .bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,6 +79,8 @@ export BENCH_S3_EMULATOR="s3s-fs $s3sfs_version" BENCH_SQS_EMULATOR="LocalStack 
 export BENCH_COMMAND="scripts/bench.sh"
 # Their CPU time over each throughput run shows which of them was the limit.
 export BENCH_S3_PID="$s3sfs" BENCH_SQS_PID="$localstack"
+# LocalStack logs every request it serves: the harness counts them per part.
+export BENCH_SQS_LOG="$PWD/$state/localstack.log"
 echo "== S3: $BENCH_S3_EMULATOR on $S3SFS_URL; SQS and SNS: $BENCH_SQS_EMULATOR on $LOCALSTACK_URL"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 
@@ -91,6 +98,8 @@ fi
 target/release/bench run --sqs-sns "$LOCALSTACK_URL" --s3 "$S3SFS_URL" \
   --bin target/release/s3-replicator --aws .venv/bin/aws --rclone "$(command -v rclone)" \
   --objects "$objects" --latency-objects "$latency_objects" --latency-rate "$latency_rate" \
+  --one-emulator-objects "${BENCH_ONE_EMULATOR_OBJECTS:-2000}" \
+  --capped-objects "${BENCH_CAPPED_OBJECTS:-2000}" --capped-concurrency "${BENCH_CAPPED_CONCURRENCY:-10}" \
   --out "$out/results.json"
 cleanup
 localstack="" s3sfs=""

@@ -16,7 +16,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle};
 
 use super::results::{
-    LargeObjectRow, Latency, RequestRate, Requests, Results, ScaleRow, Throughput,
+    LargeObjectRow, Latency, OneEmulator, RequestRate, Requests, Results, ScaleRow, Startup,
+    Throughput,
 };
 
 /// Size of the PNG: wide enough for five panels and the long tool names beside their bars.
@@ -103,7 +104,8 @@ fn render(results: &Results, root: &Area<'_>) -> Result<(), String> {
         match panel {
             Panel::Throughput(t) => throughput(&area, t)?,
             Panel::Latency(l) => latency(&area, l)?,
-            Panel::Scale(s) => scale(&area, s)?,
+            Panel::Scale(s, capped, startup) => scale(&area, s, capped, startup)?,
+            Panel::OneEmulator(o) => one_emulator(&area, o)?,
             Panel::LargeObjects(rows) => large_objects(&area, rows)?,
             Panel::Requests(r) => requests(&area, r)?,
         }
@@ -155,7 +157,9 @@ fn load_font(path: &Path) -> Result<&'static [u8], String> {
 enum Panel<'a> {
     Throughput(&'a Throughput),
     Latency(&'a Latency),
-    Scale(&'a [ScaleRow]),
+    /// The default configuration's rows, the capped ones, the daemons' start-up times.
+    Scale(&'a [ScaleRow], &'a [ScaleRow], &'a [Startup]),
+    OneEmulator(&'a OneEmulator),
     LargeObjects(&'a [LargeObjectRow]),
     Requests(&'a Requests),
 }
@@ -167,7 +171,8 @@ impl Panel<'_> {
         match self {
             Panel::Throughput(_) => 5,
             Panel::Latency(_) => 3,
-            Panel::Scale(_) => 3,
+            Panel::Scale(..) => 3,
+            Panel::OneEmulator(_) => 3,
             Panel::LargeObjects(_) => 4,
             Panel::Requests(_) => 4,
         }
@@ -183,7 +188,10 @@ fn panels(r: &Results) -> Vec<Panel<'_>> {
         out.push(Panel::Latency(l));
     }
     if !r.scale.is_empty() {
-        out.push(Panel::Scale(&r.scale));
+        out.push(Panel::Scale(&r.scale, &r.scale_capped, &r.startup));
+    }
+    if let Some(o) = &r.one_emulator {
+        out.push(Panel::OneEmulator(o));
     }
     if !r.large_objects.is_empty() {
         out.push(Panel::LargeObjects(&r.large_objects));
@@ -607,10 +615,19 @@ fn throughput(area: &Area<'_>, t: &Throughput) -> Result<(), String> {
     )];
     if t.queue_topic_per_s > 0.0 {
         bars.push(Bar::single(
-            "emulator: queue + topic only",
+            "emulator: queue + topic, Publish each",
             t.queue_topic_per_s,
             EMULATOR,
             vs_raw(t.queue_topic_per_s),
+        ));
+    }
+    let ceiling = t.queue_topic_batch_per_s;
+    if ceiling > 0.0 {
+        bars.push(Bar::single(
+            "emulator: queue + topic, PublishBatch",
+            ceiling,
+            EMULATOR,
+            vs_raw(ceiling),
         ));
     }
     if t.sns_publish_per_s > 0.0 {
@@ -621,17 +638,32 @@ fn throughput(area: &Area<'_>, t: &Throughput) -> Result<(), String> {
             vs_raw(t.sns_publish_per_s),
         ));
     }
+    if let Some(full) = &t.full_mix {
+        bars.push(Bar::single(
+            "emulators: bare client, whole mix",
+            full.objects_per_s,
+            EMULATOR,
+            vs_raw(full.objects_per_s),
+        ));
+    }
     for row in &t.rows {
         let color = if row.tool.starts_with("s3-replicator") {
             DAEMON
         } else {
             TOOL
         };
+        let mut note = format!("{} ({})", per_s(row.objects_per_s), ratio(row.ratio_to_raw));
+        if ceiling > 0.0 && row.tool.starts_with("s3-replicator") {
+            note += &format!(
+                ", {:.2} of PublishBatch ceiling",
+                row.objects_per_s / ceiling
+            );
+        }
         bars.push(Bar::single(
             row.tool.clone(),
             row.objects_per_s,
             color,
-            format!("{} ({})", per_s(row.objects_per_s), ratio(row.ratio_to_raw)),
+            note,
         ));
     }
     let caption = format!(
@@ -662,8 +694,9 @@ fn latency(area: &Area<'_>, l: &Latency) -> Result<(), String> {
         Bar::single("max", l.max_ms, DAEMON, ms(l.max_ms)),
     ];
     let caption = format!(
-        "Latency, upload → completion event (ms): p50 = {} floor",
-        ratio(l.ratio_p50_to_floor)
+        "Latency, upload → completion event (ms): p50 = {}, p99 = {} floor",
+        ratio(l.ratio_p50_to_floor),
+        ratio(l.p99_ms / l.floor.median_ms)
     );
     let x_desc = format!(
         "{} objects of {} at {}/s, {} targets; floor = median of {} sequential runs",
@@ -682,18 +715,24 @@ fn latency(area: &Area<'_>, l: &Latency) -> Result<(), String> {
     .draw(area)
 }
 
-fn scale(area: &Area<'_>, rows: &[ScaleRow]) -> Result<(), String> {
-    let one = rows
-        .iter()
-        .find(|r| r.daemons == 1)
-        .map_or(0.0, |r| r.objects_per_s);
-    let bars: Vec<Bar> = rows
-        .iter()
-        .map(|r| {
-            let label = match r.daemons {
+fn scale(
+    area: &Area<'_>,
+    rows: &[ScaleRow],
+    capped: &[ScaleRow],
+    startup: &[Startup],
+) -> Result<(), String> {
+    let mut bars = Vec::new();
+    for (rows, suffix) in [(rows, ""), (capped, ", capped")] {
+        let one = rows
+            .iter()
+            .find(|r| r.daemons == 1)
+            .map_or(0.0, |r| r.objects_per_s);
+        for r in rows {
+            let mut label = match r.daemons {
                 1 => "1 daemon".to_string(),
                 n => format!("{n} daemons"),
             };
+            label += suffix;
             let speed = if r.daemons != 1 && one > 0.0 {
                 format!(
                     "{} ({})",
@@ -703,13 +742,55 @@ fn scale(area: &Area<'_>, rows: &[ScaleRow]) -> Result<(), String> {
             } else {
                 per_s(r.objects_per_s)
             };
-            let note = format!("{speed}\n{} CPU s", num(r.daemon_cpu_seconds));
-            Bar::single(label, r.objects_per_s, DAEMON, note)
-        })
-        .collect();
+            let mut note = format!("{speed}\n{} CPU s", num(r.daemon_cpu_seconds));
+            if r.concurrency > 0 {
+                note += &format!("\nconcurrency {}", r.concurrency);
+            }
+            bars.push(Bar::single(label, r.objects_per_s, DAEMON, note));
+        }
+    }
+    let slowest = startup.iter().map(|s| s.seconds).fold(0.0, f64::max);
+    let x_desc = if startup.is_empty() {
+        "daemons on one queue (× = vs 1 daemon)".to_string()
+    } else {
+        format!("daemons on one queue (× = vs 1 daemon); start-up ≤ {slowest:.3} s")
+    };
     VBars {
         caption: "Scale (objects/s)",
-        x_desc: "daemons on one queue (× = vs 1 daemon)",
+        x_desc: &x_desc,
+        y_desc: "objects/s",
+        bars: &bars,
+    }
+    .draw(area)
+}
+
+fn one_emulator(area: &Area<'_>, o: &OneEmulator) -> Result<(), String> {
+    let bars: Vec<Bar> = o
+        .rows
+        .iter()
+        .map(|r| {
+            let color = if r.tool.starts_with("s3-replicator") {
+                DAEMON
+            } else {
+                TOOL
+            };
+            let label = r.tool.split(" (").next().unwrap_or(&r.tool).to_string();
+            Bar::single(label, r.objects_per_s, color, per_s(r.objects_per_s))
+        })
+        .collect();
+    let caption = format!(
+        "S3, SQS, SNS on LocalStack alone: daemon = {} rclone",
+        ratio(o.daemon_to_rclone)
+    );
+    let x_desc = format!(
+        "{} objects of {} to {} targets (objects/s)",
+        num(o.objects as f64),
+        bytes(o.object_bytes),
+        o.targets
+    );
+    VBars {
+        caption: &caption,
+        x_desc: &x_desc,
         y_desc: "objects/s",
         bars: &bars,
     }
@@ -827,9 +908,16 @@ fn requests(area: &Area<'_>, q: &Requests) -> Result<(), String> {
         .min(h / 2);
     let (top, bottom) = area.split_vertically(h - legend_h);
     let labels = label_width(area, bars.iter().map(|b| b.label.as_str()));
+    let services = super::report::by_service(q)
+        .iter()
+        .map(|r| format!("{} {}", r.service, num(r.per_object)))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let x_desc =
+        format!("AWS API requests per object per target; per object to all targets: {services}");
     HBars {
         caption: "Requests per object per target (requests)",
-        x_desc: "AWS API requests per replicated object per target",
+        x_desc: &x_desc,
         bars: &bars,
         label_area: labels + 16,
         reference: None,
@@ -897,7 +985,7 @@ mod tests {
             seconds,
             objects_per_s,
             ratio_to_raw: objects_per_s / raw,
-            emulator_load: Vec::new(),
+            ..ThroughputRow::default()
         }
     }
 
@@ -955,8 +1043,10 @@ mod tests {
                         median_ms: 4.1,
                     }],
                     delivery_ms: 9.6,
+                    event_send_ms: 2.1,
                 },
                 ratio_p50_to_floor: 38.4 / 21.7,
+                ratio_p99_to_floor: 88.9 / 21.7,
             }),
             throughput: Some(Throughput {
                 objects: 10_000,
@@ -971,13 +1061,14 @@ mod tests {
                 sns_publish_per_s: 1910.0,
                 sqs_receive_delete_per_s: 4520.0,
                 queue_topic_per_s: 310.0,
-                queue_topic_load: Vec::new(),
+                queue_topic_batch_per_s: 820.0,
                 rows: vec![
                     throughput_row("s3-replicator (1 daemon)", 24.3, raw),
                     throughput_row("s3-replicator (2 daemons)", 14.1, raw),
                     throughput_row("rclone copy", 41.8, raw),
                     throughput_row("aws s3 sync", 97.5, raw),
                 ],
+                ..Throughput::default()
             }),
             large_objects: vec![
                 large("s3-replicator", 6.9, 38.2),
@@ -990,14 +1081,52 @@ mod tests {
                     seconds: 24.3,
                     objects_per_s: 411.5,
                     daemon_cpu_seconds: 9.8,
+                    ..ScaleRow::default()
                 },
                 ScaleRow {
                     daemons: 2,
                     seconds: 14.1,
                     objects_per_s: 709.2,
                     daemon_cpu_seconds: 11.3,
+                    ..ScaleRow::default()
                 },
             ],
+            scale_capped: vec![
+                ScaleRow {
+                    daemons: 1,
+                    seconds: 12.0,
+                    objects_per_s: 166.0,
+                    daemon_cpu_seconds: 2.8,
+                    concurrency: 10,
+                    objects: 2000,
+                    ..ScaleRow::default()
+                },
+                ScaleRow {
+                    daemons: 2,
+                    seconds: 6.5,
+                    objects_per_s: 307.0,
+                    daemon_cpu_seconds: 3.0,
+                    concurrency: 10,
+                    objects: 2000,
+                    ..ScaleRow::default()
+                },
+            ],
+            startup: vec![Startup {
+                daemon: "latency".into(),
+                seconds: 0.012,
+            }],
+            one_emulator: Some(OneEmulator {
+                emulator: "LocalStack core 2026.3.0".into(),
+                objects: 2000,
+                object_bytes: 4096,
+                targets: 2,
+                rows: vec![
+                    throughput_row("s3-replicator (1 daemon)", 120.0, 0.0),
+                    throughput_row("rclone copy", 100.0, 0.0),
+                ],
+                daemon_to_rclone: 100.0 / 120.0,
+                daemon_requests_per_object: Vec::new(),
+            }),
             requests: Some(Requests {
                 objects: 10_000,
                 targets: 2,
@@ -1011,6 +1140,7 @@ mod tests {
                 total_per_object_per_target: 2.11,
                 crr: vec![rate("s3:PutObject (replica)", 1.0)],
                 crr_total_per_object_per_target: 1.0,
+                per_object_by_service: Vec::new(),
             }),
         }
     }
@@ -1062,7 +1192,7 @@ mod tests {
         let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
         let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
         assert_eq!((width, height), (WIDTH, HEIGHT));
-        assert_panels_drawn(&full(), 5);
+        assert_panels_drawn(&full(), 6);
     }
 
     #[test]
@@ -1072,6 +1202,7 @@ mod tests {
             large_objects: vec![],
             scale: vec![],
             requests: None,
+            one_emulator: None,
             ..full()
         };
         assert_panels_drawn(&only_throughput, 1);
@@ -1082,7 +1213,7 @@ mod tests {
             scale: vec![],
             ..full()
         };
-        assert_panels_drawn(&without_scale, 4);
+        assert_panels_drawn(&without_scale, 5);
     }
 
     #[test]

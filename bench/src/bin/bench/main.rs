@@ -2,8 +2,10 @@
 //! would use instead, measured in one run against the same local emulators.
 //!
 //!   bench run --sqs-sns URL --s3 URL --bin PATH --aws PATH --rclone PATH --out FILE
-//!       latency (with its floor), throughput (with the emulator's raw copy capacity, rclone and
-//!       `aws s3 sync`), scale (1 and 2 daemons) and requests per object, into FILE (JSON).
+//!       latency (with its floor), throughput (with the emulators' ceilings, rclone and
+//!       `aws s3 sync`), scale (1 and 2 daemons; again with each held to a small
+//!       `queue.concurrency`), requests per object, and every service on LocalStack alone (the
+//!       daemon beside rclone), into FILE (JSON).
 //!   bench profile --sqs-sns URL --s3 URL --bin PATH --perf FILE [--objects N]
 //!       the throughput part alone with one daemon, `perf record` attached to it (into FILE);
 //!       prints the daemon's CPU time per object.
@@ -39,6 +41,7 @@ fn usage() -> ExitCode {
     eprintln!(
         "usage: bench run --sqs-sns URL --s3 URL --bin PATH --aws PATH --rclone PATH --out FILE\n\
          \x20             [--objects N] [--latency-objects N] [--latency-rate PER_S]\n\
+         \x20             [--one-emulator-objects N] [--capped-objects N] [--capped-concurrency N]\n\
          \x20      bench profile --sqs-sns URL --s3 URL --bin PATH --perf FILE [--objects N]\n\
          \x20      bench large --results FILE --rows FILE\n\
          \x20      bench chart --results FILE --png FILE\n\
@@ -103,6 +106,9 @@ async fn main() -> ExitCode {
                 objects: number("--objects", 10_000.0) as usize,
                 latency_objects: number("--latency-objects", 200.0) as usize,
                 latency_rate: number("--latency-rate", 10.0),
+                one_emulator_objects: number("--one-emulator-objects", 2_000.0) as usize,
+                capped_objects: number("--capped-objects", 2_000.0) as usize,
+                capped_concurrency: number("--capped-concurrency", 10.0) as usize,
                 command: std::env::var("BENCH_COMMAND").unwrap_or_else(|_| "bench run".into()),
             };
             match parts::run(&plan).await {
@@ -135,6 +141,9 @@ async fn main() -> ExitCode {
                 objects,
                 latency_objects: 0,
                 latency_rate: 1.0,
+                one_emulator_objects: 0,
+                capped_objects: 0,
+                capped_concurrency: 0,
                 command: String::new(),
             };
             parts::profile(&plan, &perf).await.map(|p| {

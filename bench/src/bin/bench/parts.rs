@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sns::types::PublishBatchRequestEntry;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
 use futures::stream::{self, StreamExt};
 use time::format_description::well_known::Rfc3339;
@@ -33,6 +34,11 @@ pub struct Plan {
     pub objects: usize,
     pub latency_objects: usize,
     pub latency_rate: f64,
+    /// Objects of the run with every service on LocalStack (S3 too); 0 skips it.
+    pub one_emulator_objects: usize,
+    /// Objects of the scale-out run with each daemon held to `capped_concurrency`; 0 skips it.
+    pub capped_objects: usize,
+    pub capped_concurrency: usize,
     pub command: String,
 }
 
@@ -67,10 +73,17 @@ struct Env {
     plan_sqs_sns: String,
     /// Where configurations and logs go.
     dir: PathBuf,
+    /// A queue of its own for the [`Pulse`]'s requests.
+    pulse_queue: String,
 }
 
 impl Env {
     async fn connect(plan: &Plan, dir: &Path) -> Self {
+        Self::connect_s3(plan, dir, &plan.s3).await
+    }
+
+    /// The same with S3 at `s3_url` (LocalStack's own S3 for the one-emulator part).
+    async fn connect_s3(plan: &Plan, dir: &Path, s3_url: &str) -> Self {
         let base: SdkConfig = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .endpoint_url(&plan.sqs_sns)
@@ -78,17 +91,20 @@ impl Env {
             .await;
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&base)
-                .endpoint_url(&plan.s3)
+                .endpoint_url(s3_url)
                 .force_path_style(true)
                 .build(),
         );
+        let sqs = aws_sdk_sqs::Client::new(&base);
+        let pulse_queue = create_queue(&sqs, "bench-pulse", &[]).await;
         Self {
-            sqs: aws_sdk_sqs::Client::new(&base),
+            sqs,
             sns: aws_sdk_sns::Client::new(&base),
             s3,
-            plan_s3: plan.s3.clone(),
+            plan_s3: s3_url.to_owned(),
             plan_sqs_sns: plan.sqs_sns.clone(),
             dir: dir.to_owned(),
+            pulse_queue,
         }
     }
 
@@ -181,8 +197,9 @@ impl Route {
     }
 
     /// The daemon's configuration; everything not named here is the daemon's default
-    /// (`queue.concurrency` 64, 10 messages per receive, 20-s long polls, text logs at info).
-    fn config(&self, env: &Env) -> String {
+    /// (`queue.concurrency` 64 unless `concurrency` names another, 10 messages per receive,
+    /// 20-s long polls, text logs at info).
+    fn config(&self, env: &Env, concurrency: Option<usize>) -> String {
         let mut toml = format!(
             r#"[aws]
 endpoint_url = "{sqs_sns}"
@@ -191,7 +208,7 @@ region = "us-east-1"
 
 [queue]
 url = "{queue}"
-
+{concurrency}
 [completion]
 topic_arn = "{topic}"
 
@@ -201,6 +218,7 @@ topic_arn = "{alerts}"
             sqs_sns = env.plan_sqs_sns,
             s3 = env.plan_s3,
             queue = self.queue_url,
+            concurrency = concurrency.map_or(String::new(), |c| format!("concurrency = {c}\n")),
             topic = self.topic_arn,
             alerts = self.alerts_arn,
         );
@@ -426,6 +444,13 @@ impl Daemon {
             .unwrap_or(page))
     }
 
+    /// `s3r_startup_seconds`: process start → first `ReceiveMessage` sent.
+    async fn startup_seconds(&self) -> Result<f64, Error> {
+        let page = self.metrics().await?;
+        gauge(&page, "s3r_startup_seconds")
+            .ok_or_else(|| "the daemon's /metrics has no s3r_startup_seconds".into())
+    }
+
     /// SIGTERM, and the exit status once it stopped.
     async fn stop(mut self) -> Result<(), Error> {
         let status = signal_and_wait(&mut self.child, self.pid, "TERM", "a daemon").await?;
@@ -435,6 +460,14 @@ impl Daemon {
             Err(format!("a daemon exited with {status}"))
         }
     }
+}
+
+/// The value of the unlabelled gauge `name` on a `/metrics` page.
+fn gauge(page: &str, name: &str) -> Option<f64> {
+    page.lines().find_map(|line| {
+        let (n, value) = line.split_once(' ')?;
+        (n == name).then(|| value.trim().parse().ok())?
+    })
 }
 
 /// Sends SIG`signal` to `child` (process `pid`) and waits up to 60 s for it to exit.
@@ -471,52 +504,236 @@ fn cpu_seconds(pid: u32) -> f64 {
 }
 
 /// The emulators' processes (`BENCH_S3_PID`, `BENCH_SQS_PID` from scripts/bench.sh), to show
-/// which of them a run kept busy.
+/// which of them a run kept busy, and LocalStack's log (`BENCH_SQS_LOG`), which names every
+/// request it served.
 #[derive(Clone)]
-struct Emulators(Vec<(&'static str, u32)>);
+struct Emulators {
+    pids: Vec<(&'static str, u32)>,
+    localstack_log: Option<PathBuf>,
+}
 
 impl Emulators {
     fn from_env() -> Self {
         let pid = |var: &str| std::env::var(var).ok().and_then(|v| v.parse().ok());
-        let mut found = Vec::new();
+        let mut pids = Vec::new();
         if let Some(p) = pid("BENCH_S3_PID") {
-            found.push(("s3s-fs", p));
+            pids.push(("s3s-fs", p));
         }
         if let Some(p) = pid("BENCH_SQS_PID") {
-            found.push(("LocalStack", p));
+            pids.push(("LocalStack", p));
         }
-        Self(found)
+        Self {
+            pids,
+            localstack_log: std::env::var_os("BENCH_SQS_LOG").map(PathBuf::from),
+        }
     }
 
-    /// Starts measuring; [`LoadProbe::finish`] gives each emulator's cores busy since.
-    fn probe(&self) -> LoadProbe {
+    /// Starts measuring; [`LoadProbe::finish`] gives each emulator's cores busy since, the
+    /// whole machine's, the requests LocalStack served and how long the emulators took to
+    /// answer a small request meanwhile.
+    fn probe(&self, env: &Env) -> LoadProbe {
         LoadProbe {
             started: Instant::now(),
+            machine: machine_busy_seconds(),
             cpu: self
-                .0
+                .pids
                 .iter()
                 .map(|&(name, pid)| (name, pid, cpu_seconds(pid)))
                 .collect(),
+            log: self.localstack_log.as_ref().map(|path| {
+                let len = std::fs::metadata(path).map_or(0, |m| m.len());
+                (path.clone(), len)
+            }),
+            pulse: Pulse::start(env),
         }
     }
 }
 
 struct LoadProbe {
     started: Instant,
+    machine: f64,
     cpu: Vec<(&'static str, u32, f64)>,
+    /// LocalStack's log and its length at the start.
+    log: Option<(PathBuf, u64)>,
+    pulse: Pulse,
 }
 
-impl LoadProbe {
-    fn finish(&self) -> Vec<EmulatorLoad> {
-        let secs = self.started.elapsed().as_secs_f64();
-        self.cpu
+/// What a [`LoadProbe`] measured.
+struct Load {
+    seconds: f64,
+    emulators: Vec<EmulatorLoad>,
+    machine_cores: f64,
+    /// `service.Operation` → requests LocalStack logged.
+    localstack_requests: BTreeMap<String, usize>,
+    answers: AnswerTimes,
+}
+
+impl Load {
+    /// LocalStack's requests per object.
+    fn localstack_per_object(&self, objects: usize) -> Vec<OperationRate> {
+        self.localstack_requests
             .iter()
-            .map(|&(name, pid, before)| EmulatorLoad {
-                emulator: name.to_owned(),
-                cores: (cpu_seconds(pid) - before) / secs,
+            .map(|(operation, count)| OperationRate {
+                operation: operation.clone(),
+                per_object: *count as f64 / objects.max(1) as f64,
             })
             .collect()
     }
+
+    fn localstack_per_s(&self) -> f64 {
+        self.localstack_requests.values().sum::<usize>() as f64 / self.seconds
+    }
+
+    /// One line for the console.
+    fn summary(&self) -> String {
+        format!(
+            "emulators busy: {}; machine {:.2} cores; LocalStack {:.0} requests/s; answer times (p50/p90): LocalStack {:.1}/{:.1} ms, S3 {:.1}/{:.1} ms",
+            super::report::loads(&self.emulators),
+            self.machine_cores,
+            self.localstack_per_s(),
+            self.answers.localstack_p50_ms,
+            self.answers.localstack_p90_ms,
+            self.answers.s3_p50_ms,
+            self.answers.s3_p90_ms
+        )
+    }
+}
+
+impl LoadProbe {
+    async fn finish(self) -> Load {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let machine_cores = (machine_busy_seconds() - self.machine) / seconds;
+        let emulators = self
+            .cpu
+            .iter()
+            .map(|&(name, pid, before)| EmulatorLoad {
+                emulator: name.to_owned(),
+                cores: (cpu_seconds(pid) - before) / seconds,
+            })
+            .collect();
+        let localstack_requests = self
+            .log
+            .map(|(path, from)| localstack_requests(&path, from))
+            .unwrap_or_default();
+        Load {
+            seconds,
+            emulators,
+            machine_cores,
+            localstack_requests,
+            answers: self.pulse.finish().await,
+        }
+    }
+}
+
+/// Requests in LocalStack's log after byte `from`: its request logger writes one line
+/// `… localstack.request.aws … : AWS sqs.ReceiveMessage => 200` per request.
+fn localstack_requests(path: &Path, from: u64) -> BTreeMap<String, usize> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut text = String::new();
+    if let Ok(mut file) = std::fs::File::open(path) {
+        if file.seek(SeekFrom::Start(from)).is_ok() {
+            let _ = file.read_to_string(&mut text);
+        }
+    }
+    let mut counts = BTreeMap::new();
+    for line in text.lines() {
+        let Some((_, rest)) = line.split_once(": AWS ") else {
+            continue;
+        };
+        if let Some(operation) = rest.split_whitespace().next() {
+            *counts.entry(operation.to_owned()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// A small request to each emulator every [`PULSE_EVERY`] while a part runs — SQS
+/// `GetQueueAttributes` on a queue of its own (LocalStack) and S3 `HeadObject` of the first
+/// source object — timed: how long a request waits in an emulator under that part's load.
+struct Pulse {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<(Vec<f64>, Vec<f64>)>,
+}
+
+const PULSE_EVERY: Duration = Duration::from_millis(100);
+
+impl Pulse {
+    fn start(env: &Env) -> Self {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let sqs = env.sqs.clone();
+        let s3 = env.s3.clone();
+        let queue = env.pulse_queue.clone();
+        let task = tokio::spawn(async move {
+            let (mut sqs_ms, mut s3_ms) = (Vec::new(), Vec::new());
+            let mut tick = tokio::time::interval(PULSE_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    _ = tick.tick() => {}
+                }
+                let t = Instant::now();
+                if sqs
+                    .get_queue_attributes()
+                    .queue_url(&queue)
+                    .send()
+                    .await
+                    .is_ok()
+                {
+                    sqs_ms.push(ms(t.elapsed()));
+                }
+                let t = Instant::now();
+                if s3
+                    .head_object()
+                    .bucket("tp-src")
+                    .key(key("tp", 0))
+                    .send()
+                    .await
+                    .is_ok()
+                {
+                    s3_ms.push(ms(t.elapsed()));
+                }
+            }
+            (sqs_ms, s3_ms)
+        });
+        Self { stop, task }
+    }
+
+    async fn finish(self) -> AnswerTimes {
+        let _ = self.stop.send(true);
+        let (mut sqs_ms, mut s3_ms) = self.task.await.unwrap_or_default();
+        sqs_ms.sort_by(f64::total_cmp);
+        s3_ms.sort_by(f64::total_cmp);
+        AnswerTimes {
+            localstack_p50_ms: percentile(&sqs_ms, 50.0),
+            localstack_p90_ms: percentile(&sqs_ms, 90.0),
+            s3_p50_ms: percentile(&s3_ms, 50.0),
+            s3_p90_ms: percentile(&s3_ms, 90.0),
+        }
+    }
+}
+
+/// CPU seconds every core of the machine spent busy since boot: `/proc/stat`'s `cpu` line, all
+/// but idle and iowait.
+fn machine_busy_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("cpu "))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user already).
+    let busy: f64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    busy / clock_ticks()
 }
 
 fn clock_ticks() -> f64 {
@@ -601,13 +818,13 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Part 1: objects uploaded at a steady rate, each one's time from PutObject returning to its
-/// completion event on the subscriber queue.
-async fn latency(plan: &Plan, env: &Env) -> Result<Latency, Error> {
+/// completion event on the subscriber queue; with the daemon's start-up time.
+async fn latency(plan: &Plan, env: &Env) -> Result<(Latency, f64), Error> {
     let n = plan.latency_objects;
     env.bucket("lat-src").await?;
     let route = Route::create(env, "lat", "lat-src").await?;
     let config = env.dir.join("lat.toml");
-    std::fs::write(&config, route.config(env)).map_err(|e| e.to_string())?;
+    std::fs::write(&config, route.config(env, None)).map_err(|e| e.to_string())?;
     let mut daemon = [Daemon::start(plan, env, &config, 1).await?];
     // Let it start polling before the first upload.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -641,6 +858,7 @@ async fn latency(plan: &Plan, env: &Env) -> Result<Latency, Error> {
         e = Daemon::any_exited(&mut daemon) => return Err(e),
     };
     let [daemon] = daemon;
+    let startup = daemon.startup_seconds().await?;
     daemon.stop().await?;
     let mut latencies = Vec::with_capacity(n);
     for upload in uploads {
@@ -651,21 +869,31 @@ async fn latency(plan: &Plan, env: &Env) -> Result<Latency, Error> {
             .ok_or_else(|| format!("latency: no completion event for {key}"))?;
         latencies.push(ms(arrived.duration_since(put_returned)));
     }
+    // Every object's latency in upload order, for reading the tail against the daemon's log.
+    let series: String = latencies
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("{} {l:.1}\n", key("lat", i)))
+        .collect();
+    std::fs::write(env.dir.join("latency-ms.txt"), series).map_err(|e| e.to_string())?;
     latencies.sort_by(f64::total_cmp);
     let floor = floor(env).await?;
     let p50 = percentile(&latencies, 50.0);
-    Ok(Latency {
+    let p99 = percentile(&latencies, 99.0);
+    let latency = Latency {
         objects: n,
         object_bytes: OBJECT_BYTES,
         targets: TARGETS,
         rate_per_s: plan.latency_rate,
         p50_ms: p50,
         p95_ms: percentile(&latencies, 95.0),
-        p99_ms: percentile(&latencies, 99.0),
+        p99_ms: p99,
         max_ms: latencies.last().copied().unwrap_or(f64::NAN),
         ratio_p50_to_floor: p50 / floor.median_ms,
+        ratio_p99_to_floor: p99 / floor.median_ms,
         floor,
-    })
+    };
+    Ok((latency, startup))
 }
 
 /// The floor: the calls the daemon needs for one object — receive the event, copy to each
@@ -684,10 +912,12 @@ async fn floor(env: &Env) -> Result<Floor, Error> {
     let mut calls: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut totals = Vec::new();
     let mut deliveries = Vec::new();
+    let mut sends = Vec::new();
     for i in 0..FLOOR_SAMPLES {
         let key = key("floor", i);
         let etag = put(env, "floor-src", &key, body(i)).await?;
         let message = event("floor-src", &key, &etag, i + 1);
+        let t = Instant::now();
         env.sqs
             .send_message()
             .queue_url(&route.queue_url)
@@ -695,6 +925,7 @@ async fn floor(env: &Env) -> Result<Floor, Error> {
             .send()
             .await
             .map_err(sdk("floor: send event"))?;
+        sends.push(ms(t.elapsed()));
 
         let mut times = Vec::with_capacity(names.len());
         let t = Instant::now();
@@ -784,16 +1015,18 @@ async fn floor(env: &Env) -> Result<Floor, Error> {
             })
             .collect(),
         delivery_ms: median(&deliveries),
+        event_send_ms: median(&sends),
     })
 }
 
-/// A concurrent client issuing only the copies: `n` objects × the targets.
-async fn raw_copies(env: &Env, n: usize) -> Result<RawCapacity, Error> {
+/// A concurrent client issuing only the copies: `n` objects × the targets; with the load it
+/// caused.
+async fn raw_copies(env: &Env, n: usize) -> Result<(RawCapacity, Load), Error> {
     let targets = ["raw-t1", "raw-t2"];
     for t in targets {
         env.bucket(t).await?;
     }
-    let probe = Emulators::from_env().probe();
+    let probe = Emulators::from_env().probe(env);
     let started = Instant::now();
     let results: Vec<Result<(), Error>> =
         stream::iter((0..n).flat_map(|i| targets.map(|t| (i, t))))
@@ -813,17 +1046,18 @@ async fn raw_copies(env: &Env, n: usize) -> Result<RawCapacity, Error> {
             .collect()
             .await;
     let secs = started.elapsed().as_secs_f64();
-    let emulator_load = probe.finish();
+    let load = probe.finish().await;
     results.into_iter().collect::<Result<(), Error>>()?;
     env.check_targets("raw copies", &targets.map(str::to_owned), n)
         .await?;
     let copies_per_s = (n * TARGETS) as f64 / secs;
-    Ok(RawCapacity {
+    let raw = RawCapacity {
         concurrency: CONCURRENCY,
         copies_per_s,
         objects_per_s: copies_per_s / TARGETS as f64,
-        emulator_load,
-    })
+        emulator_load: load.emulators.clone(),
+    };
+    Ok((raw, load))
 }
 
 /// The same client shape issuing only SNS Publish calls to a topic with one SQS subscriber.
@@ -961,16 +1195,42 @@ async fn raw_receives(env: &Env, etags: &[String]) -> Result<f64, Error> {
     Ok(received.load(std::sync::atomic::Ordering::Relaxed) as f64 / secs)
 }
 
-/// The emulator's ceiling for the daemon's queue and topic work alone: what the daemon does for
-/// each object minus S3 — receive the events (ten per call), publish one completion per event,
-/// delete the batch — with seven pollers and ten publishes each in flight (about the daemon's
-/// 64), while the subscriber queue is drained as in the daemon's runs. Objects per second, from
-/// the start to the last completion's `completed_at`.
-async fn raw_queue_topic(env: &Env, etags: &[String]) -> Result<(f64, Vec<EmulatorLoad>), Error> {
+/// What a ceiling of the queue and topic work measured: objects/s, each emulator's busy cores
+/// and the machine's.
+struct Ceiling {
+    objects_per_s: f64,
+    load: Load,
+}
+
+/// Which requests a bare client makes per batch of ten events in [`raw_queue_topic`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mix {
+    /// Receive, one `Publish` per event (ten in flight), delete: the daemon's queue and topic
+    /// work before completions were batched.
+    PublishEach,
+    /// Receive, one `PublishBatch` of the ten, delete: the daemon's queue and topic work.
+    PublishBatch,
+    /// The same with the daemon's S3 work for each event first, all ten at once: `HeadObject`
+    /// of the source, then `CopyObject` to both targets at once — every request the daemon
+    /// makes for a first delivery of a small object.
+    Full,
+}
+
+/// The emulators' ceiling for the daemon's queue and topic work (`mix`; with its S3 work too
+/// for [`Mix::Full`]) made by a bare client: receive the events (ten per call), publish the
+/// completions, delete the batch — with seven pollers (the daemon's receives in flight at 64),
+/// while the subscriber queue is drained as in the daemon's runs. Objects per second, from the
+/// start to the last completion's `completed_at`.
+async fn raw_queue_topic(env: &Env, etags: &[String], mix: Mix) -> Result<Ceiling, Error> {
     let n = etags.len();
-    let route = Route::create(env, "ceiling-qt", "tp-src").await?;
+    let name = match mix {
+        Mix::PublishEach => "ceiling-qt",
+        Mix::PublishBatch => "ceiling-qtb",
+        Mix::Full => "ceiling-full",
+    };
+    let route = Route::create(env, name, "tp-src").await?;
     enqueue(env, &route, "tp", etags).await?;
-    let probe = Emulators::from_env().probe();
+    let probe = Emulators::from_env().probe(env);
     let t0 = epoch_ms(OffsetDateTime::now_utc());
     let deadline = Instant::now() + PART_DEADLINE;
     let handled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -980,31 +1240,52 @@ async fn raw_queue_topic(env: &Env, etags: &[String]) -> Result<(f64, Vec<Emulat
             use std::sync::atomic::Ordering::Relaxed;
             while handled.load(Relaxed) < n && Instant::now() < deadline {
                 let messages = receive_ten(env, &route.queue_url).await?;
-                let publishes = messages.iter().map(|m| async move {
-                    let event: serde_json::Value =
-                        serde_json::from_str(m.body().unwrap_or_default())
-                            .map_err(|e| format!("event: {e}"))?;
-                    let key = event
-                        .pointer("/Records/0/s3/object/key")
-                        .and_then(|k| k.as_str())
-                        .unwrap_or_default();
-                    let completed_at = OffsetDateTime::now_utc()
-                        .format(&Rfc3339)
-                        .expect("format time");
-                    let body = serde_json::json!({
-                        "source": {"key": key},
-                        "completed_at": completed_at,
-                    });
-                    env.sns
-                        .publish()
+                let keys = messages
+                    .iter()
+                    .map(|m| event_key(m.body().unwrap_or_default()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if mix == Mix::Full {
+                    futures::future::try_join_all(
+                        keys.iter().map(|key| replicate(env, &route.targets, key)),
+                    )
+                    .await?;
+                }
+                let bodies: Vec<String> = keys.iter().map(|k| completion_body(k)).collect();
+                if mix != Mix::PublishEach && !bodies.is_empty() {
+                    let entries = bodies
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, body)| {
+                            PublishBatchRequestEntry::builder()
+                                .id(i.to_string())
+                                .message(body)
+                                .build()
+                                .expect("entry")
+                        })
+                        .collect();
+                    let out = env
+                        .sns
+                        .publish_batch()
                         .topic_arn(&route.topic_arn)
-                        .message(body.to_string())
+                        .set_publish_batch_request_entries(Some(entries))
                         .send()
                         .await
-                        .map(|_| ())
-                        .map_err(sdk("publish"))
-                });
-                futures::future::try_join_all(publishes).await?;
+                        .map_err(sdk("publish batch"))?;
+                    if let Some(f) = out.failed().first() {
+                        return Err(format!("publish batch: {f:?}"));
+                    }
+                } else {
+                    let publishes = bodies.into_iter().map(|body| {
+                        env.sns
+                            .publish()
+                            .topic_arn(&route.topic_arn)
+                            .message(body)
+                            .send()
+                    });
+                    futures::future::try_join_all(publishes)
+                        .await
+                        .map_err(sdk("publish"))?;
+                }
                 let count = delete_all(env, &route.queue_url, &messages).await?;
                 handled.fetch_add(count, Relaxed);
             }
@@ -1014,7 +1295,7 @@ async fn raw_queue_topic(env: &Env, etags: &[String]) -> Result<(f64, Vec<Emulat
     let pollers = futures::future::join_all((0..7).map(|_| poller(handled.clone())));
     let (results, arrivals) =
         tokio::join!(pollers, collect(env, &route.completions_url, n, deadline));
-    let emulator_load = probe.finish();
+    let load = probe.finish().await;
     results.into_iter().collect::<Result<(), Error>>()?;
     if arrivals.by_key.len() < n {
         return Err(format!(
@@ -1027,7 +1308,56 @@ async fn raw_queue_topic(env: &Env, etags: &[String]) -> Result<(f64, Vec<Emulat
         .values()
         .map(|(_, at)| *at)
         .fold(f64::MIN, f64::max);
-    Ok((n as f64 / ((last - t0) / 1000.0), emulator_load))
+    Ok(Ceiling {
+        objects_per_s: n as f64 / ((last - t0) / 1000.0),
+        load,
+    })
+}
+
+/// The object key of an S3 event's message body.
+fn event_key(event: &str) -> Result<String, Error> {
+    let event: serde_json::Value =
+        serde_json::from_str(event).map_err(|e| format!("event: {e}"))?;
+    Ok(event
+        .pointer("/Records/0/s3/object/key")
+        .and_then(|k| k.as_str())
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// The smallest completion event the subscriber can read: the key and `completed_at` (now).
+fn completion_body(key: &str) -> String {
+    let completed_at = OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .expect("format time");
+    serde_json::json!({
+        "source": {"key": key},
+        "completed_at": completed_at,
+    })
+    .to_string()
+}
+
+/// The daemon's S3 requests for a first delivery of a small object, bare: `HeadObject` of the
+/// source, then `CopyObject` to every target at once.
+async fn replicate(env: &Env, targets: &[String], key: &str) -> Result<(), Error> {
+    env.s3
+        .head_object()
+        .bucket("tp-src")
+        .key(key)
+        .send()
+        .await
+        .map_err(sdk("head source"))?;
+    futures::future::try_join_all(targets.iter().map(|target| {
+        env.s3
+            .copy_object()
+            .bucket(target)
+            .key(key)
+            .copy_source(format!("tp-src/{key}"))
+            .send()
+    }))
+    .await
+    .map_err(sdk("copy"))?;
+    Ok(())
 }
 
 /// One throughput run of the daemon: `daemons` processes drain `n` events from one queue.
@@ -1035,16 +1365,20 @@ struct DaemonRun {
     seconds: f64,
     cpu_seconds: f64,
     metrics: Vec<String>,
-    emulator_load: Vec<EmulatorLoad>,
+    load: Load,
+    /// Each process's `s3r_startup_seconds`.
+    startup: Vec<f64>,
 }
 
-/// `name` distinguishes the queue, topic and buckets of each run. With `profile`, `perf record`
+/// `name` distinguishes the queue, topic and buckets of each run; `concurrency` is each
+/// process's `queue.concurrency` (the default 64 when `None`). With `profile`, `perf record`
 /// samples the first daemon's CPU into that file from its start until every completion arrived.
 async fn daemon_run(
     plan: &Plan,
     env: &Env,
     name: &str,
     daemons: usize,
+    concurrency: Option<usize>,
     etags: &[String],
     profile: Option<&Path>,
 ) -> Result<DaemonRun, Error> {
@@ -1052,9 +1386,9 @@ async fn daemon_run(
     let route = Route::create(env, name, "tp-src").await?;
     enqueue(env, &route, "tp", etags).await?;
     let config = env.dir.join(format!("{name}.toml"));
-    std::fs::write(&config, route.config(env)).map_err(|e| e.to_string())?;
+    std::fs::write(&config, route.config(env, concurrency)).map_err(|e| e.to_string())?;
 
-    let probe = Emulators::from_env().probe();
+    let probe = Emulators::from_env().probe(env);
     let t0 = epoch_ms(OffsetDateTime::now_utc());
     let mut running = Vec::new();
     for i in 1..=daemons {
@@ -1069,15 +1403,20 @@ async fn daemon_run(
         a = collect(env, &route.completions_url, n, deadline) => a,
         e = Daemon::any_exited(&mut running) => return Err(e),
     };
-    let emulator_load = probe.finish();
+    let load = probe.finish().await;
     if let Some(perf) = perf {
         perf.stop().await?;
     }
     let mut cpu_seconds = 0.0;
     let mut metrics = Vec::new();
-    for daemon in running {
+    let mut startup = Vec::new();
+    for (i, daemon) in running.into_iter().enumerate() {
         cpu_seconds += daemon.cpu_seconds();
-        metrics.push(daemon.metrics().await?);
+        let page = daemon.metrics().await?;
+        // Kept beside the daemon's log, for reading a run's figures back.
+        let _ = std::fs::write(env.dir.join(format!("{name}-{}.metrics", i + 1)), &page);
+        startup.push(gauge(&page, "s3r_startup_seconds").unwrap_or(f64::NAN));
+        metrics.push(page);
         daemon.stop().await?;
     }
     if arrivals.by_key.len() < n {
@@ -1096,16 +1435,18 @@ async fn daemon_run(
         .fold(f64::MIN, f64::max);
     let seconds = (last - t0) / 1000.0;
     println!(
-        "{daemons} daemon(s): {n} objects in {seconds:.1} s = {:.0} objects/s; CPU {cpu_seconds:.1} s; {} duplicate completion events; emulators busy: {}",
+        "{daemons} daemon(s): {n} objects in {seconds:.1} s = {:.0} objects/s; CPU {cpu_seconds:.1} s; {} duplicate completion events; start-up {}; {}",
         n as f64 / seconds,
         arrivals.duplicates,
-        super::report::loads(&emulator_load)
+        startup.iter().map(|s| format!("{s:.3} s")).collect::<Vec<_>>().join(", "),
+        load.summary()
     );
     Ok(DaemonRun {
         seconds,
         cpu_seconds,
         metrics,
-        emulator_load,
+        load,
+        startup,
     })
 }
 
@@ -1159,8 +1500,8 @@ async fn peer(
     commands: Vec<Command>,
     targets: &[String],
     n: usize,
-) -> Result<(f64, Vec<EmulatorLoad>), Error> {
-    let probe = Emulators::from_env().probe();
+) -> Result<PeerRun, Error> {
+    let probe = Emulators::from_env().probe(env);
     let started = Instant::now();
     let mut children = Vec::new();
     for (i, mut command) in commands.into_iter().enumerate() {
@@ -1184,17 +1525,24 @@ async fn peer(
         }
     }
     let seconds = started.elapsed().as_secs_f64();
-    let emulator_load = probe.finish();
+    let load = probe.finish().await;
     env.check_targets(name, targets, n).await?;
     println!(
-        "{name}: {n} objects × {} targets in {seconds:.1} s = {:.0} objects/s",
+        "{name}: {n} objects × {} targets in {seconds:.1} s = {:.0} objects/s; {}",
         targets.len(),
-        n as f64 / seconds
+        n as f64 / seconds,
+        load.summary()
     );
-    Ok((seconds, emulator_load))
+    Ok(PeerRun { seconds, load })
 }
 
-async fn rclone(plan: &Plan, env: &Env, n: usize) -> Result<(f64, Vec<EmulatorLoad>), Error> {
+/// A peer's copy: its duration and the load it caused.
+struct PeerRun {
+    seconds: f64,
+    load: Load,
+}
+
+async fn rclone(plan: &Plan, env: &Env, n: usize) -> Result<PeerRun, Error> {
     let targets: Vec<String> = (1..=TARGETS).map(|i| format!("rclone-t{i}")).collect();
     let mut commands = Vec::new();
     for target in &targets {
@@ -1215,7 +1563,7 @@ async fn rclone(plan: &Plan, env: &Env, n: usize) -> Result<(f64, Vec<EmulatorLo
     peer(env, "rclone copy", commands, &targets, n).await
 }
 
-async fn aws_sync(plan: &Plan, env: &Env, n: usize) -> Result<(f64, Vec<EmulatorLoad>), Error> {
+async fn aws_sync(plan: &Plan, env: &Env, n: usize) -> Result<PeerRun, Error> {
     let targets: Vec<String> = (1..=TARGETS).map(|i| format!("aws-t{i}")).collect();
     let config = env.dir.join("aws-config");
     std::fs::write(
@@ -1269,6 +1617,18 @@ fn requests(metrics: &[String], n: usize) -> Result<Requests, Error> {
         return Err("requests: the daemon's /metrics has no s3r_aws_requests_total".into());
     }
     let per = (n * TARGETS) as f64;
+    let mut by_service: BTreeMap<String, f64> = BTreeMap::new();
+    for (request, count) in &counts {
+        let service = request.split_once(':').map_or(request.as_str(), |(s, _)| s);
+        *by_service.entry(service.to_owned()).or_default() += count / n as f64;
+    }
+    let per_object_by_service = by_service
+        .into_iter()
+        .map(|(service, per_object)| ServiceRate {
+            service,
+            per_object,
+        })
+        .collect();
     let per_object_per_target: Vec<RequestRate> = counts
         .iter()
         .map(|(request, count)| RequestRate {
@@ -1293,6 +1653,7 @@ fn requests(metrics: &[String], n: usize) -> Result<Requests, Error> {
         per_object_per_target,
         crr_total_per_object_per_target: crr.iter().map(|r| r.per_object_per_target).sum(),
         crr,
+        per_object_by_service,
     })
 }
 
@@ -1314,7 +1675,8 @@ fn revision() -> String {
 }
 
 /// Every part, in this order: latency first (on idle emulators), the emulators' ceilings, the
-/// daemon with one and two processes, then the peers.
+/// daemon with one and two processes, the peers, the capped scale-out, then every service on
+/// LocalStack alone.
 pub async fn run(plan: &Plan) -> Result<Results, Error> {
     let dir = PathBuf::from(".bench");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -1337,8 +1699,7 @@ pub async fn run(plan: &Plan) -> Result<Results, Error> {
                 },
                 Emulator {
                     service: "sqs, sns".into(),
-                    name: std::env::var("BENCH_SQS_EMULATOR")
-                        .unwrap_or_else(|_| "LocalStack".into()),
+                    name: sqs_emulator(),
                 },
             ],
         },
@@ -1356,79 +1717,121 @@ pub async fn run(plan: &Plan) -> Result<Results, Error> {
         "== latency: {} objects at {}/s",
         plan.latency_objects, plan.latency_rate
     );
-    let latency = latency(plan, &env).await?;
+    let (latency, startup) = latency(plan, &env).await?;
     println!(
-        "p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms; floor {:.0} ms (ratio {:.1})",
+        "p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms; floor {:.0} ms (p50 {:.2}×, p99 {:.2}×); start-up {startup:.3} s",
         latency.p50_ms,
         latency.p95_ms,
         latency.p99_ms,
         latency.max_ms,
         latency.floor.median_ms,
-        latency.ratio_p50_to_floor
+        latency.ratio_p50_to_floor,
+        latency.ratio_p99_to_floor
     );
     results.latency = Some(latency);
+    results.startup.push(Startup {
+        daemon: "latency".into(),
+        seconds: startup,
+    });
+
+    println!("== the emulators' answer times, idle");
+    let idle = Emulators::from_env().probe(&env);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle = idle.finish().await;
+    println!("idle: {}", idle.summary());
 
     println!("== the emulators' ceilings");
-    let raw = raw_copies(&env, n).await?;
+    let (raw, raw_load) = raw_copies(&env, n).await?;
     println!(
-        "raw CopyObject: {:.0} copies/s = {:.0} objects/s to {TARGETS} targets",
-        raw.copies_per_s, raw.objects_per_s
+        "raw CopyObject: {:.0} copies/s = {:.0} objects/s to {TARGETS} targets; {}",
+        raw.copies_per_s,
+        raw.objects_per_s,
+        raw_load.summary()
     );
     let sns_publish_per_s = raw_publishes(&env, n).await?;
     println!("raw SNS Publish: {sns_publish_per_s:.0}/s");
     let sqs_receive_delete_per_s = raw_receives(&env, &etags).await?;
     println!("raw SQS receive + delete: {sqs_receive_delete_per_s:.0} messages/s");
-    let (queue_topic_per_s, queue_topic_load) = raw_queue_topic(&env, &etags).await?;
+    let each = raw_queue_topic(&env, &etags, Mix::PublishEach).await?;
     println!(
-        "raw queue + topic work (receive, publish, delete; S3 aside): {queue_topic_per_s:.0} objects/s; emulators busy: {}",
-        super::report::loads(&queue_topic_load)
+        "raw queue + topic work (receive 10, publish each, delete; S3 aside): {:.0} objects/s; {}",
+        each.objects_per_s,
+        each.load.summary()
+    );
+    let batched = raw_queue_topic(&env, &etags, Mix::PublishBatch).await?;
+    println!(
+        "raw queue + topic work (receive 10, one PublishBatch, delete; S3 aside): {:.0} objects/s; {}",
+        batched.objects_per_s,
+        batched.load.summary()
+    );
+    let full = raw_queue_topic(&env, &etags, Mix::Full).await?;
+    println!(
+        "raw full mix (receive 10; HeadObject, 2 CopyObject each; one PublishBatch; delete): {:.0} objects/s; {}",
+        full.objects_per_s,
+        full.load.summary()
     );
 
     let mut rows = Vec::new();
-    let row = |tool: &str, how: String, seconds: f64, emulator_load| ThroughputRow {
-        tool: tool.into(),
-        how,
-        seconds,
-        objects_per_s: n as f64 / seconds,
-        ratio_to_raw: n as f64 / seconds / raw.objects_per_s,
-        emulator_load,
-    };
     for daemons in [1, 2] {
         println!("== throughput: {daemons} daemon(s)");
-        let d = daemon_run(plan, &env, &format!("d{daemons}"), daemons, &etags, None).await?;
-        let label = if daemons == 1 {
-            "s3-replicator (1 daemon)".to_owned()
-        } else {
-            format!("s3-replicator ({daemons} daemons)")
-        };
-        rows.push(row(
+        let d = daemon_run(
+            plan,
+            &env,
+            &format!("d{daemons}"),
+            daemons,
+            None,
+            &etags,
+            None,
+        )
+        .await?;
+        let label = daemons_label(daemons);
+        rows.push(throughput_row(
             &label,
             "queue.concurrency 64 per process (the default), events on one queue".into(),
+            n,
             d.seconds,
-            d.emulator_load.clone(),
+            raw.objects_per_s,
+            &d.load,
         ));
-        results.scale.push(ScaleRow {
-            daemons,
-            seconds: d.seconds,
-            objects_per_s: n as f64 / d.seconds,
-            daemon_cpu_seconds: d.cpu_seconds,
-        });
+        results.scale.push(scale_row(daemons, 64, n, &d));
+        push_startup(
+            &mut results.startup,
+            &format!("throughput, {label}"),
+            &d.startup,
+        );
         if daemons == 1 {
             results.requests = Some(requests(&d.metrics, n)?);
         }
     }
     println!("== throughput: rclone copy");
-    let (s, load) = rclone(plan, &env, n).await?;
-    rows.push(row("rclone copy", format!("server-side, one process per target, --transfers {PEER_CONCURRENCY} --checkers {PEER_CONCURRENCY}"), s, load));
+    let p = rclone(plan, &env, n).await?;
+    rows.push(throughput_row(
+        "rclone copy",
+        format!("server-side, one process per target, --transfers {PEER_CONCURRENCY} --checkers {PEER_CONCURRENCY}"),
+        n,
+        p.seconds,
+        raw.objects_per_s,
+        &p.load,
+    ));
     println!("== throughput: aws s3 sync");
-    let (s, load) = aws_sync(plan, &env, n).await?;
-    rows.push(row(
+    let p = aws_sync(plan, &env, n).await?;
+    rows.push(throughput_row(
         "aws s3 sync",
         format!("server-side, one process per target, max_concurrent_requests {PEER_CONCURRENCY}"),
-        s,
-        load,
+        n,
+        p.seconds,
+        raw.objects_per_s,
+        &p.load,
     ));
 
+    let full_mix = throughput_row(
+        "bare client: the daemon's whole request mix",
+        "receive 10; per event HeadObject, then CopyObject to both targets, all ten at once; one PublishBatch; delete the batch; 7 pollers".into(),
+        n,
+        n as f64 / full.objects_per_s,
+        raw.objects_per_s,
+        &full.load,
+    );
     results.throughput = Some(Throughput {
         objects: n,
         object_bytes: OBJECT_BYTES,
@@ -1436,12 +1839,166 @@ pub async fn run(plan: &Plan) -> Result<Results, Error> {
         raw,
         sns_publish_per_s,
         sqs_receive_delete_per_s,
-        queue_topic_per_s,
-        queue_topic_load,
+        queue_topic_per_s: each.objects_per_s,
+        queue_topic_load: each.load.emulators.clone(),
+        queue_topic_batch_per_s: batched.objects_per_s,
+        queue_topic_batch_load: batched.load.emulators.clone(),
+        raw_machine_cores: raw_load.machine_cores,
+        queue_topic_machine_cores: each.load.machine_cores,
+        queue_topic_batch_machine_cores: batched.load.machine_cores,
+        queue_topic_batch_localstack_per_s: batched.load.localstack_per_s(),
+        queue_topic_batch_answers: Some(batched.load.answers),
+        full_mix: Some(full_mix),
+        idle_answers: Some(idle.answers),
         rows,
     });
+
+    let capped = plan.capped_objects.min(n);
+    if capped > 0 {
+        let c = plan.capped_concurrency;
+        for daemons in [1, 2] {
+            println!("== scale-out, queue.concurrency {c}: {daemons} daemon(s), {capped} objects");
+            let d = daemon_run(
+                plan,
+                &env,
+                &format!("c{daemons}"),
+                daemons,
+                Some(c),
+                &etags[..capped],
+                None,
+            )
+            .await?;
+            results.scale_capped.push(scale_row(daemons, c, capped, &d));
+            push_startup(
+                &mut results.startup,
+                &format!("scale-out at concurrency {c}, {}", daemons_label(daemons)),
+                &d.startup,
+            );
+        }
+    }
+
+    if plan.one_emulator_objects > 0 {
+        results.one_emulator = Some(one_emulator(plan, &dir, &mut results.startup).await?);
+    }
     results.run.load_average_end = load_average();
     Ok(results)
+}
+
+/// A throughput row of `n` objects copied in `seconds`, beside the copy capacity `raw`.
+fn throughput_row(
+    tool: &str,
+    how: String,
+    n: usize,
+    seconds: f64,
+    raw: f64,
+    load: &Load,
+) -> ThroughputRow {
+    ThroughputRow {
+        tool: tool.into(),
+        how,
+        seconds,
+        objects_per_s: n as f64 / seconds,
+        ratio_to_raw: if raw > 0.0 {
+            n as f64 / seconds / raw
+        } else {
+            0.0
+        },
+        emulator_load: load.emulators.clone(),
+        machine_cores: load.machine_cores,
+        localstack_per_s: load.localstack_per_s(),
+        localstack_per_object: load.localstack_per_object(n),
+        answers: Some(load.answers),
+    }
+}
+
+fn sqs_emulator() -> String {
+    std::env::var("BENCH_SQS_EMULATOR").unwrap_or_else(|_| "LocalStack".into())
+}
+
+fn daemons_label(daemons: usize) -> String {
+    if daemons == 1 {
+        "s3-replicator (1 daemon)".to_owned()
+    } else {
+        format!("s3-replicator ({daemons} daemons)")
+    }
+}
+
+fn scale_row(daemons: usize, concurrency: usize, objects: usize, d: &DaemonRun) -> ScaleRow {
+    ScaleRow {
+        daemons,
+        seconds: d.seconds,
+        objects_per_s: objects as f64 / d.seconds,
+        daemon_cpu_seconds: d.cpu_seconds,
+        concurrency,
+        objects,
+        emulator_load: d.load.emulators.clone(),
+        machine_cores: d.load.machine_cores,
+    }
+}
+
+fn push_startup(into: &mut Vec<Startup>, part: &str, seconds: &[f64]) {
+    for (i, s) in seconds.iter().enumerate() {
+        let daemon = if seconds.len() == 1 {
+            part.to_owned()
+        } else {
+            format!("{part} #{}", i + 1)
+        };
+        into.push(Startup {
+            daemon,
+            seconds: *s,
+        });
+    }
+}
+
+/// Part 6: S3, SQS and SNS all on LocalStack (its own S3 beside its queues and topics), the
+/// daemon (one process, defaults) and rclone copying the same objects to two targets.
+async fn one_emulator(
+    plan: &Plan,
+    dir: &Path,
+    startup: &mut Vec<Startup>,
+) -> Result<OneEmulator, Error> {
+    let n = plan.one_emulator_objects;
+    let env = Env::connect_s3(plan, dir, &plan.sqs_sns).await;
+    println!("== one emulator: {n} objects of {OBJECT_BYTES} bytes into LocalStack's S3");
+    env.bucket("tp-src").await?;
+    let started = Instant::now();
+    let etags = upload(&env, "tp-src", "tp", n).await?;
+    println!("uploaded in {:.1} s", started.elapsed().as_secs_f64());
+    println!("== one emulator: 1 daemon");
+    let d = daemon_run(plan, &env, "ls1", 1, None, &etags, None).await?;
+    let by_service = requests(&d.metrics, n)?.per_object_by_service;
+    push_startup(startup, "LocalStack alone, 1 daemon", &d.startup);
+    println!("== one emulator: rclone copy");
+    let p = rclone(plan, &env, n).await?;
+    let rows = vec![
+        throughput_row(
+            "s3-replicator (1 daemon)",
+            "queue.concurrency 64 (the default)".into(),
+            n,
+            d.seconds,
+            0.0,
+            &d.load,
+        ),
+        throughput_row(
+            "rclone copy",
+            format!("server-side, one process per target, --transfers {PEER_CONCURRENCY} --checkers {PEER_CONCURRENCY}"),
+            n,
+            p.seconds,
+            0.0,
+            &p.load,
+        ),
+    ];
+    let daemon_to_rclone = rows[0].objects_per_s / rows[1].objects_per_s;
+    println!("one emulator: daemon / rclone = {daemon_to_rclone:.2}");
+    Ok(OneEmulator {
+        emulator: sqs_emulator(),
+        objects: n,
+        object_bytes: OBJECT_BYTES,
+        targets: TARGETS,
+        rows,
+        daemon_to_rclone,
+        daemon_requests_per_object: by_service,
+    })
 }
 
 /// What `bench profile` measured: one daemon draining `objects` events under `perf record`.
@@ -1465,7 +2022,7 @@ pub async fn profile(plan: &Plan, perf_data: &Path) -> Result<Profile, Error> {
         "== throughput: 1 daemon under perf record ({})",
         perf_data.display()
     );
-    let d = daemon_run(plan, &env, "prof", 1, &etags, Some(perf_data)).await?;
+    let d = daemon_run(plan, &env, "prof", 1, None, &etags, Some(perf_data)).await?;
     Ok(Profile {
         objects: n,
         seconds: d.seconds,
@@ -1505,6 +2062,23 @@ s3r_objects_replicated_total{target=\"t1\",method=\"server_side_copy\"} 10
         );
         assert!((q.total_per_object_per_target - 3.0).abs() < 1e-9);
         assert_eq!(q.crr_total_per_object_per_target, 1.0);
+        // By service, per object to both targets: 60 S3 and 20 SNS requests for 20 objects.
+        let service = |name: &str| {
+            q.per_object_by_service
+                .iter()
+                .find(|r| r.service == name)
+                .map(|r| r.per_object)
+        };
+        assert_eq!(service("s3"), Some(5.0));
+        assert_eq!(service("sns"), Some(1.0));
+        assert_eq!(service("sqs"), None);
+    }
+
+    #[test]
+    fn the_startup_gauge_is_read_by_its_exact_name() {
+        let page = "# TYPE s3r_startup_seconds gauge\ns3r_startup_seconds_other 9\ns3r_startup_seconds 0.125\n";
+        assert_eq!(gauge(page, "s3r_startup_seconds"), Some(0.125));
+        assert_eq!(gauge(page, "s3r_missing"), None);
     }
 
     #[test]
