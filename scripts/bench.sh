@@ -21,7 +21,8 @@
 # Environment: BENCH_OBJECTS (10000), BENCH_LATENCY_OBJECTS (200), BENCH_LATENCY_RATE (10 per s),
 # BENCH_ONE_EMULATOR_OBJECTS (2000; 0 skips the all-LocalStack part), BENCH_CAPPED_OBJECTS (2000;
 # 0 skips the capped scale-out), BENCH_CAPPED_CONCURRENCY (10), BENCH_LARGE_GIB (1),
-# BENCH_OUT (docs/bench), BENCH_PYTHON (a Python 3.13 for LocalStack).
+# BENCH_OUT (docs/bench), BENCH_PYTHON (a Python 3.13 for LocalStack), BENCH_S3_ON_DISK (1: s3s-fs's
+# files in .bench/ rather than on tmpfs).
 # State and logs go to .bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,21 +62,29 @@ fi
 
 rm -rf "$state"
 mkdir -p "$state" "$out"
+# s3s-fs keeps its objects in memory (tmpfs) where the machine has one, BENCH_S3_ON_DISK=1 puts
+# them in $state: on ext4, a run started soon after an earlier run's tens of thousands of files
+# were deleted spent most of s3s-fs's CPU in the inode allocator (docs/performance.md).
+s3data="$state/s3" s3where="files on disk"
+if [[ -z "${BENCH_S3_ON_DISK:-}" && -d /dev/shm && -w /dev/shm ]]; then
+  s3data="$(mktemp -d /dev/shm/s3r-bench-s3.XXXXXX)" s3where="files on tmpfs"
+fi
 localstack="" s3sfs=""
 cleanup() {
   stop_pid "$s3sfs"
   stop_pid "$localstack"
+  if [[ "$s3data" == /dev/shm/* ]]; then rm -rf "$s3data"; fi
 }
 trap cleanup EXIT
 
 # One set of credentials for everything: s3s-fs checks them, LocalStack accepts any.
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret-key AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
-s3sfs_start "$state/s3" "$state/s3s-fs.log"
+s3sfs_start "$s3data" "$state/s3s-fs.log"
 s3sfs=$S3SFS_PID
 localstack_start "$state"
 localstack=$LOCALSTACK_PID
-export BENCH_S3_EMULATOR="s3s-fs $s3sfs_version" BENCH_SQS_EMULATOR="LocalStack core $(localstack_version) (host mode)"
+export BENCH_S3_EMULATOR="s3s-fs $s3sfs_version ($s3where)" BENCH_SQS_EMULATOR="LocalStack core $(localstack_version) (host mode)"
 export BENCH_COMMAND="scripts/bench.sh"
 # Their CPU time over each throughput run shows which of them was the limit.
 export BENCH_S3_PID="$s3sfs" BENCH_SQS_PID="$localstack"

@@ -722,17 +722,18 @@ fn scale(
     startup: &[Startup],
 ) -> Result<(), String> {
     let mut bars = Vec::new();
-    for (rows, suffix) in [(rows, ""), (capped, ", capped")] {
+    for (rows, is_capped) in [(rows, false), (capped, true)] {
         let one = rows
             .iter()
             .find(|r| r.daemons == 1)
             .map_or(0.0, |r| r.objects_per_s);
         for r in rows {
-            let mut label = match r.daemons {
-                1 => "1 daemon".to_string(),
-                n => format!("{n} daemons"),
+            // Short: four labels share the panel's width.
+            let label = match (r.daemons, is_capped) {
+                (1, false) => "1 daemon".to_string(),
+                (n, false) => format!("{n} daemons"),
+                (n, true) => format!("{n} at c={}", r.concurrency),
             };
-            label += suffix;
             let speed = if r.daemons != 1 && one > 0.0 {
                 format!(
                     "{} ({})",
@@ -742,19 +743,18 @@ fn scale(
             } else {
                 per_s(r.objects_per_s)
             };
-            let mut note = format!("{speed}\n{} CPU s", num(r.daemon_cpu_seconds));
-            if r.concurrency > 0 {
-                note += &format!("\nconcurrency {}", r.concurrency);
-            }
+            let note = format!("{speed}\n{} CPU s", num(r.daemon_cpu_seconds));
             bars.push(Bar::single(label, r.objects_per_s, DAEMON, note));
         }
     }
     let slowest = startup.iter().map(|s| s.seconds).fold(0.0, f64::max);
-    let x_desc = if startup.is_empty() {
-        "daemons on one queue (× = vs 1 daemon)".to_string()
-    } else {
-        format!("daemons on one queue (× = vs 1 daemon); start-up ≤ {slowest:.3} s")
-    };
+    let mut x_desc = "daemons on one queue (× = vs 1 daemon)".to_string();
+    if !capped.is_empty() {
+        x_desc += "; c = queue.concurrency, else 64";
+    }
+    if !startup.is_empty() {
+        x_desc += &format!("; start-up ≤ {slowest:.3} s");
+    }
     VBars {
         caption: "Scale (objects/s)",
         x_desc: &x_desc,

@@ -1410,15 +1410,16 @@ async fn daemon_run(
     let mut cpu_seconds = 0.0;
     let mut metrics = Vec::new();
     let mut startup = Vec::new();
-    for (i, daemon) in running.into_iter().enumerate() {
+    for (i, daemon) in running.iter().enumerate() {
         cpu_seconds += daemon.cpu_seconds();
         let page = daemon.metrics().await?;
         // Kept beside the daemon's log, for reading a run's figures back.
         let _ = std::fs::write(env.dir.join(format!("{name}-{}.metrics", i + 1)), &page);
         startup.push(gauge(&page, "s3r_startup_seconds").unwrap_or(f64::NAN));
         metrics.push(page);
-        daemon.stop().await?;
     }
+    // All at once: each waits for its long polls to end.
+    futures::future::try_join_all(running.into_iter().map(Daemon::stop)).await?;
     if arrivals.by_key.len() < n {
         return Err(format!(
             "{daemons} daemon(s): {} of {n} completion events within {} s",
