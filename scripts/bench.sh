@@ -2,15 +2,15 @@
 # The benchmark against peers (prints figures; not a test): one command, one run, the same
 # emulators for every tool.
 #
-#   scripts/bench.sh          # ~15 min here, plus the installs the first time
+#   scripts/bench.sh          # ~15 min here (~12 with BENCH_LARGE_GIB=0), plus installs once
 #   scripts/bench.sh profile  # one daemon drains BENCH_OBJECTS (5000) events under `perf record`
 #                             # (Debian's linux-perf); prints its CPU time per object and the
 #                             # hottest functions; the samples stay in .bench/daemon.perf.data
 #
 # 1. installs what is missing into gitignored places: LocalStack core (.venv-localstack/),
 #    s3s-fs (.tools/), awscli (.venv/); rclone is Debian's package;
-# 2. starts s3s-fs (S3) and LocalStack (SQS, SNS; its S3 serves the all-LocalStack part) on
-#    127.0.0.1;
+# 2. starts s3s-fs (S3, its files on tmpfs) and LocalStack (SQS, SNS; its S3 serves the
+#    all-LocalStack part) on 127.0.0.1;
 # 3. `bench run` (bench/src/bin/bench/): latency and its floor, the emulators' ceilings, throughput
 #    of the daemon (1 and 2 processes), rclone and `aws s3 sync`, requests per object, 1 and 2
 #    daemons each held to a small queue.concurrency, and S3, SQS and SNS all on LocalStack (its
@@ -21,8 +21,8 @@
 # Environment: BENCH_OBJECTS (10000), BENCH_LATENCY_OBJECTS (200), BENCH_LATENCY_RATE (10 per s),
 # BENCH_ONE_EMULATOR_OBJECTS (2000; 0 skips the all-LocalStack part), BENCH_CAPPED_OBJECTS (2000;
 # 0 skips the capped scale-out), BENCH_CAPPED_CONCURRENCY (10), BENCH_LARGE_GIB (1),
-# BENCH_OUT (docs/bench), BENCH_PYTHON (a Python 3.13 for LocalStack), BENCH_S3_ON_DISK (1: s3s-fs's
-# files in .bench/ rather than on tmpfs).
+# BENCH_OUT (docs/bench), BENCH_PYTHON (a Python 3.13 for LocalStack), BENCH_S3_ON_DISK (1:
+# s3s-fs's files in .bench/ rather than on tmpfs).
 # State and logs go to .bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
