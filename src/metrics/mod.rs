@@ -388,12 +388,6 @@ impl Metrics {
         let _ = self.process_start.set(at);
     }
 
-    /// The value of [`STARTUP`]: 0 until the first `ReceiveMessage` of a process that said when
-    /// it started.
-    pub fn startup_seconds(&self) -> f64 {
-        self.startup.get()
-    }
-
     /// One AWS API request attempt, as the SDK names its service (`S3`, `SQS`, …; the label is
     /// lower-case) and operation (`HeadObject`, …).
     pub fn record_aws_request(&self, service: &str, operation: &str) {
