@@ -4,7 +4,10 @@
 #      bound to this deployment's resources (aws:SourceArn or an encryption-context condition)
 #   2. checkov passes (each skipped check is justified in a comment beside its #checkov:skip)
 #   3. the example's ECS task environment, rendered exactly, is accepted by
-#      `s3-replicator check-config` (scripts/render_task_env.py)
+#      `s3-replicator check-config`, and the example's replicator.toml agrees with its terraform:
+#      buckets, DR role, external ID, the modules' feature variables (replicate_deletes,
+#      restore_archived_sources, copy_object_lock) and lag_alert_secs = lag_objective_seconds
+#      (scripts/render_task_env.py)
 #   4. the Dockerfile passes hadolint
 #   5. when a terraform binary happens to be installed: `terraform fmt -check`, and with a local
 #      provider mirror (TF_PLUGIN_DIR, default /opt/tf-plugins where this project's machine image

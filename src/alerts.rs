@@ -1,4 +1,5 @@
-//! Alert aggregation: at most one alert per (kind, target) per window.
+//! Alert aggregation: at most one alert per (kind, target) — or (kind, rule) for an alert about no
+//! one target — per window.
 //!
 //! When a target bucket disappears, every object fails the same way; an email per object would
 //! bury the one that matters. The first failure of a (kind, target) is sent at once, so that
@@ -20,7 +21,9 @@ use crate::publish::{Alert, AlertKind, Publisher};
 /// Example keys carried by a summary.
 const EXAMPLES_MAX: usize = 5;
 
-type GroupKey = (AlertKind, Option<String>);
+/// (kind, target, rule): an alert about a target is grouped by target; one about a whole rule
+/// (a delete storm, late completions, an archived source) by rule.
+type GroupKey = (AlertKind, Option<String>, Option<String>);
 
 #[derive(Debug)]
 struct Window {
@@ -66,7 +69,10 @@ impl Alerter {
             send(publisher, &self.metrics, &alert).await;
             return;
         }
-        let group = (alert.kind, alert.target.as_ref().map(|t| t.name.clone()));
+        let group = match &alert.target {
+            Some(target) => (alert.kind, Some(target.name.clone()), None),
+            None => (alert.kind, None, alert.rule.clone()),
+        };
         let now = Instant::now();
         let send_now = {
             let mut windows = self.windows();
@@ -80,7 +86,10 @@ impl Alerter {
                             window.examples.push(source.key.clone());
                         }
                     }
-                    window.last = Some(alert.clone());
+                    // The summary's template: the last alert, or the latest of late completions.
+                    if window.last.as_ref().and_then(|last| last.lag_ms) <= alert.lag_ms {
+                        window.last = Some(alert.clone());
+                    }
                     false
                 }
                 _ => {

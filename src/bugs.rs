@@ -17,14 +17,17 @@ pub enum Bug {
     AckWithoutCompletion = 3,
     /// The FIFO deduplication ID leaves out the event's sequencer (and event time).
     DeduplicationWithoutSequencer = 4,
+    /// A delete removes a replica whatever its recorded sequencer (a newer put's replica too).
+    DeletesIgnoreOrder = 5,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 4] = [
+    pub const ALL: [Bug; 5] = [
         Bug::TrustRecordedMetadata,
         Bug::BlindWrites,
         Bug::AckWithoutCompletion,
         Bug::DeduplicationWithoutSequencer,
+        Bug::DeletesIgnoreOrder,
     ];
 }
 

@@ -16,6 +16,8 @@
 //! sends a new, delayed re-check message and deletes this one, so that waiting for a partition
 //! never spends the marker message's receive count.
 
+mod deletes;
+
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -130,6 +132,8 @@ pub struct Recheck {
     pub rule: String,
     pub body: String,
     pub delay_secs: i32,
+    /// The message itself, sent again: deletes held by the mass-delete guard.
+    pub held_deletes: bool,
 }
 
 impl Verdict {
@@ -170,6 +174,7 @@ pub struct Pipeline<S, P> {
     publisher: Batching<P>,
     alerter: Alerter,
     keys: KeyLocks,
+    deletes: deletes::DeleteGuard,
     clock: partition::Clock,
     metrics: Arc<Metrics>,
 }
@@ -185,6 +190,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             alerter: Alerter::new(DEFAULT_ALERT_WINDOW).with_metrics(Arc::clone(&metrics)),
             metrics,
             keys: KeyLocks::default(),
+            deletes: deletes::DeleteGuard::default(),
             clock: partition::Clock::new(),
         }
     }
@@ -212,7 +218,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
 
     /// Handles one message and says whether it may be deleted.
     pub async fn handle(&self, message: &Message) -> Verdict {
-        let objects = match decode(&message.body) {
+        let (objects, removed) = match decode(&message.body) {
             Ok(Notification::Test) => {
                 info!(message = "Test event acknowledged.", message_id = %message.id);
                 self.metrics.record_event("test_event");
@@ -221,11 +227,15 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             Ok(Notification::Recheck(recheck)) => {
                 return self.handle_recheck(message, &recheck).await;
             }
-            Ok(Notification::Objects { objects, skipped }) => {
+            Ok(Notification::Objects {
+                objects,
+                removed,
+                skipped,
+            }) => {
                 if skipped > 0 {
-                    info!(message = "Records other than ObjectCreated ignored.", message_id = %message.id, skipped);
+                    info!(message = "Records other than ObjectCreated and ObjectRemoved ignored.", message_id = %message.id, skipped);
                 }
-                objects
+                (objects, removed)
             }
             Err(e) => {
                 self.metrics.record_event("malformed");
@@ -247,6 +257,9 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         let mut verdict = Verdict::Delete;
         for object in &objects {
             verdict = verdict.worst(self.handle_object(message, object).await);
+        }
+        for removed in &removed {
+            verdict = verdict.worst(self.handle_removed(message, removed).await);
         }
         verdict
     }
@@ -288,6 +301,10 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             // A first delivery's targets almost never hold the object: write them at once
             // (conditionally) and read only where the write finds the key taken. A redelivery
             // most likely wrote some already: read first, and write only what is missing.
+            if let Some(this) = self.deleted_since(rule, object).await {
+                verdict = verdict.worst(this);
+                continue;
+            }
             let approach = if message.receive_count <= 1 {
                 Approach::WriteFirst
             } else {
@@ -538,6 +555,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     rule: rule.name.clone(),
                     body: recheck.to_body(),
                     delay_secs: delay.as_secs() as i32,
+                    held_deletes: false,
                 }])
             }
             Err(e) => {
@@ -579,6 +597,9 @@ pub async fn send_rechecks<Q: MessageSource>(
             .when(|e: &QueueError| e.transient)
             .await;
         match sent {
+            Ok(()) if recheck.held_deletes => {
+                info!(message = "Held deletes sent back to the queue.", rule = %recheck.rule, message_id = %message.id, delay_secs = recheck.delay_secs);
+            }
             Ok(()) => {
                 metrics.record_partition_recheck(&recheck.rule);
                 info!(message = "Partition re-check scheduled.", rule = %recheck.rule, message_id = %message.id, delay_secs = recheck.delay_secs);

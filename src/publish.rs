@@ -5,6 +5,7 @@
 //! what failed, for whom, and what to do, in two renderings: text for email, JSON for machines.
 
 pub mod batch;
+pub mod deletion;
 pub mod sns;
 
 use std::future::Future;
@@ -16,6 +17,8 @@ use crate::error::truncate;
 use crate::event::ObjectCreated;
 use crate::timestamp::{format_millis, serialize_millis_utc};
 use crate::transfer::Method;
+
+pub use deletion::{DeleteResult, DeletedSource, DeletionEvent, DeletionTarget, DELETION_SCHEMA};
 
 /// Schema name of the completion event.
 pub const COMPLETION_SCHEMA: &str = "s3-replicator.completion.v1";
@@ -178,6 +181,16 @@ pub enum AlertKind {
     ReplicaConflict,
     /// The source's user metadata plus the replica's record exceed S3's 2 KB.
     MetadataTooLarge,
+    /// Deleting a replica failed on one target.
+    DeleteFailed,
+    /// A rule's deletes went past its `max_deletes_per_minute`: they are held.
+    DeleteStorm,
+    /// Completions came later than the rule's `lag_alert_secs` after the S3 event.
+    ReplicationLate,
+    /// The source is archived and not restored: it cannot be copied yet.
+    SourceArchived,
+    /// A target cannot take the source's Object Lock settings (no Object Lock on its bucket).
+    ObjectLockUnsupported,
 }
 
 impl AlertKind {
@@ -193,6 +206,11 @@ impl AlertKind {
             AlertKind::MetadataTooLarge => "metadata_too_large",
             AlertKind::SourceMissing => "source_missing",
             AlertKind::DeadlineExceeded => "deadline_exceeded",
+            AlertKind::DeleteFailed => "delete_failed",
+            AlertKind::DeleteStorm => "delete_storm",
+            AlertKind::ReplicationLate => "replication_late",
+            AlertKind::SourceArchived => "source_archived",
+            AlertKind::ObjectLockUnsupported => "object_lock_unsupported",
         }
     }
 
@@ -207,6 +225,11 @@ impl AlertKind {
             AlertKind::MetadataTooLarge => "metadata too large",
             AlertKind::SourceMissing => "source missing",
             AlertKind::DeadlineExceeded => "message deadline exceeded",
+            AlertKind::DeleteFailed => "delete failed",
+            AlertKind::DeleteStorm => "deletes held (mass-delete guard)",
+            AlertKind::ReplicationLate => "replication late",
+            AlertKind::SourceArchived => "source archived",
+            AlertKind::ObjectLockUnsupported => "object lock not supported by target",
         }
     }
 }
@@ -262,6 +285,10 @@ pub struct Alert {
     pub count: u64,
     /// A few of the keys concerned, for a summary.
     pub example_keys: Vec<String>,
+    /// `replication_late`: how late the completion came, from the S3 event time. A summary
+    /// shows the worst of the alerts it counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_ms: Option<u64>,
 }
 
 impl Alert {
@@ -279,6 +306,7 @@ impl Alert {
             occurred_at: OffsetDateTime::now_utc(),
             count: 1,
             example_keys: Vec::new(),
+            lag_ms: None,
         }
     }
 
@@ -305,10 +333,16 @@ impl Alert {
     pub fn text(&self) -> String {
         let mut text = format!("s3-replicator alert: {}\n\n", self.kind.title());
         if self.count > 1 {
-            text.push_str(&format!(
-                "{} failures of this kind since the last alert; the last one is shown below.\n",
-                self.count
-            ));
+            text.push_str(&match self.lag_ms {
+                Some(lag) => format!(
+                    "{} late objects since the last alert; the latest ({} ms) is shown below.\n",
+                    self.count, lag
+                ),
+                None => format!(
+                    "{} failures of this kind since the last alert; the last one is shown below.\n",
+                    self.count
+                ),
+            });
             if !self.example_keys.is_empty() {
                 text.push_str("Some of the objects concerned:\n");
                 for key in &self.example_keys {
@@ -454,6 +488,12 @@ pub trait Publisher: Send + Sync + 'static {
 
     fn publish_alert(&self, alert: &Alert)
         -> impl Future<Output = Result<(), PublishError>> + Send;
+
+    /// Publishes a deletion event on the completion topic (docs/design.md, "Deletes").
+    fn publish_deletion(
+        &self,
+        event: &DeletionEvent,
+    ) -> impl Future<Output = Result<(), PublishError>> + Send;
 }
 
 #[cfg(test)]

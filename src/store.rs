@@ -279,6 +279,15 @@ pub struct Written {
     pub version_id: Option<String>,
 }
 
+/// What a `DeleteObject` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// The bucket is versioned: a delete marker now hides the object, whose versions stay.
+    pub delete_marker: bool,
+    /// The delete marker's version id.
+    pub version_id: Option<String>,
+}
+
 /// The S3 operation that failed, for messages and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
@@ -293,6 +302,7 @@ pub enum Operation {
     UploadPart,
     CompleteMultipartUpload,
     AbortMultipartUpload,
+    DeleteObject,
 }
 
 impl Operation {
@@ -317,6 +327,7 @@ impl fmt::Display for Operation {
             Operation::UploadPart => "UploadPart",
             Operation::CompleteMultipartUpload => "CompleteMultipartUpload",
             Operation::AbortMultipartUpload => "AbortMultipartUpload",
+            Operation::DeleteObject => "DeleteObject",
         })
     }
 }
@@ -545,6 +556,17 @@ pub trait ObjectStore: Clone + Send + Sync + 'static {
         &self,
         upload: &UploadRef,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// `DeleteObject` of the current object at `key`, never of a version: in a versioned bucket
+    /// it creates a delete marker. `condition` is [`WriteCondition::Matches`] (`If-Match`: fails
+    /// with [`StoreErrorKind::PreconditionFailed`] when the key holds another object, or
+    /// [`StoreErrorKind::NotFound`] when it holds none) or [`WriteCondition::None`].
+    fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        condition: &WriteCondition,
+    ) -> impl Future<Output = Result<Deleted, StoreError>> + Send;
 }
 
 /// Encodes tags as the query string S3 expects in `x-amz-tagging`.

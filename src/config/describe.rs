@@ -4,7 +4,7 @@
 
 use std::fmt::{self, Write as _};
 
-use super::{Config, TargetConfig};
+use super::{Archived, Config, Deletes, ObjectLock, TargetConfig};
 
 impl Config {
     /// Human-readable resolved view for `check-config`: queue, topics, copy limits, then each
@@ -99,6 +99,28 @@ impl Config {
                     rule.complete_deadline_secs
                 )?;
             }
+            match rule.deletes {
+                Deletes::Ignore => writeln!(out, "    deletes:       ignored (replicas stay)")?,
+                Deletes::Replicate => writeln!(
+                    out,
+                    "    deletes:       replicated (at most {} per minute per process, then held)",
+                    rule.max_deletes_per_minute
+                )?,
+            }
+            if let Some(secs) = rule.lag_alert_secs {
+                writeln!(out, "    late after:    {secs} s (replication_late alert)")?;
+            }
+            match rule.archived {
+                Archived::Alert => {
+                    writeln!(out, "    archived:      alert (source_archived), not copied")?
+                }
+                Archived::Restore => writeln!(
+                    out,
+                    "    archived:      restored ({} tier, {} day(s)), copied on ObjectRestore:Completed",
+                    rule.restore_tier.as_str(),
+                    rule.restore_days
+                )?,
+            }
             writeln!(out, "    targets ({}):", rule.targets.len())?;
             for name in &rule.targets {
                 match self.target(name) {
@@ -181,7 +203,14 @@ fn write_target(out: &mut String, t: &TargetConfig, indent: &str) -> fmt::Result
         } else {
             "read first, then written"
         }
-    )
+    )?;
+    if t.object_lock == ObjectLock::Copy {
+        writeln!(
+            out,
+            "{indent}  object lock:   copied (retention mode and date, legal hold)"
+        )?;
+    }
+    Ok(())
 }
 
 fn quoted_or(value: Option<&str>, none: &str) -> String {

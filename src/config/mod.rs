@@ -40,8 +40,9 @@ mod tests;
 pub use load::{ConfigError, Problem, CONFIG_TOML_ENV, ENV_PREFIX, ENV_SEPARATOR};
 pub use operations::{LogConfig, LogFormat, ServerConfig, DEFAULT_LISTEN};
 pub use schema::{
-    AlertsConfig, AwsConfig, CompletionConfig, Config, CopyConfig, CopyMode, QueueConfig,
-    RuleConfig, TargetConfig, MAX_PART_SIZE, MIN_PART_SIZE, STORAGE_CLASSES,
+    AlertsConfig, Archived, AwsConfig, CompletionConfig, Config, CopyConfig, CopyMode, Deletes,
+    ObjectLock, QueueConfig, RestoreTier, RuleConfig, TargetConfig, MAX_PART_SIZE, MIN_PART_SIZE,
+    STORAGE_CLASSES,
 };
 pub use timeouts::{TimeoutsConfig, MAX_MESSAGE_DEADLINE_SECS};
 pub use units::{ByteSize, ParseByteSizeError};

@@ -271,6 +271,10 @@ pub struct TargetConfig {
     /// version's first delivery overwrite a newer replica). docs/design.md, "Write first".
     #[serde(default = "default_true")]
     pub write_first: bool,
+    /// Whether replicas carry the source's Object Lock retention and legal hold
+    /// ([`ObjectLock`]; docs/design.md, "Object Lock").
+    #[serde(default)]
+    pub object_lock: ObjectLock,
 }
 
 const fn default_true() -> bool {
@@ -292,6 +296,7 @@ impl TargetConfig {
             copy_mode: CopyMode::default(),
             conditional_writes: true,
             write_first: true,
+            object_lock: ObjectLock::Off,
         }
     }
 }
@@ -359,10 +364,109 @@ pub struct RuleConfig {
         deserialize_with = "units::secs"
     )]
     pub complete_deadline_secs: u64,
+    /// What a delete of a source object does to its replicas ([`Deletes`]; docs/design.md,
+    /// "Deletes").
+    #[serde(default)]
+    pub deletes: Deletes,
+    /// The mass-delete guard: at most this many deletes per minute for this rule in one
+    /// process; beyond it deletes are held (handed back to the queue with a delay, never
+    /// dropped) and one `delete_storm` alert names the rule and the rate. At least 1.
+    #[serde(default = "default_max_deletes_per_minute")]
+    pub max_deletes_per_minute: u32,
+    /// An object whose completion comes later than this after its S3 event time raises a
+    /// `replication_late` alert (aggregated) and counts in `s3r_objects_late_total{rule}`.
+    /// `None`: no threshold.
+    #[serde(
+        default,
+        deserialize_with = "units::opt_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub lag_alert_secs: Option<u64>,
+    /// What happens to a source that is archived and not restored ([`Archived`]; docs/design.md,
+    /// "Archived sources").
+    #[serde(default)]
+    pub archived: Archived,
+    /// The retrieval tier of `archived = "restore"`'s `RestoreObject` (S3 Glacier Flexible
+    /// Retrieval and Deep Archive; Intelligent-Tiering's archive tiers take none).
+    #[serde(default)]
+    pub restore_tier: RestoreTier,
+    /// How many days a restored copy stays readable (`archived = "restore"`); 1..=30.
+    #[serde(default = "default_restore_days")]
+    pub restore_days: u32,
 }
 
 const fn default_complete_deadline_secs() -> u64 {
     900
+}
+
+const fn default_max_deletes_per_minute() -> u32 {
+    1000
+}
+
+const fn default_restore_days() -> u32 {
+    1
+}
+
+/// What a delete of a source object does to its replicas.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Deletes {
+    /// Replicas stay (S3 Replication's default too).
+    #[default]
+    Ignore,
+    /// A delete (or a delete marker) of the source deletes the replica on every target, if the
+    /// replica was made from this source key by an older event; a versioned target gets a
+    /// delete marker.
+    Replicate,
+}
+
+/// What happens to a source that is archived (S3 Glacier Flexible Retrieval, Deep Archive, an
+/// Intelligent-Tiering archive tier) and not restored, which cannot be copied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Archived {
+    /// One aggregated `source_archived` alert with the storage class and how to restore it;
+    /// the message is acknowledged and counted.
+    #[default]
+    Alert,
+    /// `RestoreObject` (with `restore_tier` and `restore_days`), acknowledge, and copy when the
+    /// `s3:ObjectRestore:Completed` event arrives.
+    Restore,
+}
+
+/// The retrieval tier of a `RestoreObject`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestoreTier {
+    /// Hours (3–5 for Flexible Retrieval, within 12 for Deep Archive).
+    #[default]
+    Standard,
+    /// The cheapest: 5–12 hours, within 48 for Deep Archive.
+    Bulk,
+    /// Minutes; Flexible Retrieval only.
+    Expedited,
+}
+
+impl RestoreTier {
+    /// The value as written in the TOML file and sent to S3.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RestoreTier::Standard => "Standard",
+            RestoreTier::Bulk => "Bulk",
+            RestoreTier::Expedited => "Expedited",
+        }
+    }
+}
+
+/// Whether replicas carry the source's Object Lock settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObjectLock {
+    /// Replicas get the target bucket's default retention, if any.
+    #[default]
+    Off,
+    /// Replicas carry the source's retention mode, retain-until date and legal hold (the
+    /// target bucket must have Object Lock enabled).
+    Copy,
 }
 
 impl Default for RuleConfig {
@@ -375,6 +479,12 @@ impl Default for RuleConfig {
             targets: Vec::new(),
             complete_on: None,
             complete_deadline_secs: default_complete_deadline_secs(),
+            deletes: Deletes::Ignore,
+            max_deletes_per_minute: default_max_deletes_per_minute(),
+            lag_alert_secs: None,
+            archived: Archived::Alert,
+            restore_tier: RestoreTier::Standard,
+            restore_days: default_restore_days(),
         }
     }
 }

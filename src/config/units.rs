@@ -296,3 +296,11 @@ where
         _ => D::Error::custom(format!("{value} seconds is out of range")),
     })
 }
+
+/// `deserialize_with` for an optional duration key: present means [`secs`].
+pub(super) fn opt_secs<'de, D>(deserializer: D) -> Result<Option<u64>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    secs(deserializer).map(Some)
+}

@@ -281,6 +281,25 @@ impl Config {
                     );
                 }
             }
+            if r.max_deletes_per_minute == 0 {
+                p.push(
+                    at("max_deletes_per_minute"),
+                    "is 0; must be at least 1 (deletes beyond it are held, never dropped)"
+                        .to_owned(),
+                );
+            }
+            if r.lag_alert_secs == Some(0) {
+                p.push(
+                    at("lag_alert_secs"),
+                    "is 0; must be at least 1 s, or left out for no threshold".to_owned(),
+                );
+            }
+            if !(1..=30).contains(&r.restore_days) {
+                p.push(
+                    at("restore_days"),
+                    format!("is {}; must be 1..=30 days", r.restore_days),
+                );
+            }
             if r.targets.is_empty() {
                 p.push(
                     at("targets"),

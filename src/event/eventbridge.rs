@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::s3::S3Bucket;
 use super::{
     clean_etag, from_value, non_empty, parse_time, required, DecodeError, Location, Notification,
-    ObjectCreated, Presence, Sequencer,
+    ObjectCreated, ObjectRemoved, Presence, Sequencer,
 };
 use crate::timestamp;
 
@@ -41,6 +41,9 @@ struct EventBridgeDetail {
     bucket: S3Bucket,
     object: EventBridgeObject,
     reason: Option<String>,
+    /// "Object Deleted": `Permanently Deleted` or `Delete Marker Created`.
+    #[serde(rename = "deletion-type")]
+    deletion_type: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,6 +70,12 @@ impl Presence for EventBridgeTime {
 
 const EVENTBRIDGE_SOURCE: &str = "aws.s3";
 const EVENTBRIDGE_OBJECT_CREATED: &str = "Object Created";
+const EVENTBRIDGE_OBJECT_DELETED: &str = "Object Deleted";
+const EVENTBRIDGE_RESTORE_COMPLETED: &str = "Object Restore Completed";
+const EVENTBRIDGE_DELETE_MARKER: &str = "Delete Marker Created";
+/// The `reason` of an "Object Deleted" event that a lifecycle rule caused: not a delete to
+/// replicate, as in S3 Replication.
+const EVENTBRIDGE_LIFECYCLE: &str = "Lifecycle Expiration";
 
 /// Decode an EventBridge event from S3.
 ///
@@ -103,11 +112,18 @@ pub(super) fn decode_eventbridge(value: Value) -> Result<Notification, DecodeErr
         });
     }
     let detail_type = required(event.detail_type, at, "detail-type")?;
-    if detail_type != EVENTBRIDGE_OBJECT_CREATED {
-        return Ok(Notification::Objects {
+    let skipped = || {
+        Ok(Notification::Objects {
             objects: Vec::new(),
+            removed: Vec::new(),
             skipped: 1,
-        });
+        })
+    };
+    match detail_type.as_str() {
+        EVENTBRIDGE_OBJECT_CREATED | EVENTBRIDGE_RESTORE_COMPLETED => {}
+        EVENTBRIDGE_OBJECT_DELETED
+            if event.detail.reason.as_deref() != Some(EVENTBRIDGE_LIFECYCLE) => {}
+        _ => return skipped(),
     }
     let detail = event.detail;
     let event_time = match required(event.time, at, "time")? {
@@ -120,6 +136,24 @@ pub(super) fn decode_eventbridge(value: Value) -> Result<Notification, DecodeErr
             })?
         }
     };
+    if detail_type == EVENTBRIDGE_OBJECT_DELETED {
+        let deletion_type = detail.deletion_type.unwrap_or_default();
+        let removed = ObjectRemoved {
+            bucket: required(detail.bucket.name, at, "detail.bucket.name")?,
+            key: required(detail.object.key, at, "detail.object.key")?,
+            region: event.region.unwrap_or_default(),
+            version_id: non_empty(detail.object.version_id),
+            sequencer: non_empty(detail.object.sequencer).map(Sequencer),
+            event_time,
+            delete_marker: deletion_type == EVENTBRIDGE_DELETE_MARKER,
+            event_name: format!("{EVENTBRIDGE_OBJECT_DELETED}:{deletion_type}"),
+        };
+        return Ok(Notification::Objects {
+            objects: Vec::new(),
+            removed: vec![removed],
+            skipped: 0,
+        });
+    }
     let object = ObjectCreated {
         bucket: required(detail.bucket.name, at, "detail.bucket.name")?,
         key: required(detail.object.key, at, "detail.object.key")?,
@@ -130,12 +164,13 @@ pub(super) fn decode_eventbridge(value: Value) -> Result<Notification, DecodeErr
         sequencer: non_empty(detail.object.sequencer).map(Sequencer),
         event_time,
         event_name: match detail.reason {
-            Some(reason) => format!("{EVENTBRIDGE_OBJECT_CREATED}:{reason}"),
-            None => EVENTBRIDGE_OBJECT_CREATED.to_owned(),
+            Some(reason) => format!("{detail_type}:{reason}"),
+            None => detail_type,
         },
     };
     Ok(Notification::Objects {
         objects: vec![object],
+        removed: Vec::new(),
         skipped: 0,
     })
 }
@@ -168,11 +203,39 @@ mod tests {
     }
 
     #[test]
-    fn eventbridge_object_deleted_is_skipped() {
+    fn eventbridge_object_deleted_is_a_removed_object() {
+        let Notification::Objects {
+            objects, removed, ..
+        } = decode(fixture!("eventbridge_object_deleted")).unwrap()
+        else {
+            panic!("objects expected")
+        };
+        assert!(objects.is_empty());
         assert_eq!(
-            decode(fixture!("eventbridge_object_deleted")).unwrap(),
+            removed,
+            vec![crate::event::ObjectRemoved {
+                bucket: "data-lake-curated".into(),
+                key: "curated/d=2026-11-20/part-0.parquet".into(),
+                region: "ca-central-1".into(),
+                version_id: Some("1QW9g1Z99LUNbvaaYVpW9xDlOLU.qxgF".into()),
+                sequencer: Some(Sequencer::new("617f0837b476e463")),
+                event_time: datetime!(2026-11-21 12:05:00 UTC),
+                event_name: "Object Deleted:Delete Marker Created".into(),
+                delete_marker: true,
+            }]
+        );
+    }
+
+    #[test]
+    fn eventbridge_lifecycle_expirations_are_skipped() {
+        let mut event: Value =
+            serde_json::from_str(fixture!("eventbridge_object_deleted")).unwrap();
+        event["detail"]["reason"] = "Lifecycle Expiration".into();
+        assert_eq!(
+            decode(&event.to_string()).unwrap(),
             Notification::Objects {
                 objects: vec![],
+                removed: vec![],
                 skipped: 1
             }
         );

@@ -79,6 +79,37 @@ pub struct ObjectCreated {
     pub event_name: String,
 }
 
+/// One object announced by an ObjectRemoved event (or EventBridge "Object Deleted"), key
+/// already decoded as for [`ObjectCreated`]. Replicated only by rules with `deletes =
+/// "replicate"` (docs/design.md, "Deletes").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectRemoved {
+    pub bucket: String,
+    pub key: String,
+    pub region: String,
+    /// The version the request deleted (`DeleteObject?versionId=`), or the delete marker it
+    /// created; `None` for an unversioned bucket.
+    pub version_id: Option<String>,
+    pub sequencer: Option<Sequencer>,
+    #[serde(serialize_with = "serialize_millis_utc")]
+    pub event_time: OffsetDateTime,
+    /// `ObjectRemoved:Delete`, `ObjectRemoved:DeleteMarkerCreated` (verbatim), or
+    /// `Object Deleted:<deletion-type>` for EventBridge.
+    #[serde(skip)]
+    pub event_name: String,
+    /// The delete created a delete marker (a versioned bucket, no version in the request).
+    pub delete_marker: bool,
+}
+
+impl ObjectRemoved {
+    /// A delete of one named version (`ObjectRemoved:Delete` with a version id): it removes
+    /// that version for good and leaves the current object as it is, or uncovers an older one.
+    /// Not replicated, as in S3 Replication (docs/design.md, "Deletes").
+    pub fn deletes_a_version(&self) -> bool {
+        !self.delete_marker && self.version_id.is_some()
+    }
+}
+
 /// S3's `sequencer`: the order of events for one key.
 ///
 /// S3 documents it as a hex string whose values of different lengths are compared after
@@ -157,10 +188,13 @@ pub enum Notification {
     /// The daemon's own message: check a partition again (its marker was replicated and its
     /// completion published already).
     Recheck(Box<PartitionRecheck>),
-    /// ObjectCreated records, in message order (a message may hold several).
-    /// Records of other event types (ObjectRemoved, ...) are skipped and counted in `skipped`.
+    /// ObjectCreated (and ObjectRestore:Completed) records in `objects`, ObjectRemoved records
+    /// in `removed`, each in message order (a message may hold several). Records of other event
+    /// types (ObjectRestore:Post, lifecycle transitions, ...) are skipped and counted in
+    /// `skipped`.
     Objects {
         objects: Vec<ObjectCreated>,
+        removed: Vec<ObjectRemoved>,
         skipped: usize,
     },
 }

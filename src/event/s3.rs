@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{
     clean_etag, decode_key, decode_unwrapped, from_value, is_sns_notification, non_empty,
     parse_json, parse_time, required, DecodeError, Location, Notification, ObjectCreated,
-    Sequencer,
+    ObjectRemoved, Sequencer,
 };
 
 /// Decodes an SNS notification (`{"Type": "Notification", "Message": "..."}`) whose message is
@@ -89,6 +89,7 @@ struct S3Object {
 pub(super) fn decode_s3_event(value: Value) -> Result<Notification, DecodeError> {
     let event: S3Event = from_value(value, Location::S3Event)?;
     let mut objects = Vec::with_capacity(event.records.len());
+    let mut removed = Vec::new();
     let mut skipped = 0;
     for (index, record) in event.records.into_iter().enumerate() {
         let at = Location::Record(index);
@@ -96,7 +97,8 @@ pub(super) fn decode_s3_event(value: Value) -> Result<Notification, DecodeError>
         let version = required(record.event_version, at, "eventVersion")?;
         check_event_version(&version, index)?;
         let event_name = required(record.event_name, at, "eventName")?;
-        if !is_object_created(&event_name) {
+        let kind = kind_of(&event_name);
+        if kind == Kind::Other {
             skipped += 1;
             continue;
         }
@@ -109,6 +111,19 @@ pub(super) fn decode_s3_event(value: Value) -> Result<Notification, DecodeError>
             reason: err.to_string(),
         })?;
         let event_time = required(record.event_time, at, "eventTime")?;
+        if let Kind::Removed { delete_marker } = kind {
+            removed.push(ObjectRemoved {
+                bucket,
+                key,
+                region: record.aws_region.unwrap_or_default(),
+                version_id: non_empty(object.version_id),
+                sequencer: non_empty(object.sequencer).map(Sequencer),
+                event_time: parse_time(&event_time, at, "eventTime")?,
+                event_name,
+                delete_marker,
+            });
+            continue;
+        }
         objects.push(ObjectCreated {
             bucket,
             key,
@@ -121,7 +136,11 @@ pub(super) fn decode_s3_event(value: Value) -> Result<Notification, DecodeError>
             event_name,
         });
     }
-    Ok(Notification::Objects { objects, skipped })
+    Ok(Notification::Objects {
+        objects,
+        removed,
+        skipped,
+    })
 }
 
 /// S3 promises compatible minor versions (2.1 … 2.3 today, more later) and only adds fields,
@@ -138,13 +157,37 @@ fn check_event_version(version: &str, record: usize) -> Result<(), DecodeError> 
     }
 }
 
+/// What a record's `eventName` announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// An object to copy: `ObjectCreated:*`, or `ObjectRestore:Completed` (an archived object
+    /// can be read now; docs/design.md, "Archived sources").
+    Created,
+    /// `ObjectRemoved:Delete` or `ObjectRemoved:DeleteMarkerCreated`.
+    Removed { delete_marker: bool },
+    /// Anything else (`ObjectRestore:Post`, `LifecycleExpiration:*`, `Replication:*`, ...).
+    Other,
+}
+
 /// S3 itself sends `ObjectCreated:Put`; S3-compatible stores (MinIO, Ceph) send
 /// `s3:ObjectCreated:Put`. Skipping the latter would silently replicate nothing, so both count.
-fn is_object_created(event_name: &str) -> bool {
-    event_name
-        .strip_prefix("s3:")
-        .unwrap_or(event_name)
-        .starts_with("ObjectCreated:")
+/// Lifecycle expirations have names of their own (`LifecycleExpiration:*`) and are not deletes
+/// to replicate, as in S3 Replication.
+fn kind_of(event_name: &str) -> Kind {
+    let name = event_name.strip_prefix("s3:").unwrap_or(event_name);
+    if name.starts_with("ObjectCreated:") || name == "ObjectRestore:Completed" {
+        Kind::Created
+    } else if name == "ObjectRemoved:Delete" {
+        Kind::Removed {
+            delete_marker: false,
+        }
+    } else if name == "ObjectRemoved:DeleteMarkerCreated" {
+        Kind::Removed {
+            delete_marker: true,
+        }
+    } else {
+        Kind::Other
+    }
 }
 
 #[cfg(test)]
@@ -452,13 +495,23 @@ mod tests {
 
     #[test]
     fn skipped_records_need_only_version_and_name() {
+        let posted = serde_json::json!({
+            "eventVersion": "2.1",
+            "eventName": "ObjectRestore:Post"
+        });
+        let body = serde_json::json!({ "Records": [posted, put_record()] }).to_string();
+        let (objects, skipped) = objects(&body);
+        assert_eq!((objects.len(), skipped), (1, 1));
+        // A delete is acted upon (for rules that replicate deletes): held to the same needs.
         let removed = serde_json::json!({
             "eventVersion": "2.1",
             "eventName": "ObjectRemoved:DeleteMarkerCreated"
         });
-        let body = serde_json::json!({ "Records": [removed, put_record()] }).to_string();
-        let (objects, skipped) = objects(&body);
-        assert_eq!((objects.len(), skipped), (1, 1));
+        let body = serde_json::json!({ "Records": [removed] }).to_string();
+        assert_eq!(
+            decode(&body).unwrap_err().to_string(),
+            "record 0: missing s3.bucket.name"
+        );
     }
 
     #[test]
@@ -467,6 +520,7 @@ mod tests {
             decode(r#"{"Records": []}"#).unwrap(),
             Notification::Objects {
                 objects: vec![],
+                removed: vec![],
                 skipped: 0
             }
         );
@@ -567,5 +621,70 @@ mod tests {
         )
         .unwrap();
         assert_eq!(single(&inner.to_string()).key, SPECIAL_KEY);
+    }
+
+    fn removed(body: &str) -> Vec<crate::event::ObjectRemoved> {
+        match decode(body).unwrap() {
+            Notification::Objects { removed, .. } => removed,
+            other => panic!("expected objects, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn deletes_and_delete_markers_are_decoded_with_their_keys() {
+        // As AWS sends them: no eTag or size; a delete marker has the marker's version.
+        let body = serde_json::json!({ "Records": [
+            { "eventVersion": "2.1", "awsRegion": "us-east-1", "eventTime": "2026-12-01T10:00:00.000Z",
+              "eventName": "ObjectRemoved:Delete",
+              "s3": { "bucket": { "name": "src" }, "object": { "key": "a+b%2Bc.txt", "sequencer": "0055AED6DC00000002" } } },
+            { "eventVersion": "2.1", "awsRegion": "us-east-1", "eventTime": "2026-12-01T10:00:01.000Z",
+              "eventName": "ObjectRemoved:DeleteMarkerCreated",
+              "s3": { "bucket": { "name": "src" }, "object": { "key": "v.txt", "versionId": "m1", "sequencer": "0055AED6DC00000003" } } },
+            { "eventVersion": "2.1", "awsRegion": "us-east-1", "eventTime": "2026-12-01T10:00:02.000Z",
+              "eventName": "ObjectRemoved:Delete",
+              "s3": { "bucket": { "name": "src" }, "object": { "key": "v.txt", "versionId": "v7", "sequencer": "0055AED6DC00000004" } } },
+        ]})
+        .to_string();
+        let removed = removed(&body);
+        assert_eq!(removed.len(), 3);
+        assert_eq!(removed[0].key, "a b+c.txt");
+        assert_eq!(removed[0].version_id, None);
+        assert!(!removed[0].delete_marker && !removed[0].deletes_a_version());
+        assert_eq!(
+            removed[0].sequencer,
+            Some(Sequencer::new("0055AED6DC00000002"))
+        );
+        assert!(removed[1].delete_marker && !removed[1].deletes_a_version());
+        assert_eq!(removed[1].version_id.as_deref(), Some("m1"));
+        assert!(
+            removed[2].deletes_a_version(),
+            "a delete of a named version is told apart, and not replicated"
+        );
+    }
+
+    #[test]
+    fn a_delete_from_moto_without_sequencer_is_decoded() {
+        // moto 5.2.5: `{key, size, eTag}` only, keys quote_plus-encoded.
+        let body = r#"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-12-01T10:00:00.000Z","eventName":"ObjectRemoved:Delete","s3":{"bucket":{"name":"src"},"object":{"key":"dir%2Fx.txt","size":3,"eTag":"acbd18db4cc2f85cedef654fccc4a4d8"}}}]}"#;
+        let removed = removed(body);
+        assert_eq!(removed[0].key, "dir/x.txt");
+        assert_eq!(removed[0].sequencer, None);
+    }
+
+    #[test]
+    fn a_completed_restore_is_an_object_to_copy_and_other_restore_events_are_skipped() {
+        let restore = |name: &str| s3_event(with(put_record(), "/eventName", name.into()));
+        assert_eq!(
+            single(&restore("ObjectRestore:Completed")).event_name,
+            "ObjectRestore:Completed"
+        );
+        let (posted, skipped) = objects(&restore("ObjectRestore:Post"));
+        assert_eq!((posted.len(), skipped), (0, 1));
+        let (expired, skipped) = objects(&restore("LifecycleExpiration:Delete"));
+        assert_eq!(
+            (expired.len(), skipped),
+            (0, 1),
+            "lifecycle deletes are not replicated"
+        );
     }
 }

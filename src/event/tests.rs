@@ -24,7 +24,11 @@ pub(super) use fixture;
 
 pub(super) fn objects(body: &str) -> (Vec<ObjectCreated>, usize) {
     match decode(body).unwrap() {
-        Notification::Objects { objects, skipped } => (objects, skipped),
+        Notification::Objects {
+            objects,
+            removed,
+            skipped,
+        } => (objects, skipped + removed.len()),
         other => panic!("expected objects, got {other:?}"),
     }
 }

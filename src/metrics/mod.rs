@@ -56,6 +56,22 @@ pub const MESSAGE_DEADLINES_EXCEEDED: &str = "s3r_message_deadlines_exceeded_tot
 /// What became of each S3 event (and of test and malformed messages): `result` — `completed`,
 /// `superseded`, `source_missing`, `failed`, `unmatched` (no rule), `test_event`, `malformed`.
 pub const EVENTS: &str = "s3r_events_total";
+/// Replica deletions of deleted source objects, per target: `rule`, `result` (`deleted`,
+/// `already_absent`, `kept_newer`, `kept_foreign`, `failed`), and `version_ignored` for deletes
+/// of one version, which are not replicated.
+pub const DELETES: &str = "s3r_deletes_total";
+/// Messages of deletes held back by the mass-delete guard: `rule`.
+pub const DELETES_HELD: &str = "s3r_deletes_held_total";
+/// Objects whose completion came later than the rule's `lag_alert_secs`: `rule`.
+pub const OBJECTS_LATE: &str = "s3r_objects_late_total";
+/// Events whose source was archived and not restored: `rule`, `action` (`alerted`,
+/// `restore_requested`, `restore_in_progress`).
+pub const SOURCES_ARCHIVED: &str = "s3r_sources_archived_total";
+/// Gauge: the queue's messages by `state` (`visible`, `in_flight`, `delayed`), from its
+/// attributes, sampled.
+pub const QUEUE_MESSAGES: &str = "s3r_queue_messages";
+/// Gauge: bytes of objects being written to a target right now: `target`.
+pub const TARGET_BYTES_PENDING: &str = "s3r_target_bytes_pending";
 /// Gauge: seconds from process start to the first `ReceiveMessage` sent (set once).
 pub const STARTUP: &str = "s3r_startup_seconds";
 
@@ -118,6 +134,23 @@ struct RuleLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleResult {
+    rule: Value,
+    result: Value,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleAction {
+    rule: Value,
+    action: Value,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: Value,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VerdictLabel {
     verdict: Value,
 }
@@ -174,6 +207,12 @@ pub struct Metrics {
     partition_rechecks: Family<RuleLabel, Counter>,
     deadlines_exceeded: Counter,
     events: Family<ResultLabel, Counter>,
+    deletes: Family<RuleResult, Counter>,
+    deletes_held: Family<RuleLabel, Counter>,
+    objects_late: Family<RuleLabel, Counter>,
+    sources_archived: Family<RuleAction, Counter>,
+    queue_messages: Family<StateLabel, Gauge>,
+    target_bytes_pending: Family<TargetLabel, Gauge>,
     startup: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// When the process started, if it said so ([`Metrics::process_started`]).
     process_start: std::sync::OnceLock<std::time::Instant>,
@@ -212,6 +251,12 @@ impl Metrics {
             partition_rechecks: Family::default(),
             deadlines_exceeded: Counter::default(),
             events: Family::default(),
+            deletes: Family::default(),
+            deletes_held: Family::default(),
+            objects_late: Family::default(),
+            sources_archived: Family::default(),
+            queue_messages: Family::default(),
+            target_bytes_pending: Family::default(),
             startup: Gauge::default(),
             process_start: std::sync::OnceLock::new(),
             first_receive: std::sync::Once::new(),
@@ -293,6 +338,36 @@ impl Metrics {
             EVENTS,
             "S3 events (and test or malformed messages) by what became of them",
             events
+        );
+        register!(
+            DELETES,
+            "Replicas of deleted source objects, per target, by rule and result",
+            deletes
+        );
+        register!(
+            DELETES_HELD,
+            "Delete messages held back by the mass-delete guard, by rule",
+            deletes_held
+        );
+        register!(
+            OBJECTS_LATE,
+            "Objects completed later than the rule's lag_alert_secs after their S3 event",
+            objects_late
+        );
+        register!(
+            SOURCES_ARCHIVED,
+            "Events whose source was archived and not restored, by rule and action",
+            sources_archived
+        );
+        register!(
+            QUEUE_MESSAGES,
+            "Messages in the queue by state (visible, in_flight, delayed), sampled from its attributes",
+            queue_messages
+        );
+        register!(
+            TARGET_BYTES_PENDING,
+            "Bytes of objects being written to a target",
+            target_bytes_pending
         );
         register!(
             STARTUP,
@@ -427,6 +502,62 @@ impl Metrics {
             .inc();
     }
 
+    /// One target's result for a deleted source object (see [`DELETES`]).
+    pub fn record_delete(&self, rule: &str, result: &str) {
+        self.deletes
+            .get_or_create(&RuleResult {
+                rule: rule.into(),
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// A message of deletes held back by the mass-delete guard.
+    pub fn record_deletes_held(&self, rule: &str) {
+        self.deletes_held
+            .get_or_create(&RuleLabel { rule: rule.into() })
+            .inc();
+    }
+
+    /// An object completed later than its rule's `lag_alert_secs`.
+    pub fn record_late(&self, rule: &str) {
+        self.objects_late
+            .get_or_create(&RuleLabel { rule: rule.into() })
+            .inc();
+    }
+
+    /// An archived source, and what was done about it (see [`SOURCES_ARCHIVED`]).
+    pub fn record_archived(&self, rule: &str, action: &str) {
+        self.sources_archived
+            .get_or_create(&RuleAction {
+                rule: rule.into(),
+                action: action.into(),
+            })
+            .inc();
+    }
+
+    /// The queue's messages in `state`, as its attributes said.
+    pub fn set_queue_messages(&self, state: &str, messages: i64) {
+        self.queue_messages
+            .get_or_create(&StateLabel {
+                state: state.into(),
+            })
+            .set(messages);
+    }
+
+    /// Counts `bytes` as pending for `target` until the guard is dropped.
+    pub fn target_bytes_pending(&self, target: &str, bytes: u64) -> BytesInFlight {
+        let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+        let gauge = self
+            .target_bytes_pending
+            .get_or_create(&TargetLabel {
+                target: target.into(),
+            })
+            .clone();
+        gauge.inc_by(bytes);
+        BytesInFlight { gauge, bytes }
+    }
+
     /// One message whose handling passed its deadline.
     pub fn record_deadline_exceeded(&self) {
         self.deadlines_exceeded.inc();
@@ -489,6 +620,22 @@ impl Metrics {
             PARTITION_RECHECKS => value(&self.partition_rechecks, &RuleLabel { rule: l(0) }),
             MESSAGE_DEADLINES_EXCEEDED => self.deadlines_exceeded.get(),
             EVENTS => value(&self.events, &ResultLabel { result: l(0) }),
+            DELETES => value(
+                &self.deletes,
+                &RuleResult {
+                    rule: l(0),
+                    result: l(1),
+                },
+            ),
+            DELETES_HELD => value(&self.deletes_held, &RuleLabel { rule: l(0) }),
+            OBJECTS_LATE => value(&self.objects_late, &RuleLabel { rule: l(0) }),
+            SOURCES_ARCHIVED => value(
+                &self.sources_archived,
+                &RuleAction {
+                    rule: l(0),
+                    action: l(1),
+                },
+            ),
             _ => 0,
         }
     }

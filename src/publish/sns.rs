@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use aws_sdk_sns::Client;
 
-use super::{Alert, CompletionEvent, PrefixCompletedEvent, PublishError, Publisher};
+use super::{Alert, CompletionEvent, DeletionEvent, PrefixCompletedEvent, PublishError, Publisher};
 use crate::aws::SdkFailure;
 
 /// Publishes completions and alerts to their topics.
@@ -225,6 +225,12 @@ impl Publisher for SnsPublisher {
             .await
     }
 
+    async fn publish_deletion(&self, event: &DeletionEvent) -> Result<(), PublishError> {
+        let fifo = || FifoIds::of_deletion(event);
+        self.publish_on_completion_topic(event, event.attributes(), fifo)
+            .await
+    }
+
     async fn publish_alert(&self, alert: &Alert) -> Result<(), PublishError> {
         self.publish(
             &self.alerts_topic,
@@ -291,6 +297,18 @@ impl FifoIds {
                 s.version_id.as_deref().unwrap_or(""),
                 &write,
             ],
+        )
+    }
+
+    /// A deletion: in the group of its source bucket, as the completions of the same key, so
+    /// that a FIFO subscriber sees a key's creation and deletion in the order they were
+    /// published; named by the delete's own write.
+    fn of_deletion(event: &DeletionEvent) -> Self {
+        let s = &event.source;
+        let write = write_of(s.sequencer.as_deref(), s.event_time);
+        Self::from_parts(
+            &s.bucket,
+            &["deletion", event.rule.as_str(), &s.bucket, &s.key, &write],
         )
     }
 

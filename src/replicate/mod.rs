@@ -21,6 +21,7 @@
 //! holds at the replica's key, and whether it is this source's, a newer one's or another's.
 
 mod decide;
+mod delete;
 mod target;
 #[cfg(test)]
 mod tests;
@@ -43,6 +44,7 @@ use crate::store::{
 use crate::transfer::{Limits, Method, Transfer};
 
 use decide::{newer_replica, SourceCopy};
+pub use delete::DeleteOutcome;
 use target::read_replica;
 
 /// A target and the store that writes to it (its region, its principal).

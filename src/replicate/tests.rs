@@ -513,4 +513,5 @@ async fn key_prefix_and_storage_class_apply() {
 }
 
 /// First deliveries written at once (`Approach::WriteFirst`).
+mod delete;
 mod write_first;

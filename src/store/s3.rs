@@ -19,8 +19,9 @@ use bytes::{Bytes, BytesMut};
 
 use super::{
     encode_copy_source, encode_tags, unquote_etag, Checksum, ChecksumAlgorithm, CompletedPart,
-    ContentHeaders, CopyRequest, ListPage, Listed, NewObject, ObjectHead, ObjectRef, ObjectStore,
-    Operation, PartCopyRequest, StoreError, StoreErrorKind, Tag, UploadRef, Written,
+    ContentHeaders, CopyRequest, Deleted, ListPage, Listed, NewObject, ObjectHead, ObjectRef,
+    ObjectStore, Operation, PartCopyRequest, StoreError, StoreErrorKind, Tag, UploadRef,
+    WriteCondition, Written,
 };
 use crate::aws::SdkFailure;
 
@@ -586,6 +587,27 @@ impl ObjectStore for S3Store {
                 }
             }
         }
+    }
+
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        condition: &WriteCondition,
+    ) -> Result<Deleted, StoreError> {
+        let out = self
+            .client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .set_if_match(condition.if_match())
+            .send()
+            .await
+            .map_err(|e| translate(Operation::DeleteObject, bucket, key, &e))?;
+        Ok(Deleted {
+            delete_marker: out.delete_marker().unwrap_or(false),
+            version_id: out.version_id().map(str::to_owned),
+        })
     }
 }
 

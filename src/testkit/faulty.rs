@@ -15,8 +15,9 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::store::{
-    CompletedPart, CopyRequest, ListPage, NewObject, ObjectHead, ObjectRef, ObjectStore, Operation,
-    PartCopyRequest, StoreError, StoreErrorKind, Tag, UploadRef, Written,
+    CompletedPart, CopyRequest, Deleted, ListPage, NewObject, ObjectHead, ObjectRef, ObjectStore,
+    Operation, PartCopyRequest, StoreError, StoreErrorKind, Tag, UploadRef, WriteCondition,
+    Written,
 };
 
 #[derive(Debug, Default)]
@@ -299,5 +300,16 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
         )
         .await?;
         self.inner.abort_multipart_upload(upload).await
+    }
+
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        condition: &WriteCondition,
+    ) -> Result<Deleted, StoreError> {
+        self.before(Operation::DeleteObject, bucket, key, None)
+            .await?;
+        self.inner.delete_object(bucket, key, condition).await
     }
 }

@@ -2,13 +2,16 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::publish::{Alert, CompletionEvent, PrefixCompletedEvent, PublishError, Publisher};
+use crate::publish::{
+    Alert, CompletionEvent, DeletionEvent, PrefixCompletedEvent, PublishError, Publisher,
+};
 
 #[derive(Debug, Clone, Default)]
 pub struct MemoryPublisher {
     completions: Arc<Mutex<Vec<CompletionEvent>>>,
     alerts: Arc<Mutex<Vec<Alert>>>,
     prefixes: Arc<Mutex<Vec<PrefixCompletedEvent>>>,
+    deletions: Arc<Mutex<Vec<DeletionEvent>>>,
     fail_completions: Arc<Mutex<bool>>,
 }
 
@@ -22,6 +25,13 @@ impl MemoryPublisher {
 
     pub fn prefixes(&self) -> Vec<PrefixCompletedEvent> {
         self.prefixes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn deletions(&self) -> Vec<DeletionEvent> {
+        self.deletions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -68,6 +78,14 @@ impl Publisher for MemoryPublisher {
         event: &PrefixCompletedEvent,
     ) -> Result<(), PublishError> {
         self.prefixes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(event.clone());
+        Ok(())
+    }
+
+    async fn publish_deletion(&self, event: &DeletionEvent) -> Result<(), PublishError> {
+        self.deletions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(event.clone());

@@ -38,6 +38,7 @@ fn target(name: &str, store: Store, mode: CopyMode) -> Target<Store> {
             storage_class: None,
             sse_kms_key_id: None,
             copy_mode: mode,
+            object_lock: Default::default(),
             conditional_writes: true,
             write_first: true,
         },

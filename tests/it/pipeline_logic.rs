@@ -16,6 +16,8 @@ use s3_replicator::testkit::memory::{MemoryStore, StoredObject};
 use s3_replicator::testkit::publisher::MemoryPublisher;
 use s3_replicator::testkit::queue::MemoryQueue;
 
+/// Deletes of source objects: replicated or not, the mass-delete guard, the deletion event.
+mod deletes;
 /// The deadline of one message's handling.
 mod message_deadline;
 /// Partition re-checks that never spend the marker message's receive count.

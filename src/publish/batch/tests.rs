@@ -67,6 +67,13 @@ impl Publisher for Recorder {
     async fn publish_alert(&self, _: &Alert) -> Result<(), PublishError> {
         Ok(())
     }
+
+    async fn publish_deletion(
+        &self,
+        _: &crate::publish::DeletionEvent,
+    ) -> Result<(), PublishError> {
+        Ok(())
+    }
 }
 
 fn event(key: &str) -> CompletionEvent {

@@ -18,8 +18,8 @@ use bytes::Bytes;
 
 use crate::store::{
     md5_hex, unquote_etag, Checksum, ChecksumAlgorithm, CompletedPart, ContentHeaders, CopyRequest,
-    ListPage, Listed, NewObject, ObjectHead, ObjectRef, ObjectStore, Operation, PartCopyRequest,
-    StoreError, StoreErrorKind, Tag, UploadRef, WriteCondition, Written,
+    Deleted, ListPage, Listed, NewObject, ObjectHead, ObjectRef, ObjectStore, Operation,
+    PartCopyRequest, StoreError, StoreErrorKind, Tag, UploadRef, WriteCondition, Written,
 };
 
 /// One stored object.
@@ -73,6 +73,8 @@ pub struct World {
     versioned: HashSet<String>,
     versions: HashMap<(String, String, String), StoredObject>,
     next_version: u64,
+    /// Delete markers created in versioned buckets: (bucket, key, version id), in order.
+    delete_markers: Vec<(String, String, String)>,
 }
 
 /// A multipart upload in progress: the object it will become and the parts received so far.
@@ -182,6 +184,29 @@ impl MemoryStore {
     /// Copies into `bucket` never finish from now on (until the caller gives up).
     pub fn stall(&self, bucket: &str) {
         self.world().stalled.insert(bucket.to_owned());
+    }
+
+    /// The delete markers created in `bucket` at `key`, oldest first (their version ids).
+    pub fn delete_markers(&self, bucket: &str, key: &str) -> Vec<String> {
+        self.world()
+            .delete_markers
+            .iter()
+            .filter(|(b, k, _)| b == bucket && k == key)
+            .map(|(_, _, version)| version.clone())
+            .collect()
+    }
+
+    /// Every version of `key` in a versioned `bucket` that is still kept, by version id.
+    pub fn versions(&self, bucket: &str, key: &str) -> Vec<String> {
+        let mut versions: Vec<String> = self
+            .world()
+            .versions
+            .keys()
+            .filter(|(b, k, _)| b == bucket && k == key)
+            .map(|(_, _, version)| version.clone())
+            .collect();
+        versions.sort();
+        versions
     }
 
     /// Number of copies performed so far, across principals.

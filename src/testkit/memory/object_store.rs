@@ -399,4 +399,36 @@ impl ObjectStore for MemoryStore {
         world.uploads.remove(&upload.upload_id);
         Ok(())
     }
+
+    /// As S3: `If-Match` on a missing key is 404, on another object 412; without a condition a
+    /// missing key is deleted successfully. A versioned bucket keeps every version and gets a
+    /// delete marker (a version of its own, which reads as no object).
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        condition: &WriteCondition,
+    ) -> Result<Deleted, StoreError> {
+        let mut world = self.world();
+        let op = Operation::DeleteObject;
+        self.check(&mut world, op, bucket, key)?;
+        if *condition != WriteCondition::None {
+            Self::check_condition(&world, op, bucket, key, condition)?;
+        }
+        if let Some(objects) = world.buckets.get_mut(bucket) {
+            objects.remove(key);
+        }
+        if !world.versioned.contains(bucket) {
+            return Ok(Deleted::default());
+        }
+        world.next_version += 1;
+        let marker = format!("v{}", world.next_version);
+        world
+            .delete_markers
+            .push((bucket.to_owned(), key.to_owned(), marker.clone()));
+        Ok(Deleted {
+            delete_marker: true,
+            version_id: Some(marker),
+        })
+    }
 }

@@ -40,10 +40,16 @@ module "replicator" {
   security_group_ids = var.security_group_ids
   alert_emails       = var.alert_emails
 
-  min_tasks             = 1
-  max_tasks             = 8
+  min_tasks = 1
+  max_tasks = 8
+  # The lag alarm's threshold; every rule's lag_alert_secs in replicator.toml is the same value,
+  # so that the queue alarm and the daemon's replication_late alert mean the same lateness.
   lag_objective_seconds = 300
-  tags                  = { service = "s3-replicator" }
+  # No rule replicates deletes or restores archived sources, and no target copies Object Lock:
+  # replicate_deletes, restore_archived_sources and copy_object_lock stay false (their defaults)
+  # here and in module "dr_account". scripts/render_task_env.py checks that they agree with
+  # replicator.toml.
+  tags = { service = "s3-replicator" }
 }
 
 module "dr_account" {

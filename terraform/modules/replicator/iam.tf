@@ -5,8 +5,14 @@
 #   sources      HeadObject/GetObject (s3:GetObject, s3:GetObjectVersion for versioned events),
 #                GetObjectTagging (s3:GetObjectTagging / s3:GetObjectVersionTagging); ListBucket so
 #                that a missing object answers 404, not 403
+#                + restore_archived_sources: RestoreObject (s3:RestoreObject)
+#                + copy_object_lock: the source's retention and legal hold (s3:GetObjectRetention,
+#                  s3:GetObjectLegalHold; without them HeadObject leaves those headers out)
 #   targets      CopyObject / PutObject / multipart uploads (s3:PutObject), PutObjectTagging,
 #                AbortMultipartUpload, ListMultipartUploadParts, HeadObject for "already present"
+#                + replicate_deletes: DeleteObject (s3:DeleteObject)
+#                + copy_object_lock: writes that carry retention and legal hold
+#                  (s3:PutObjectRetention, s3:PutObjectLegalHold)
 #   other accts  sts:AssumeRole on the target-account writer roles
 #   queue        ReceiveMessage, DeleteMessage(Batch), ChangeMessageVisibility(Batch), GetQueueAttributes (/readyz)
 #   topics       sns:Publish on the completion and alerts topics
@@ -90,14 +96,52 @@ resource "aws_iam_role" "task" {
   tags               = var.tags
 }
 
-data "aws_iam_policy_document" "task" {
-  statement {
-    sid = "ReadSources"
-    actions = [
+# The optional S3 actions, each behind the variable that says the configuration needs it
+# (terraform cannot read config_toml, so the variables mirror its keys; see variables.tf). Nothing
+# is granted for a feature the configuration does not use.
+locals {
+  source_object_actions = concat(
+    [
       "s3:GetObject", "s3:GetObjectVersion",
       "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
-    ]
+    ],
+    # Without these two, HeadObject answers without the x-amz-object-lock-* headers and the
+    # replica would silently carry no retention.
+    var.copy_object_lock ? ["s3:GetObjectRetention", "s3:GetObjectLegalHold"] : [],
+  )
+  same_account_target_object_actions = concat(
+    [
+      "s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:GetObjectTagging",
+      "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+    ],
+    # DeleteObject without a version ID: on a versioned target it adds a delete marker, and the
+    # replica's versions stay. s3:DeleteObjectVersion (which destroys versions for good) is not
+    # granted: the daemon never sends a version ID, and a target kept for recovery keeps its history.
+    var.replicate_deletes ? ["s3:DeleteObject"] : [],
+    # A PutObject, CopyObject or CreateMultipartUpload that sets x-amz-object-lock-mode /
+    # -retain-until-date / -legal-hold is authorized by these as well as by s3:PutObject.
+    var.copy_object_lock ? ["s3:PutObjectRetention", "s3:PutObjectLegalHold"] : [],
+  )
+}
+
+# The S3 statements in a document of their own: they depend on variables only, so their JSON is
+# known when planning (tests/*.tftest.hcl assert it), unlike the queue, topic and key ARNs below.
+data "aws_iam_policy_document" "task_s3" {
+  statement {
+    sid       = "ReadSources"
+    actions   = local.source_object_actions
     resources = [for arn in local.source_bucket_arns : "${arn}/*"]
+  }
+  # RestoreObject on archived sources (S3 Glacier Flexible Retrieval, Deep Archive, the
+  # Intelligent-Tiering archive tiers) when a rule says archived = "restore"; the copy follows the
+  # s3:ObjectRestore:Completed event. Only the source objects: replicas are never restored.
+  dynamic "statement" {
+    for_each = var.restore_archived_sources ? [1] : []
+    content {
+      sid       = "RestoreArchivedSources"
+      actions   = ["s3:RestoreObject"]
+      resources = [for arn in local.source_bucket_arns : "${arn}/*"]
+    }
   }
   statement {
     sid       = "ListSources"
@@ -108,11 +152,8 @@ data "aws_iam_policy_document" "task" {
   dynamic "statement" {
     for_each = length(var.same_account_target_buckets) > 0 ? [1] : []
     content {
-      sid = "WriteSameAccountTargets"
-      actions = [
-        "s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:GetObjectTagging",
-        "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
-      ]
+      sid       = "WriteSameAccountTargets"
+      actions   = local.same_account_target_object_actions
       resources = [for b in var.same_account_target_buckets : "arn:${local.partition}:s3:::${b}/*"]
     }
   }
@@ -124,6 +165,11 @@ data "aws_iam_policy_document" "task" {
       resources = [for b in var.same_account_target_buckets : "arn:${local.partition}:s3:::${b}"]
     }
   }
+}
+
+data "aws_iam_policy_document" "task" {
+  source_policy_documents = [data.aws_iam_policy_document.task_s3.json]
+
   dynamic "statement" {
     for_each = length(var.target_role_arns) > 0 ? [1] : []
     content {

@@ -71,3 +71,12 @@ output "source_bucket_policy_statements" {
   EOT
   value       = length(var.target_role_arns) > 0 ? data.aws_iam_policy_document.source_read_for_target_roles[0].json : null
 }
+
+output "source_notification_events" {
+  description = <<-EOT
+    The S3 event types the queue must receive from each source bucket (s3:ObjectCreated:*, plus
+    s3:ObjectRemoved:* with replicate_deletes and s3:ObjectRestore:Completed with
+    restore_archived_sources): the Events of the queue's entry when source_notifications = "none".
+  EOT
+  value       = local.source_notification_events
+}

@@ -35,6 +35,23 @@ locals {
   source_rule_name = "${var.name}-source-objects"
   source_rule_arn  = "${format(local.arn_prefix, "events")}:rule/${local.source_rule_name}"
 
+  # The events the daemon acts on, as S3 notification event types and as the EventBridge
+  # detail-types of the same events. New objects always; deletions only when a rule replicates
+  # them (replicate_deletes), completed restores only when a rule restores archived sources
+  # (restore_archived_sources). Any other event would only be received and dropped: a request
+  # (and a message on the queue) per event for nothing. "s3:ObjectRemoved:*" covers both
+  # s3:ObjectRemoved:Delete and s3:ObjectRemoved:DeleteMarkerCreated; EventBridge sends both as
+  # "Object Deleted".
+  source_notification_events = concat(
+    ["s3:ObjectCreated:*"],
+    var.replicate_deletes ? ["s3:ObjectRemoved:*"] : [],
+    var.restore_archived_sources ? ["s3:ObjectRestore:Completed"] : [],
+  )
+  source_eventbridge_detail_types = concat(
+    ["Object Created"],
+    var.replicate_deletes ? ["Object Deleted"] : [],
+    var.restore_archived_sources ? ["Object Restore Completed"] : [],
+  )
 }
 
 resource "aws_sqs_queue" "dlq" {
@@ -143,24 +160,25 @@ resource "aws_s3_bucket_notification" "sources" {
 
   queue {
     queue_arn = aws_sqs_queue.events.arn
-    events    = ["s3:ObjectCreated:*"]
+    events    = local.source_notification_events
   }
 
   # S3 checks that it may send to the queue when the notification is written.
   depends_on = [aws_sqs_queue_policy.events]
 }
 
-# "eventbridge": a rule on the default event bus, matching "Object Created" of the source buckets.
+# "eventbridge": a rule on the default event bus, matching "Object Created" of the source buckets
+# (and "Object Deleted", "Object Restore Completed" when replicate_deletes, restore_archived_sources).
 # The buckets' notification configurations are not touched; each bucket must have its delivery to
 # EventBridge turned on (one flag, kept beside any other destinations; see the module README).
 # The daemon decodes the EventBridge event as it does an S3 notification.
 resource "aws_cloudwatch_event_rule" "sources" {
   count       = var.source_notifications == "eventbridge" ? 1 : 0
   name        = local.source_rule_name
-  description = "New objects in the s3-replicator source buckets, to ${var.name}-events."
+  description = "${join(", ", local.source_eventbridge_detail_types)} in the s3-replicator source buckets, to ${var.name}-events."
   event_pattern = jsonencode({
     source        = ["aws.s3"]
-    "detail-type" = ["Object Created"]
+    "detail-type" = local.source_eventbridge_detail_types
     detail        = { bucket = { name = var.source_buckets } }
   })
   tags = var.tags

@@ -37,17 +37,20 @@ variable "source_notifications" {
     How the source buckets' new objects reach the event queue. No default: the choice decides
     whether this module rewrites the buckets' notification configurations.
       "s3_notification"  this module writes each source bucket's S3 notification configuration
-                         (s3:ObjectCreated:* to the queue). A bucket has exactly one, and it is
+                         (s3:ObjectCreated:* to the queue, plus the event types replicate_deletes
+                         and restore_archived_sources add). A bucket has exactly one, and it is
                          REPLACED WHOLE: any other notification on the bucket (Lambda triggers,
                          other queues or topics, EventBridge delivery) is deleted, and the plan does
                          not show that. Only for buckets whose notifications nothing else uses.
-      "eventbridge"      an EventBridge rule sends the buckets' "Object Created" events to the
-                         queue; the buckets' notification configurations are not touched. Each
-                         bucket must have "Send notifications to Amazon EventBridge" turned on
-                         (see the module README). The way to add replication to a bucket that
-                         already notifies others.
-      "none"             nothing is created; add the queue (output queue_arn) to each bucket's
-                         existing notification configuration yourself (see the module README).
+      "eventbridge"      an EventBridge rule sends the buckets' "Object Created" events (plus
+                         "Object Deleted" and "Object Restore Completed" when replicate_deletes and
+                         restore_archived_sources) to the queue; the buckets' notification
+                         configurations are not touched. Each bucket must have "Send
+                         notifications to Amazon EventBridge" turned on (see the module README).
+                         The way to add replication to a bucket that already notifies others.
+      "none"             nothing is created; add the queue (output queue_arn) with the event
+                         types of output source_notification_events to each bucket's existing
+                         notification configuration yourself (see the module README).
   EOT
   type        = string
   validation {
@@ -98,6 +101,49 @@ variable "config_toml" {
     `s3-replicator check-config` (scripts/check-terraform.sh does that for the example).
   EOT
   type        = string
+}
+
+# Features of the daemon that need more events or permissions. Terraform cannot read config_toml,
+# so each is a variable that must agree with the configuration: false while no rule (or target)
+# uses the feature keeps the permission and the event type away; false while one does leaves the
+# daemon without the events or the permission it needs (its calls answer 403 and it alerts).
+# scripts/render_task_env.py checks the example's configuration against them.
+
+variable "replicate_deletes" {
+  description = <<-EOT
+    Must be true when a rule in config_toml sets deletes = "replicate" (and false otherwise). The
+    source buckets' deletions then reach the queue (s3:ObjectRemoved:* with "s3_notification",
+    "Object Deleted" with "eventbridge"; add s3:ObjectRemoved:* yourself with "none"), and the task
+    role may s3:DeleteObject in same_account_target_buckets (without a version ID: a versioned
+    target gets a delete marker; s3:DeleteObjectVersion is never granted). Targets in other
+    accounts: the target-account module's own replicate_deletes.
+  EOT
+  type        = bool
+  default     = false
+}
+
+variable "restore_archived_sources" {
+  description = <<-EOT
+    Must be true when a rule in config_toml sets archived = "restore" (and false otherwise). The
+    task role may s3:RestoreObject on the source buckets' objects (S3 Glacier Flexible Retrieval,
+    Deep Archive, Intelligent-Tiering archive tiers), and completed restores reach the queue
+    (s3:ObjectRestore:Completed, or "Object Restore Completed" with "eventbridge"; add
+    s3:ObjectRestore:Completed yourself with "none"): the daemon copies when that event arrives.
+  EOT
+  type        = bool
+  default     = false
+}
+
+variable "copy_object_lock" {
+  description = <<-EOT
+    Must be true when a target in config_toml sets object_lock = "copy" (and false otherwise). The
+    task role may read the sources' retention and legal hold (s3:GetObjectRetention,
+    s3:GetObjectLegalHold) and set them on replicas in same_account_target_buckets
+    (s3:PutObjectRetention, s3:PutObjectLegalHold); those buckets need Object Lock enabled. Targets
+    in other accounts: the target-account module's own copy_object_lock.
+  EOT
+  type        = bool
+  default     = false
 }
 
 variable "environment" {
@@ -233,7 +279,12 @@ variable "scale_out_backlog" {
 }
 
 variable "lag_objective_seconds" {
-  description = "Replication lag objective: age of the oldest message above this scales out, and alarms after three minutes."
+  description = <<-EOT
+    Replication lag objective: age of the oldest message above half of this scales out, above this
+    for three minutes alarms (alerts topic). The daemon's own replication_late alert uses the same
+    threshold: set lag_alert_secs of every rule in config_toml to this value, so that the alarm on
+    the queue and the alert on late completions mean the same lateness.
+  EOT
   type        = number
   default     = 300
 }

@@ -1,6 +1,7 @@
 # The target account's side of s3-replicator: a writer role that only the daemon's task role may
 # assume (with the external ID), allowed to write the target buckets and to read the sources
-# during server-side copies; the target buckets' policies; optionally a KMS key for the replicas.
+# during server-side copies; the target buckets' policies and object ownership; optionally a KMS
+# key for the replicas and a lifecycle rule.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -10,6 +11,25 @@ locals {
   partition          = data.aws_partition.current.partition
   target_bucket_arns = [for b in var.target_buckets : "arn:${local.partition}:s3:::${b}"]
   kms_key_arns       = concat(var.target_kms_key_arns, aws_kms_key.replicas[*].arn)
+
+  # What the writer role does to the target buckets' objects, granted by its policy and by the
+  # bucket policies alike. The optional actions follow the daemon's configuration (terraform cannot
+  # read it, hence the variables; see variables.tf):
+  #   replicate_deletes  DeleteObject without a version ID (a delete marker on a versioned target,
+  #                      the replica's versions stay); s3:DeleteObjectVersion, which destroys
+  #                      versions for good, is never granted
+  #   copy_object_lock   a PutObject, CopyObject or CreateMultipartUpload that sets the
+  #                      x-amz-object-lock-* headers needs these as well as s3:PutObject
+  # The source's retention and legal hold are read by the daemon's task role in the source
+  # account (its HeadObject), not by this role: a server-side copy does not carry them over.
+  writer_object_actions = concat(
+    [
+      "s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:GetObjectTagging",
+      "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+    ],
+    var.replicate_deletes ? ["s3:DeleteObject"] : [],
+    var.copy_object_lock ? ["s3:PutObjectRetention", "s3:PutObjectLegalHold"] : [],
+  )
 }
 
 data "aws_iam_policy_document" "trust" {
@@ -37,11 +57,8 @@ resource "aws_iam_role" "writer" {
 
 data "aws_iam_policy_document" "writer" {
   statement {
-    sid = "WriteReplicas"
-    actions = [
-      "s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:GetObjectTagging",
-      "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
-    ]
+    sid       = "WriteReplicas"
+    actions   = local.writer_object_actions
     resources = [for arn in local.target_bucket_arns : "${arn}/*"]
   }
   statement {
@@ -83,11 +100,8 @@ resource "aws_iam_role_policy" "writer" {
 data "aws_iam_policy_document" "bucket" {
   for_each = toset(var.target_buckets)
   statement {
-    sid = "ReplicatorWrites"
-    actions = [
-      "s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:GetObjectTagging",
-      "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
-    ]
+    sid       = "ReplicatorWrites"
+    actions   = local.writer_object_actions
     resources = ["arn:${local.partition}:s3:::${each.value}/*"]
     principals {
       type        = "AWS"
@@ -124,6 +138,32 @@ resource "aws_s3_bucket_policy" "targets" {
   for_each = var.manage_bucket_policies ? toset(var.target_buckets) : toset([])
   bucket   = each.value
   policy   = data.aws_iam_policy_document.bucket[each.value].json
+}
+
+# --- Object ownership of the target buckets -----------------------------------------------------
+
+# Replicas are owned by this account: the writer role (of this account) writes them, and the
+# daemon sends no ACL and copies none. BucketOwnerEnforced makes that hold for every object and
+# turns ACLs off, so nothing written into the bucket can be shared or kept out of reach by an ACL.
+# It is the default of buckets created since April 2023; older buckets may still have ACLs on.
+#
+# Written by default only where this module writes the bucket policy (manage_bucket_policies): a
+# bucket handed to this module for its access rules is one whose ownership setting it may decide
+# too; a bucket whose policy is managed elsewhere keeps its setting unless asked
+# (manage_bucket_ownership_controls = true). Enforcing breaks writers that still send ACLs (other
+# than bucket-owner-full-control), and destroying the resource deletes the setting, which leaves
+# the bucket with ACLs enabled (ObjectWriter): remove it from the state instead when handing the
+# bucket back.
+locals {
+  manage_bucket_ownership_controls = coalesce(var.manage_bucket_ownership_controls, var.manage_bucket_policies)
+}
+
+resource "aws_s3_bucket_ownership_controls" "targets" {
+  for_each = local.manage_bucket_ownership_controls ? toset(var.target_buckets) : toset([])
+  bucket   = each.value
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
 }
 
 # --- Optional KMS key for the replicas ----------------------------------------------------------

@@ -62,6 +62,42 @@ variable "manage_bucket_policies" {
   default     = true
 }
 
+variable "manage_bucket_ownership_controls" {
+  description = <<-EOT
+    Whether this module sets the target buckets' object ownership to BucketOwnerEnforced (ACLs
+    disabled: every object, replicas included, belongs to this account and ACLs are ignored). Null
+    (the default): the same as manage_bucket_policies, since a bucket whose policy this module writes
+    is one whose access it governs. Enforcing it makes PUTs that carry an ACL other than
+    bucket-owner-full-control fail (e.g. ACL-based log delivery into the bucket), and destroying the
+    setting leaves the bucket with ACLs enabled (ObjectWriter). False: set it yourself, see the
+    module README.
+  EOT
+  type        = bool
+  default     = null
+}
+
+variable "replicate_deletes" {
+  description = <<-EOT
+    Must be true when a rule in the daemon's configuration sets deletes = "replicate" for a target
+    written by this role (and false otherwise): the writer role (and the bucket policies) then allow
+    s3:DeleteObject on the target buckets' objects. The daemon deletes without a version ID, so a
+    versioned target gets a delete marker; s3:DeleteObjectVersion is never granted.
+  EOT
+  type        = bool
+  default     = false
+}
+
+variable "copy_object_lock" {
+  description = <<-EOT
+    Must be true when a target written by this role sets object_lock = "copy" in the daemon's
+    configuration (and false otherwise): the writer role (and the bucket policies) then allow
+    s3:PutObjectRetention and s3:PutObjectLegalHold, which a write carrying the source's retention
+    and legal hold needs. The target buckets need Object Lock enabled.
+  EOT
+  type        = bool
+  default     = false
+}
+
 variable "manage_lifecycle_rules" {
   description = <<-EOT
     Whether this module writes the target buckets' lifecycle configuration: one rule aborting

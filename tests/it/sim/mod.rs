@@ -14,7 +14,8 @@
 //! What it does not model: objects large enough for several parts (the copy limits are
 //! lowered so that multipart uploads of one part run on small objects), SSE-KMS, object tags,
 //! other regions and credentials, the SDK's own retries and timeouts (faults are injected at
-//! the trait seam), deletes and delete markers.
+//! the trait seam), deletes of one version (only deletes and delete markers of the current
+//! object are).
 
 #![allow(dead_code)]
 
@@ -25,18 +26,24 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use s3_replicator::config::Deletes;
 use s3_replicator::config::{CopyMode, RuleConfig, TargetConfig};
 use s3_replicator::daemon::{run_with_deadline, MessageDeadline, Settings};
 use s3_replicator::event::{decode, Notification};
 use s3_replicator::pipeline::Pipeline;
 use s3_replicator::publish::{
-    Alert, CompletionEvent, PrefixCompletedEvent, PublishError, Publisher,
+    Alert, CompletionEvent, DeleteResult, DeletionEvent, PrefixCompletedEvent, PublishError,
+    Publisher,
 };
 use s3_replicator::replicate::{Replicator, Target};
 use s3_replicator::route::Router;
 use s3_replicator::store::{
-    CompletedPart, CopyRequest, ListPage, NewObject, ObjectHead, ObjectRef, ObjectStore, Operation,
-    PartCopyRequest, StoreError, StoreErrorKind, Tag, UploadRef, WriteCondition, Written,
+    source_key_digest, META_SEQUENCER, META_SOURCE_BUCKET, META_SOURCE_KEY_SHA256,
+};
+use s3_replicator::store::{
+    CompletedPart, CopyRequest, Deleted, ListPage, NewObject, ObjectHead, ObjectRef, ObjectStore,
+    Operation, PartCopyRequest, StoreError, StoreErrorKind, Tag, UploadRef, WriteCondition,
+    Written,
 };
 use s3_replicator::testkit::memory::{MemoryStore, StoredObject};
 use s3_replicator::testkit::queue::MemoryQueue;
@@ -116,6 +123,15 @@ struct Put {
     sequencer: String,
 }
 
+/// A delete of a source object (a delete marker in a versioned bucket).
+#[derive(Debug, Clone)]
+struct Delete {
+    at: Instant,
+    bucket: String,
+    key: String,
+    sequencer: String,
+}
+
 #[derive(Debug, Default)]
 struct Record {
     start: Option<Instant>,
@@ -124,7 +140,9 @@ struct Record {
     /// Bodies by ETag (the fake's ETags are derived from the content).
     contents: HashMap<String, Vec<u8>>,
     puts: Vec<Put>,
+    deletes: Vec<Delete>,
     completions: Vec<(Instant, CompletionEvent)>,
+    deletions: Vec<(Instant, DeletionEvent)>,
     prefixes: Vec<(Instant, PrefixCompletedEvent)>,
     /// Alerts, with the daemon instance that sent each.
     alerts: Vec<(Instant, usize, Alert)>,
@@ -296,6 +314,39 @@ impl SimStore {
         Ok(())
     }
 
+    /// A replica may be removed only for a delete of its source key newer than the write it was
+    /// made from: never a newer put's replica.
+    fn check_removal(&self, bucket: &str, key: &str, replica: &StoredObject) {
+        let (Some(source_bucket), Some(digest)) = (
+            replica.metadata.get(META_SOURCE_BUCKET),
+            replica.metadata.get(META_SOURCE_KEY_SHA256),
+        ) else {
+            self.log.violation(format!(
+                "{} deleted {bucket}/`{key}`, which is no replica",
+                self.name
+            ));
+            return;
+        };
+        let made = replica
+            .metadata
+            .get(META_SEQUENCER)
+            .cloned()
+            .unwrap_or_default();
+        let justified = self.log.with(|r| {
+            r.deletes.iter().any(|d| {
+                d.bucket == *source_bucket
+                    && source_key_digest(&d.key) == *digest
+                    && d.sequencer > made
+            })
+        });
+        if !justified {
+            self.log.violation(format!(
+                "{} deleted {bucket}/`{key}`, a replica of seq {made}, which no newer delete of its source justifies",
+                self.name
+            ));
+        }
+    }
+
     /// Bytes damaged on the way to the store: S3 refuses them, because the SDK sends a
     /// checksum of what it read with every upload (its default) and S3 checks it.
     fn damaged(
@@ -435,6 +486,23 @@ impl ObjectStore for SimStore {
         // Aborts are what cleans up: faults here would only test the lifecycle rule.
         self.inner.abort_multipart_upload(upload).await
     }
+
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        condition: &WriteCondition,
+    ) -> Result<Deleted, StoreError> {
+        let op = Operation::DeleteObject;
+        self.before(op, bucket, key, true).await?;
+        self.check_conditions(op, bucket, key, condition)?;
+        let replica = self.inner.get(bucket, key);
+        let result = self.inner.delete_object(bucket, key, condition).await;
+        if let (Ok(_), Some(replica)) = (&result, &replica) {
+            self.check_removal(bucket, key, replica);
+        }
+        self.after(op, bucket, key, result)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -532,6 +600,56 @@ impl SimTopic {
                     event.source.etag
                 ));
             }
+        }
+    }
+
+    /// A deletion, at the instant of publishing: no target of the rule holds a replica of the
+    /// deleted key made before the delete, unless the key was written again since.
+    fn check_deletion(&self, event: &DeletionEvent) {
+        let key = &event.source.key;
+        let Some(rule) = self.rules.iter().find(|r| r.name == event.rule) else {
+            self.log.violation(format!(
+                "deletion of `{key}` names unknown rule {}",
+                event.rule
+            ));
+            return;
+        };
+        let ours = event.source.sequencer.clone().unwrap_or_default();
+        let digest = source_key_digest(key);
+        for name in &rule.targets {
+            let target = &self.targets[name];
+            let target_key = format!("{}{key}", target.key_prefix.as_deref().unwrap_or(""));
+            let Some(held) = self.world.get(&target.bucket, &target_key) else {
+                continue;
+            };
+            let replica_of_key = held.metadata.get(META_SOURCE_BUCKET)
+                == Some(&event.source.bucket)
+                && held.metadata.get(META_SOURCE_KEY_SHA256) == Some(&digest);
+            let made = held
+                .metadata
+                .get(META_SEQUENCER)
+                .cloned()
+                .unwrap_or_default();
+            // Unless the key was written again since the delete: that write's event decides.
+            let put_since = self.log.with(|r| {
+                r.puts
+                    .iter()
+                    .any(|p| p.bucket == event.source.bucket && p.key == *key && p.sequencer > ours)
+            });
+            if replica_of_key && made < ours && !put_since {
+                self.log.violation(format!(
+                    "deletion of `{key}` (seq {ours}) published while target {name} holds a replica of seq {made}"
+                ));
+            }
+        }
+        if event
+            .targets
+            .iter()
+            .any(|t| t.result == DeleteResult::KeptForeign)
+        {
+            self.log.violation(format!(
+                "deletion of `{key}` found an object that is no replica (nobody else writes here)"
+            ));
         }
     }
 
@@ -662,6 +780,32 @@ impl Publisher for SimTopic {
         Ok(())
     }
 
+    async fn publish_deletion(&self, event: &DeletionEvent) -> Result<(), PublishError> {
+        let key = &event.source.key;
+        let result = if self.refuses_call() {
+            self.log
+                .note(format!("deletion of `{key}` refused (500, injected)"));
+            Err(PublishError {
+                topic_arn: "sim:completions".into(),
+                message: "injected: 500".into(),
+                transient: true,
+            })
+        } else {
+            self.check_deletion(event);
+            let results: Vec<&str> = event.targets.iter().map(|t| t.result.as_str()).collect();
+            self.log.note(format!(
+                "deletion {} `{key}` seq={} {results:?}",
+                event.rule,
+                event.source.sequencer.as_deref().unwrap_or("-")
+            ));
+            self.log
+                .with(|r| r.deletions.push((Instant::now(), event.clone())));
+            Ok(())
+        };
+        tokio::time::sleep(self.latency).await;
+        result
+    }
+
     async fn publish_alert(&self, alert: &Alert) -> Result<(), PublishError> {
         let key = alert
             .source
@@ -726,6 +870,40 @@ fn s3_event(
     .to_string()
 }
 
+/// An S3 notification for a delete: `ObjectRemoved:DeleteMarkerCreated` with the marker's
+/// version in a versioned bucket, `ObjectRemoved:Delete` otherwise.
+fn s3_removed_event(
+    bucket: &str,
+    key: &str,
+    marker: Option<&str>,
+    sequencer: &str,
+    event_time: &str,
+) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const FORM: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/')
+        .remove(b' ');
+    let encoded = utf8_percent_encode(key, FORM).to_string().replace(' ', "+");
+    let mut object = serde_json::json!({ "key": encoded, "sequencer": sequencer });
+    let name = match marker {
+        Some(version) => {
+            object["versionId"] = version.into();
+            "ObjectRemoved:DeleteMarkerCreated"
+        }
+        None => "ObjectRemoved:Delete",
+    };
+    serde_json::json!({ "Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": event_time, "eventName": name,
+        "s3": { "bucket": { "name": bucket }, "object": object }
+    }]})
+    .to_string()
+}
+
 /// One simulated daemon: its pipeline over its own stores, and how to stop it.
 struct Running {
     stop: tokio::sync::oneshot::Sender<()>,
@@ -749,6 +927,10 @@ struct World {
     sequencer: u64,
     /// Daemon instances started so far (a restart is a new instance).
     instances: std::cell::Cell<usize>,
+    /// Deletes: whether and how often this seed deletes source objects, from an RNG of their
+    /// own, so that the rest of a seed's world stays as it was before deletes were simulated.
+    delete_rng: fastrand::Rng,
+    delete_per_mille: u32,
 }
 
 impl World {
@@ -810,6 +992,26 @@ impl World {
         };
         let poison = (rng.u32(0..3) == 0).then(|| "poison/".to_owned());
         let faults_rng = Arc::new(Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed)));
+        // Deletes replicated in two seeds of three; a mass-delete guard of a few per minute in a
+        // quarter of those, so that deletes are held and come back.
+        let mut delete_rng = fastrand::Rng::with_seed(seed ^ 0xde1e7e);
+        let delete_per_mille = if delete_rng.u32(0..3) == 0 {
+            0
+        } else {
+            delete_rng.u32(100..300)
+        };
+        let mut rules = rules;
+        if delete_per_mille > 0 {
+            let limit = if delete_rng.u32(0..4) == 0 {
+                delete_rng.u32(1..4)
+            } else {
+                1000
+            };
+            for rule in &mut rules {
+                rule.deletes = Deletes::Replicate;
+                rule.max_deletes_per_minute = limit;
+            }
+        }
         let rules = Arc::new(rules);
         let targets = Arc::new(targets);
         let topic = SimTopic {
@@ -832,11 +1034,12 @@ impl World {
         };
         let queue = MemoryQueue::with_order_seed(seed).redrive(MAX_RECEIVES);
         log.note(format!(
-            "seed {seed}: fault level {level}, fifo {}, poison {:?}, no-conditions target {:?}, modes {:?}",
+            "seed {seed}: fault level {level}, fifo {}, poison {:?}, no-conditions target {:?}, modes {:?}, deletes {delete_per_mille}‰ (limit {}/min)",
             topic.fifo,
             poison,
             rejecting_target,
-            targets.values().map(|t| (t.name.as_str(), t.copy_mode.as_str())).collect::<Vec<_>>()
+            targets.values().map(|t| (t.name.as_str(), t.copy_mode.as_str())).collect::<Vec<_>>(),
+            rules[0].max_deletes_per_minute
         ));
         Self {
             seed,
@@ -854,6 +1057,8 @@ impl World {
             rejecting_target,
             sequencer: 0,
             instances: std::cell::Cell::new(0),
+            delete_rng,
+            delete_per_mille,
         }
     }
 
@@ -949,13 +1154,7 @@ impl World {
             version.as_deref().unwrap_or("-"),
             body.len()
         ));
-        let elapsed = self
-            .log
-            .with(|r| r.start.map_or(Duration::ZERO, |s| Instant::now() - s));
-        let event_time = time::OffsetDateTime::UNIX_EPOCH
-            + time::Duration::seconds(1_795_000_000)
-            + time::Duration::milliseconds(elapsed.as_millis() as i64);
-        let event_time = s3_replicator::timestamp::format_millis(event_time).expect("a time");
+        let event_time = self.event_time();
         let event = s3_event(
             bucket,
             key,
@@ -979,6 +1178,78 @@ impl World {
         });
         let _ = size;
         event
+    }
+
+    /// The S3 event time of a request made now.
+    fn event_time(&self) -> String {
+        let elapsed = self
+            .log
+            .with(|r| r.start.map_or(Duration::ZERO, |s| Instant::now() - s));
+        let event_time = time::OffsetDateTime::UNIX_EPOCH
+            + time::Duration::seconds(1_795_000_000)
+            + time::Duration::milliseconds(elapsed.as_millis() as i64);
+        s3_replicator::timestamp::format_millis(event_time).expect("a time")
+    }
+
+    /// Deletes `bucket/key` now (a delete marker in a versioned bucket); returns the event S3
+    /// would send, or `None` when there was nothing to delete.
+    async fn remove(&mut self, bucket: &str, key: &str) -> Option<String> {
+        self.memory.get(bucket, key)?;
+        let deleted = self
+            .memory
+            .delete_object(bucket, key, &WriteCondition::None)
+            .await
+            .expect("the source accepts the delete");
+        let sequencer = self.next_sequencer();
+        let marker = deleted.version_id.filter(|_| deleted.delete_marker);
+        self.log.note(format!(
+            "delete {bucket}/`{key}` marker={} seq={sequencer}",
+            marker.as_deref().unwrap_or("-")
+        ));
+        self.log.with(|r| {
+            r.deletes.push(Delete {
+                at: Instant::now(),
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                sequencer: sequencer.clone(),
+            })
+        });
+        let event_time = self.event_time();
+        Some(s3_removed_event(
+            bucket,
+            key,
+            marker.as_deref(),
+            &sequencer,
+            &event_time,
+        ))
+    }
+
+    /// Now and then (as the seed says), a delete of a key that was written.
+    async fn maybe_delete(&mut self, pending: &mut Vec<(Instant, String)>) {
+        if self.delete_per_mille == 0 || self.delete_rng.u32(0..1000) >= self.delete_per_mille {
+            return;
+        }
+        let keys: Vec<(String, String)> = self.log.with(|r| {
+            r.puts
+                .iter()
+                .map(|p| (p.bucket.clone(), p.key.clone()))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        });
+        if keys.is_empty() {
+            return;
+        }
+        let (bucket, key) = keys[self.delete_rng.usize(0..keys.len())].clone();
+        if let Some(event) = self.remove(&bucket, &key).await {
+            // As `deliver`, from the deletes' own RNG.
+            let at = Instant::now() + Duration::from_millis(self.delete_rng.u64(0..3000));
+            if self.delete_rng.u32(0..10) == 0 {
+                let again = at + Duration::from_millis(self.delete_rng.u64(0..60_000));
+                pending.push((again, event.clone()));
+            }
+            pending.push((at, event));
+        }
     }
 
     fn body(&mut self) -> Vec<u8> {
@@ -1017,6 +1288,7 @@ async fn simulate(seed: u64) -> Report {
         // Deliver what is due, then wait for the next action.
         let step = Duration::from_millis(world.rng.u64(0..4000));
         deliver_due(&world, &mut pending, Instant::now() + step).await;
+        world.maybe_delete(&mut pending).await;
         match world.rng.u32(0..100) {
             0..=44 => {
                 let key = if world.poison.is_some() && world.rng.u32(0..10) == 0 {
@@ -1179,7 +1451,9 @@ async fn deliver_due(world: &World, pending: &mut Vec<(Instant, String)>, until:
 /// `bucket/key etag` of each record of a message body, for the history.
 fn summary(body: &str) -> String {
     match decode(body) {
-        Ok(Notification::Objects { objects, .. }) => objects
+        Ok(Notification::Objects {
+            objects, removed, ..
+        }) => objects
             .iter()
             .map(|o| {
                 format!(
@@ -1189,6 +1463,14 @@ fn summary(body: &str) -> String {
                     o.etag.as_deref().unwrap_or("-")
                 )
             })
+            .chain(removed.iter().map(|o| {
+                format!(
+                    "delete {}/`{}` seq={}",
+                    o.bucket,
+                    o.key,
+                    o.sequencer.as_ref().map_or("-", |s| s.as_str())
+                )
+            }))
             .collect::<Vec<_>>()
             .join(", "),
         Ok(_) => "a test event or a re-check".to_owned(),
@@ -1199,17 +1481,80 @@ fn summary(body: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // The checker, once the world is quiet
 
+/// `bucket/key` was deleted last: under every rule that replicates its deletes, no target
+/// holds a replica of it, and the delete was announced (unless its message is dead-lettered).
+fn check_deleted(world: &World, bucket: &str, key: &str, excused: bool) {
+    let log = &world.log;
+    let Some(delete) = log.with(|r| {
+        r.deletes
+            .iter()
+            .filter(|d| d.bucket == bucket && d.key == key)
+            .max_by(|a, b| a.sequencer.cmp(&b.sequencer))
+            .cloned()
+    }) else {
+        return;
+    };
+    let digest = source_key_digest(key);
+    for rule in world
+        .rules
+        .iter()
+        .filter(|r| r.source_bucket == bucket && r.covers(key) && r.deletes == Deletes::Replicate)
+    {
+        if excused {
+            continue;
+        }
+        for name in &rule.targets {
+            let target = &world.targets[name];
+            let target_key = format!("{}{key}", target.key_prefix.as_deref().unwrap_or(""));
+            let Some(held) = world.memory.get(&target.bucket, &target_key) else {
+                continue;
+            };
+            if held.metadata.get(META_SOURCE_BUCKET).map(String::as_str) == Some(bucket)
+                && held.metadata.get(META_SOURCE_KEY_SHA256) == Some(&digest)
+            {
+                log.violation(format!(
+                    "quiet: `{key}` was deleted (seq {}), target {name} still holds a replica of seq {}",
+                    delete.sequencer,
+                    held.metadata.get(META_SEQUENCER).map_or("-", String::as_str)
+                ));
+            }
+        }
+        let announced = log.with(|r| {
+            r.deletions.iter().any(|(_, d)| {
+                d.rule == rule.name
+                    && d.source.key == key
+                    && d.source.sequencer.as_deref() == Some(delete.sequencer.as_str())
+            })
+        });
+        if !announced {
+            log.violation(format!(
+                "quiet: the delete of `{key}` (seq {}) under rule {} was never announced",
+                delete.sequencer, rule.name
+            ));
+        }
+    }
+}
+
 fn check_quiet(world: &World) {
     let log = &world.log;
-    let (puts, completions, alerts) =
-        log.with(|r| (r.puts.clone(), r.completions.clone(), r.alerts.clone()));
+    let (puts, deletes, completions, alerts) = log.with(|r| {
+        (
+            r.puts.clone(),
+            r.deletes.clone(),
+            r.completions.clone(),
+            r.alerts.clone(),
+        )
+    });
     let dead: Vec<(String, String)> = world.queue.dead_letters();
     let dead_keys: BTreeSet<(String, String)> = dead
         .iter()
         .flat_map(|(_, body)| match decode(body) {
-            Ok(Notification::Objects { objects, .. }) => objects
+            Ok(Notification::Objects {
+                objects, removed, ..
+            }) => objects
                 .into_iter()
                 .map(|o| (o.bucket, o.key))
+                .chain(removed.into_iter().map(|o| (o.bucket, o.key)))
                 .collect::<Vec<_>>(),
             _ => Vec::new(),
         })
@@ -1236,6 +1581,12 @@ fn check_quiet(world: &World) {
         .collect();
     for (bucket, key) in &keys {
         let Some(newest) = world.memory.get(bucket, key) else {
+            check_deleted(
+                world,
+                bucket,
+                key,
+                dead_keys.contains(&(bucket.clone(), key.clone())),
+            );
             continue;
         };
         for rule in world
@@ -1310,6 +1661,12 @@ fn check_quiet(world: &World) {
                     && p.key == object.key
                     && p.at <= at
                     && p.sequencer > sequencer
+            }) || deletes.iter().any(|d| {
+                // Or deleted since: nothing is left to announce (the delete is announced).
+                d.bucket == object.bucket
+                    && d.key == object.key
+                    && d.at <= at
+                    && d.sequencer > sequencer
             });
             if !completed && !superseded {
                 log.violation(format!(
@@ -1323,16 +1680,13 @@ fn check_quiet(world: &World) {
     // each daemon process (aggregation is per process).
     let mut by_kind: BTreeMap<(usize, String, String), Vec<Instant>> = BTreeMap::new();
     for (at, daemon, alert) in &alerts {
+        // Grouped as the daemon groups them: by target, or by rule for an alert about no target.
+        let group = match &alert.target {
+            Some(target) => target.name.clone(),
+            None => format!("rule {}", alert.rule.as_deref().unwrap_or("-")),
+        };
         by_kind
-            .entry((
-                *daemon,
-                alert.kind.as_str().to_owned(),
-                alert
-                    .target
-                    .as_ref()
-                    .map(|t| t.name.clone())
-                    .unwrap_or_default(),
-            ))
+            .entry((*daemon, alert.kind.as_str().to_owned(), group))
             .or_default()
             .push(*at);
     }

@@ -241,3 +241,123 @@ run "manage_bucket_notifications_is_refused_with_its_replacement_named" {
   }
   expect_failures = [var.manage_bucket_notifications]
 }
+
+# --- Optional features: event types and grants follow replicate_deletes, restore_archived_sources
+# and copy_object_lock, and nothing of them is there while they are false ---------------------
+
+run "optional_features_off_add_no_event_types_and_no_grants" {
+  command = plan
+  variables {
+    same_account_target_buckets = ["copy-a"]
+  }
+  assert {
+    condition = alltrue([
+      for b in ["lake-a", "lake-b"] : aws_s3_bucket_notification.sources[b].queue[0].events == toset(["s3:ObjectCreated:*"])
+    ])
+    error_message = "without the optional features the buckets must notify s3:ObjectCreated:* only"
+  }
+  assert {
+    condition = length(setintersection(
+      toset(flatten([for s in jsondecode(data.aws_iam_policy_document.task_s3.json).Statement : s.Action])),
+      toset([
+        "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:RestoreObject",
+        "s3:GetObjectRetention", "s3:GetObjectLegalHold", "s3:PutObjectRetention", "s3:PutObjectLegalHold",
+      ]),
+    )) == 0
+    error_message = "the task role holds a permission of a feature that is off"
+  }
+}
+
+run "replicate_deletes_notifies_removals_and_grants_delete_on_targets_only" {
+  command = plan
+  variables {
+    same_account_target_buckets = ["copy-a"]
+    replicate_deletes           = true
+  }
+  assert {
+    condition = alltrue([
+      for b in ["lake-a", "lake-b"] :
+      aws_s3_bucket_notification.sources[b].queue[0].events == toset(["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
+    ])
+    error_message = "with replicate_deletes the buckets must notify s3:ObjectRemoved:* too"
+  }
+  assert {
+    condition = [
+      for s in jsondecode(data.aws_iam_policy_document.task_s3.json).Statement : s.Resource
+      if contains(flatten([s.Action]), "s3:DeleteObject")
+    ] == ["arn:aws:s3:::copy-a/*"]
+    error_message = "s3:DeleteObject must be granted on the same-account targets' objects and nowhere else"
+  }
+  assert {
+    condition     = !strcontains(data.aws_iam_policy_document.task_s3.json, "s3:DeleteObjectVersion")
+    error_message = "s3:DeleteObjectVersion must never be granted: a delete adds a delete marker"
+  }
+}
+
+run "restore_archived_sources_notifies_completed_restores_and_grants_restore_on_sources_only" {
+  command = plan
+  variables {
+    same_account_target_buckets = ["copy-a"]
+    restore_archived_sources    = true
+  }
+  assert {
+    condition = alltrue([
+      for b in ["lake-a", "lake-b"] :
+      aws_s3_bucket_notification.sources[b].queue[0].events == toset(["s3:ObjectCreated:*", "s3:ObjectRestore:Completed"])
+    ])
+    error_message = "with restore_archived_sources the buckets must notify s3:ObjectRestore:Completed too"
+  }
+  assert {
+    condition = [
+      for s in jsondecode(data.aws_iam_policy_document.task_s3.json).Statement : toset(flatten([s.Resource]))
+      if contains(flatten([s.Action]), "s3:RestoreObject")
+    ] == [toset(["arn:aws:s3:::lake-a/*", "arn:aws:s3:::lake-b/*"])]
+    error_message = "s3:RestoreObject must be granted on the source buckets' objects and nowhere else"
+  }
+}
+
+run "copy_object_lock_reads_lock_on_sources_and_writes_it_on_targets" {
+  command = plan
+  variables {
+    same_account_target_buckets = ["copy-a"]
+    copy_object_lock            = true
+  }
+  assert {
+    condition = alltrue([
+      for s in jsondecode(data.aws_iam_policy_document.task_s3.json).Statement :
+      toset(flatten([s.Resource])) == toset(["arn:aws:s3:::lake-a/*", "arn:aws:s3:::lake-b/*"])
+      if contains(flatten([s.Action]), "s3:GetObjectRetention") || contains(flatten([s.Action]), "s3:GetObjectLegalHold")
+    ]) && strcontains(data.aws_iam_policy_document.task_s3.json, "s3:GetObjectLegalHold")
+    error_message = "the source's retention and legal hold must be readable on the source buckets' objects only"
+  }
+  assert {
+    condition = [
+      for s in jsondecode(data.aws_iam_policy_document.task_s3.json).Statement : s.Resource
+      if contains(flatten([s.Action]), "s3:PutObjectRetention") && contains(flatten([s.Action]), "s3:PutObjectLegalHold")
+    ] == ["arn:aws:s3:::copy-a/*"]
+    error_message = "retention and legal hold must be writable on the same-account targets' objects only"
+  }
+  assert {
+    condition     = aws_s3_bucket_notification.sources["lake-a"].queue[0].events == toset(["s3:ObjectCreated:*"])
+    error_message = "copy_object_lock needs no event type of its own"
+  }
+}
+
+run "eventbridge_rule_matches_the_optional_events_when_enabled" {
+  command = plan
+  variables {
+    source_notifications     = "eventbridge"
+    replicate_deletes        = true
+    restore_archived_sources = true
+  }
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.sources[0].event_pattern)["detail-type"] == [
+      "Object Created", "Object Deleted", "Object Restore Completed",
+    ]
+    error_message = "with replicate_deletes and restore_archived_sources the rule must match Object Deleted and Object Restore Completed too"
+  }
+  assert {
+    condition     = output.source_notification_events == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:ObjectRestore:Completed"]
+    error_message = "output source_notification_events must list the event types to add by hand"
+  }
+}

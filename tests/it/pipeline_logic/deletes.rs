@@ -1,0 +1,212 @@
+//! Deletes through the pipeline: ignored by default, replicated when the rule says so, held
+//! (never dropped) by the mass-delete guard, announced by a deletion event only once every
+//! target settled.
+
+use s3_replicator::config::{Deletes, RuleConfig};
+use s3_replicator::pipeline::{Recheck, Verdict};
+use s3_replicator::publish::{AlertKind, DeleteResult, DELETION_SCHEMA};
+use s3_replicator::store::{ObjectStore, WriteCondition};
+
+use super::{message, record, world_with, World};
+
+fn rule(deletes: Deletes, limit: u32) -> RuleConfig {
+    RuleConfig {
+        name: "all".into(),
+        source_bucket: "lake".into(),
+        prefix: Some("in/".into()),
+        targets: vec!["eu".into(), "dr".into()],
+        deletes,
+        max_deletes_per_minute: limit,
+        ..Default::default()
+    }
+}
+
+fn delete_record(key: &str, sequencer: &str) -> serde_json::Value {
+    serde_json::json!({
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-21T10:05:00.000Z", "eventName": "ObjectRemoved:Delete",
+        "s3": {"bucket": {"name": "lake"}, "object": {"key": key, "sequencer": sequencer}}
+    })
+}
+
+/// `in/k<i>` for each i, replicated (by events with low sequencers), then deleted at the source.
+async fn replicated_then_deleted(world: &World, keys: usize) {
+    for i in 0..keys {
+        let key = format!("in/k{i}");
+        let etag = world.store.put("lake", &key, b"abc", Default::default());
+        let mut put = record(&key, &etag);
+        put["s3"]["object"]["sequencer"] = "0055AED6DC00000001".into();
+        let verdict = world
+            .pipeline
+            .handle(&message(&format!("p{i}"), vec![put]))
+            .await;
+        assert_eq!(verdict, Verdict::Delete);
+        world
+            .store
+            .delete_object("lake", &key, &WriteCondition::None)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn deletes_are_ignored_unless_the_rule_replicates_them() {
+    let world = world_with(rule(Deletes::Ignore, 1000));
+    replicated_then_deleted(&world, 1).await;
+    let verdict = world
+        .pipeline
+        .handle(&message(
+            "d0",
+            vec![delete_record("in/k0", "0055AED6DC00000002")],
+        ))
+        .await;
+    assert_eq!(verdict, Verdict::Delete);
+    assert!(
+        world.store.get("eu", "in/k0").is_some(),
+        "the replica stays"
+    );
+    assert!(world.publisher.deletions().is_empty());
+}
+
+#[tokio::test]
+async fn a_replicated_delete_removes_every_replica_then_announces_it() {
+    let world = world_with(rule(Deletes::Replicate, 1000));
+    replicated_then_deleted(&world, 1).await;
+    let verdict = world
+        .pipeline
+        .handle(&message(
+            "d0",
+            vec![delete_record("in/k0", "0055AED6DC00000002")],
+        ))
+        .await;
+    assert_eq!(verdict, Verdict::Delete);
+    assert!(world.store.get("eu", "in/k0").is_none());
+    assert!(world.store.get("dr", "in/k0").is_none());
+    let deletions = world.publisher.deletions();
+    assert_eq!(deletions.len(), 1);
+    let event = &deletions[0];
+    assert_eq!(event.schema, DELETION_SCHEMA);
+    assert_eq!(event.rule, "all");
+    assert_eq!(event.source.key, "in/k0");
+    assert_eq!(
+        event.source.sequencer.as_deref(),
+        Some("0055AED6DC00000002")
+    );
+    assert!(event
+        .targets
+        .iter()
+        .all(|t| t.result == DeleteResult::Deleted));
+    assert_eq!(event.targets.len(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_target_keeps_the_message_and_announces_nothing() {
+    let world = world_with(rule(Deletes::Replicate, 1000));
+    replicated_then_deleted(&world, 1).await;
+    world.store.principal("dr-role").deny("dr");
+    let verdict = world
+        .pipeline
+        .handle(&message(
+            "d0",
+            vec![delete_record("in/k0", "0055AED6DC00000002")],
+        ))
+        .await;
+    assert_eq!(verdict, Verdict::Keep);
+    assert!(world.publisher.deletions().is_empty());
+    assert!(world
+        .publisher
+        .alerts()
+        .iter()
+        .any(|a| a.kind == AlertKind::DeleteFailed
+            && a.target.as_ref().is_some_and(|t| t.name == "dr")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_guard_holds_deletes_past_its_limit_and_admits_them_a_minute_later() {
+    let world = world_with(rule(Deletes::Replicate, 2));
+    replicated_then_deleted(&world, 4).await;
+    let mut held = Vec::new();
+    for i in 0..4 {
+        let m = message(
+            &format!("d{i}"),
+            vec![delete_record(&format!("in/k{i}"), "0055AED6DC00000002")],
+        );
+        match world.pipeline.handle(&m).await {
+            Verdict::Delete => {}
+            Verdict::Recheck(rechecks) => held.push((m, rechecks)),
+            other => panic!("unexpected verdict {other:?}"),
+        }
+    }
+    assert_eq!(
+        world.publisher.deletions().len(),
+        2,
+        "the limit: two per minute"
+    );
+    assert_eq!(held.len(), 2, "the others are held, not dropped");
+    for (m, rechecks) in &held {
+        let [Recheck {
+            body,
+            delay_secs,
+            held_deletes,
+            ..
+        }] = rechecks.as_slice()
+        else {
+            panic!("one re-send expected: {rechecks:?}");
+        };
+        assert!(held_deletes);
+        assert_eq!(body, &m.body, "the message itself comes back");
+        assert!((60..=90).contains(delay_secs), "{delay_secs}");
+    }
+    let storms: Vec<_> = world
+        .publisher
+        .alerts()
+        .into_iter()
+        .filter(|a| a.kind == AlertKind::DeleteStorm)
+        .collect();
+    assert_eq!(
+        storms.len(),
+        1,
+        "one alert for the storm, not one per delete"
+    );
+    assert_eq!(storms[0].rule.as_deref(), Some("all"));
+    assert!(
+        world.store.get("eu", "in/k2").is_some(),
+        "held: still there"
+    );
+    assert_eq!(
+        world
+            .pipeline
+            .metrics()
+            .counter("s3r_deletes_held_total", &["all"]),
+        2
+    );
+    // A minute later the rate has fallen: the held deletes go through.
+    tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+    for (m, _) in &held {
+        assert_eq!(world.pipeline.handle(m).await, Verdict::Delete);
+    }
+    assert_eq!(world.publisher.deletions().len(), 4);
+    assert!(world.store.get("eu", "in/k3").is_none());
+}
+
+#[tokio::test]
+async fn a_delete_of_one_version_is_not_replicated() {
+    let world = world_with(rule(Deletes::Replicate, 1000));
+    replicated_then_deleted(&world, 1).await;
+    let mut version_delete = delete_record("in/k0", "0055AED6DC00000002");
+    version_delete["s3"]["object"]["versionId"] = "v1".into();
+    let verdict = world
+        .pipeline
+        .handle(&message("d0", vec![version_delete]))
+        .await;
+    assert_eq!(verdict, Verdict::Delete);
+    assert!(world.store.get("eu", "in/k0").is_some());
+    assert!(world.publisher.deletions().is_empty());
+    assert_eq!(
+        world
+            .pipeline
+            .metrics()
+            .counter("s3r_deletes_total", &["all", "version_ignored"]),
+        1
+    );
+}
