@@ -48,6 +48,8 @@ const RECEIVE_BACKOFF_MAX: Duration = Duration::from_secs(20);
 const ABORT_WAIT: Duration = Duration::from_secs(10);
 /// How often alert windows are checked for summaries to send.
 const ALERT_FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// How often the queue's attributes are read for the backlog gauges.
+const DEPTH_SAMPLE_EVERY: Duration = Duration::from_secs(15);
 
 /// The queue settings the loop needs.
 #[derive(Debug, Clone, Copy)]
@@ -140,6 +142,7 @@ pub async fn run_with_deadline<Q, S, P>(
     // Overrun alerts are the daemon's own (the pipeline never sees the handling it lost).
     let overruns = Arc::new(Alerter::new(deadline.alert_window).with_metrics(Arc::clone(&metrics)));
     let alert_flusher = tokio::spawn(flush_alerts(Arc::clone(&pipeline), Arc::clone(&overruns)));
+    let depth_sampler = tokio::spawn(sample_depth(Arc::clone(&queue), Arc::clone(&metrics)));
     let shared = Shared {
         queue: Arc::clone(&queue),
         pipeline: Arc::clone(&pipeline),
@@ -208,6 +211,7 @@ pub async fn run_with_deadline<Q, S, P>(
         }
     }
     stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+    depth_sampler.abort();
     let Shared {
         in_flight, done, ..
     } = shared;
@@ -328,6 +332,26 @@ async fn receive<Q: MessageSource>(
         )
         .await;
     (slots, received)
+}
+
+/// Sets the queue gauges (`s3r_queue_messages{state}`) from the queue's attributes, every
+/// [`DEPTH_SAMPLE_EVERY`] (not per message: one `GetQueueAttributes` per task and interval),
+/// until aborted. A failed sample leaves the gauges as they were, with a warning.
+async fn sample_depth<Q: MessageSource>(queue: Arc<Q>, metrics: Arc<crate::metrics::Metrics>) {
+    loop {
+        match queue.depth().await {
+            Ok(Some(depth)) => {
+                metrics.set_queue_messages("visible", depth.visible);
+                metrics.set_queue_messages("in_flight", depth.in_flight);
+                metrics.set_queue_messages("delayed", depth.delayed);
+            }
+            Ok(None) => return,
+            Err(e) => {
+                warn!(message = "Could not read the queue's attributes for the backlog gauges.", error = %e)
+            }
+        }
+        tokio::time::sleep(DEPTH_SAMPLE_EVERY).await;
+    }
 }
 
 /// Sends the summaries of alert windows that ended, every [`ALERT_FLUSH_EVERY`], until aborted.

@@ -17,10 +17,10 @@
 //! never spends the marker message's receive count.
 
 mod deletes;
+mod keys;
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use std::time::Duration;
 
@@ -43,6 +43,7 @@ use crate::replicate::{Approach, Outcome, Replicator};
 use crate::retry::policy as retry_policy;
 use crate::route::Router;
 use crate::store::ObjectStore;
+use keys::KeyLocks;
 
 /// The default of `alerts.window_secs`.
 pub const DEFAULT_ALERT_WINDOW: Duration = Duration::from_secs(300);
@@ -75,6 +76,12 @@ fn alert_kind(error: &crate::store::StoreError, default: AlertKind) -> AlertKind
         _ => default,
     }
 }
+
+const LATE_ACTION: &str = "Objects reach their targets later than the rule's lag_alert_secs. \
+    Look at the backlog (s3r_queue_messages{state=\"visible\"}, the queue's age of the oldest \
+    message) and at failures and retries: if the backlog grows, add tasks (or raise \
+    queue.concurrency); if copies are slow, look at s3r_copy_duration_seconds per target and at \
+    throttling (s3r_retries_total). The objects were replicated; nothing needs to be redone.";
 
 const COMPLETION_UNPUBLISHED_ACTION: &str = "Check that the completion topic exists and that the \
     daemon may sns:Publish to it (and use its KMS key, if encrypted). The message will be retried; \
@@ -417,6 +424,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                 self.metrics
                     .record_completion(&event.rule, event.latency_ms);
                 info!(message = "Completion published.", rule = %rule.name, bucket = %object.bucket, key = %object.key, latency_ms = event.latency_ms);
+                self.late(at, event.latency_ms).await;
                 if rule.is_marker(&object.key) {
                     self.complete_partition(message, object, rule, None).await
                 } else {
@@ -575,6 +583,34 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         }
     }
 
+    /// A completion later than its rule's `lag_alert_secs`: counted, and alerted (aggregated:
+    /// the first at once, then one summary per window with the count, the latest lag and
+    /// example keys).
+    async fn late(&self, at: &Handling<'_>, latency_ms: u64) {
+        let Some(threshold) = at.rule.lag_alert_secs else {
+            return;
+        };
+        if latency_ms <= threshold.saturating_mul(1000) {
+            return;
+        }
+        self.metrics.record_late(&at.rule.name);
+        warn!(message = "Completion later than the rule's lag_alert_secs.", rule = %at.rule.name, bucket = %at.object.bucket, key = %at.object.key, latency_ms, lag_alert_secs = threshold);
+        let mut alert = at.alert(
+            AlertKind::ReplicationLate,
+            format!(
+                "s3://{}/{} was in every target of rule {} {:.1} s after its S3 event, later than \
+                 its lag_alert_secs of {threshold} s",
+                at.object.bucket,
+                at.object.key,
+                at.rule.name,
+                latency_ms as f64 / 1000.0
+            ),
+            LATE_ACTION,
+        );
+        alert.lag_ms = Some(latency_ms);
+        self.alert(alert).await;
+    }
+
     async fn alert(&self, alert: Alert) {
         self.alerter.raise(self.publisher.inner(), alert).await;
     }
@@ -611,53 +647,6 @@ pub async fn send_rechecks<Q: MessageSource>(
         }
     }
     true
-}
-
-/// A source object: (bucket, key).
-type ObjectId = (String, String);
-type KeyLock = Arc<tokio::sync::Mutex<()>>;
-
-/// One async lock per source object, for the events of that object in flight in this process.
-#[derive(Debug, Default)]
-struct KeyLocks {
-    locks: Mutex<HashMap<ObjectId, KeyLock>>,
-}
-
-/// Holds the lock of one source object; forgets the lock when nobody else waits for it.
-struct KeyGuard<'a> {
-    locks: &'a KeyLocks,
-    id: ObjectId,
-    lock: KeyLock,
-    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl KeyLocks {
-    fn map(&self) -> MutexGuard<'_, HashMap<ObjectId, KeyLock>> {
-        self.locks.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    async fn lock(&self, bucket: &str, key: &str) -> KeyGuard<'_> {
-        let id = (bucket.to_owned(), key.to_owned());
-        let lock = Arc::clone(self.map().entry(id.clone()).or_default());
-        let guard = Arc::clone(&lock).lock_owned().await;
-        KeyGuard {
-            locks: self,
-            id,
-            lock,
-            guard: Some(guard),
-        }
-    }
-}
-
-impl Drop for KeyGuard<'_> {
-    fn drop(&mut self) {
-        self.guard.take();
-        let mut map = self.locks.map();
-        // The map's reference and ours: nobody else holds or awaits this lock.
-        if Arc::strong_count(&self.lock) == 2 {
-            map.remove(&self.id);
-        }
-    }
 }
 
 #[cfg(test)]

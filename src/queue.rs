@@ -44,6 +44,18 @@ pub struct DeleteFailure {
     pub stale: bool,
 }
 
+/// The queue's approximate message counts (SQS `GetQueueAttributes`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// `ApproximateNumberOfMessages`: receivable now.
+    pub visible: i64,
+    /// `ApproximateNumberOfMessagesNotVisible`: received, neither deleted nor visible again.
+    pub in_flight: i64,
+    /// `ApproximateNumberOfMessagesDelayed`: sent with a delay not yet over (re-checks, held
+    /// deletes).
+    pub delayed: i64,
+}
+
 /// A failed queue call.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{operation} on {queue}: {message}")]
@@ -78,6 +90,11 @@ pub trait MessageSource: Send + Sync + 'static {
         receipt_handle: &str,
         visibility_secs: i32,
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// The queue's message counts, for the backlog gauges. The default: not known (`None`).
+    fn depth(&self) -> impl Future<Output = Result<Option<QueueDepth>, QueueError>> + Send {
+        std::future::ready(Ok(None))
+    }
 
     /// Sends a new message that becomes visible after `delay_secs` (0..=900, SQS's
     /// `DelaySeconds`). `Ok` means the queue accepted it.

@@ -640,11 +640,21 @@ impl Metrics {
         }
     }
 
-    /// The value of a gauge: [`MESSAGES_IN_FLIGHT`] or [`BYTES_IN_FLIGHT`].
-    pub fn gauge(&self, name: &str) -> i64 {
+    /// The value of a gauge: [`MESSAGES_IN_FLIGHT`], [`BYTES_IN_FLIGHT`], or with its label
+    /// value in `labels`: [`QUEUE_MESSAGES`] (state), [`TARGET_BYTES_PENDING`] (target).
+    pub fn gauge(&self, name: &str, labels: &[&str]) -> i64 {
+        let l = |i: usize| Value::from(labels.get(i).copied().unwrap_or(""));
         match name {
             MESSAGES_IN_FLIGHT => self.messages_in_flight.get(),
             BYTES_IN_FLIGHT => self.bytes_in_flight.get(),
+            QUEUE_MESSAGES => self
+                .queue_messages
+                .get(&StateLabel { state: l(0) })
+                .map_or(0, |g| g.get()),
+            TARGET_BYTES_PENDING => self
+                .target_bytes_pending
+                .get(&TargetLabel { target: l(0) })
+                .map_or(0, |g| g.get()),
             _ => 0,
         }
     }

@@ -166,11 +166,11 @@ fn in_flight_guards_go_up_and_back_down() {
     let m = Metrics::new();
     let bytes = m.bytes_in_flight(1 << 40);
     let message = m.message_in_flight();
-    assert_eq!(m.gauge(BYTES_IN_FLIGHT), 1 << 40);
-    assert_eq!(m.gauge(MESSAGES_IN_FLIGHT), 1);
+    assert_eq!(m.gauge(BYTES_IN_FLIGHT, &[]), 1 << 40);
+    assert_eq!(m.gauge(MESSAGES_IN_FLIGHT, &[]), 1);
     drop(bytes);
     message.done(true);
-    assert_eq!(m.gauge(BYTES_IN_FLIGHT), 0);
-    assert_eq!(m.gauge(MESSAGES_IN_FLIGHT), 0);
+    assert_eq!(m.gauge(BYTES_IN_FLIGHT, &[]), 0);
+    assert_eq!(m.gauge(MESSAGES_IN_FLIGHT, &[]), 0);
     assert_eq!(m.counter(MESSAGES_HANDLED, &["deleted"]), 1);
 }

@@ -3,7 +3,7 @@
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use aws_sdk_sqs::Client;
 
-use super::{DeleteFailure, Message, MessageSource, QueueError, Receipt};
+use super::{DeleteFailure, Message, MessageSource, QueueDepth, QueueError, Receipt};
 use crate::aws::SdkFailure;
 
 #[derive(Debug, Clone)]
@@ -42,6 +42,32 @@ impl SqsQueue {
 }
 
 impl MessageSource for SqsQueue {
+    async fn depth(&self) -> Result<Option<QueueDepth>, QueueError> {
+        use aws_sdk_sqs::types::QueueAttributeName as Name;
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(Name::ApproximateNumberOfMessages)
+            .attribute_names(Name::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(Name::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .map_err(|e| self.error("GetQueueAttributes", &e))?;
+        let attributes = out.attributes();
+        let count = |name: Name| {
+            attributes
+                .and_then(|a| a.get(&name))
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        Ok(Some(QueueDepth {
+            visible: count(Name::ApproximateNumberOfMessages),
+            in_flight: count(Name::ApproximateNumberOfMessagesNotVisible),
+            delayed: count(Name::ApproximateNumberOfMessagesDelayed),
+        }))
+    }
+
     async fn receive(
         &self,
         max: i32,

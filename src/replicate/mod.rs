@@ -403,7 +403,12 @@ impl<S: ObjectStore> Replicator<S> {
         }
         let results = join_all(replicas.into_iter().map(|replica| async {
             let outcome = match replica {
-                Ok(replica) => self.to_target(replica, &copy, &metadata).await,
+                Ok(replica) => {
+                    let _pending = self
+                        .metrics
+                        .target_bytes_pending(&replica.target.config.name, head.size);
+                    self.to_target(replica, &copy, &metadata).await
+                }
                 Err(failure) => TargetOutcome::Failed(failure),
             };
             // Tokio's clock: the same as the system's, and paused in tests.

@@ -302,6 +302,24 @@ impl MemoryQueue {
 }
 
 impl MessageSource for MemoryQueue {
+    /// Visible: receivable now; in flight: handed out and hidden; delayed: sent with a delay
+    /// that is not over (never handed out).
+    async fn depth(&self) -> Result<Option<crate::queue::QueueDepth>, QueueError> {
+        let now = Instant::now();
+        let state = self.state();
+        let mut depth = crate::queue::QueueDepth::default();
+        for m in state.messages.iter() {
+            if m.visible_at <= now {
+                depth.visible += 1;
+            } else if m.handle.is_some() {
+                depth.in_flight += 1;
+            } else {
+                depth.delayed += 1;
+            }
+        }
+        Ok(Some(depth))
+    }
+
     async fn receive(
         &self,
         max: i32,

@@ -18,6 +18,8 @@ use s3_replicator::testkit::queue::MemoryQueue;
 
 /// Deletes of source objects: replicated or not, the mass-delete guard, the deletion event.
 mod deletes;
+/// Completions later than `lag_alert_secs`, and the backlog gauges.
+mod lag;
 /// The deadline of one message's handling.
 mod message_deadline;
 /// Partition re-checks that never spend the marker message's receive count.

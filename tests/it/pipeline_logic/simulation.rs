@@ -43,7 +43,12 @@ const CI_SEEDS: std::ops::Range<u64> = 0..200;
 ///   sequencer was older than the delete's. Fixed: a replica is deleted only while the source
 ///   key holds no object; test
 ///   `replicate::tests::delete::a_delete_keeps_replicas_when_the_source_was_written_again_since`.
-const REGRESSIONS: &[u64] = &[77, 166, 177, 293, 312, 383, 497, 498, 1589];
+/// - 898 (fifth generator): a completion re-read its targets, then waited 57 ms for its batch;
+///   meanwhile another process replicated a newer put of the key to one target. No writer that
+///   does not lock the target can close that read-to-publish gap (docs/design.md, "A completion
+///   is never stale"); the newer completion followed at once. The checker tolerates a newer
+///   write (by sequencer) that landed less than 250 ms before the publish, and only that.
+const REGRESSIONS: &[u64] = &[77, 166, 177, 293, 312, 383, 497, 498, 898, 1589];
 
 fn assert_clean(reports: &[sim::Report]) {
     let text: String = reports.iter().map(sim::Report::describe).collect();
