@@ -16,6 +16,7 @@
 //! sends a new, delayed re-check message and deletes this one, so that waiting for a partition
 //! never spends the marker message's receive count.
 
+mod archived;
 mod deletes;
 mod keys;
 
@@ -73,6 +74,7 @@ fn alert_kind(error: &crate::store::StoreError, default: AlertKind) -> AlertKind
     match error.kind {
         crate::store::StoreErrorKind::ReplicaConflict => AlertKind::ReplicaConflict,
         crate::store::StoreErrorKind::MetadataTooLarge => AlertKind::MetadataTooLarge,
+        crate::store::StoreErrorKind::ObjectLockUnsupported => AlertKind::ObjectLockUnsupported,
         _ => default,
     }
 }
@@ -349,6 +351,9 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     self.alert(at.alert(AlertKind::SourceMissing, reason, SOURCE_MISSING_ACTION))
                         .await;
                     Verdict::Delete
+                }
+                Outcome::SourceArchived { source, archived } => {
+                    self.archived(&at, &source, &archived).await
                 }
                 Outcome::SourceFailed(e) => {
                     let disposition = e.disposition();

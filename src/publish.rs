@@ -44,6 +44,11 @@ pub struct SourceReport {
     /// When S3 said the object was created.
     #[serde(serialize_with = "serialize_millis_utc")]
     pub event_time: OffsetDateTime,
+    /// The source is archived (`GLACIER`, `DEEP_ARCHIVE`, `INTELLIGENT_TIERING`) and was copied
+    /// from its restored copy (`archived = "restore"`). Left out otherwise: an addition
+    /// consumers of `s3-replicator.completion.v1` may ignore.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<String>,
 }
 
 /// One target that holds the object.
@@ -511,6 +516,7 @@ mod tests {
             size: 1_048_576,
             sequencer: Some("0055AED6DCD90281E5".into()),
             event_time: datetime!(2026-11-21 10:00:00.000 UTC),
+            restored_from: None,
         }
     }
 

@@ -16,7 +16,9 @@ use bytes::Bytes;
 
 use crate::error::Disposition;
 
+mod archive;
 mod digest;
+pub use archive::{ArchivedObject, ObjectLockSettings};
 pub use digest::{md5_hex, multipart_etag, source_key_digest};
 
 /// Metadata key (after `x-amz-meta-`) recording the source ETag a replica was made from.
@@ -119,6 +121,17 @@ pub struct ObjectHead {
     /// `ChecksumMode=ENABLED`). Unlike the ETag it does not depend on how the object was written
     /// when it is a full-object checksum, so it is what replicas are verified against.
     pub checksum: Option<Checksum>,
+    /// `x-amz-storage-class`; S3 leaves it out for `STANDARD`.
+    pub storage_class: Option<String>,
+    /// `x-amz-restore`: `ongoing-request="true"` while a restore runs,
+    /// `ongoing-request="false", expiry-date="…"` once the restored copy is readable.
+    pub restore: Option<String>,
+    /// `x-amz-archive-status`: `ARCHIVE_ACCESS` or `DEEP_ARCHIVE_ACCESS` for an object in an
+    /// S3 Intelligent-Tiering archive tier.
+    pub archive_status: Option<String>,
+    /// The object's Object Lock retention and legal hold, as far as the reader may see them
+    /// (`s3:GetObjectRetention`, `s3:GetObjectLegalHold`); `None` when it shows none.
+    pub object_lock: Option<ObjectLockSettings>,
 }
 
 /// An S3 additional checksum algorithm.
@@ -178,6 +191,8 @@ pub struct NewObject {
     pub expected_checksum: Option<Checksum>,
     /// The compare-and-swap on the target key (`PutObject`, `CompleteMultipartUpload`).
     pub condition: WriteCondition,
+    /// Object Lock retention and legal hold to set on the new object (`object_lock = "copy"`).
+    pub object_lock: Option<ObjectLockSettings>,
 }
 
 impl NewObject {
@@ -269,6 +284,8 @@ pub struct CopyRequest {
     pub sse_kms_key_id: Option<String>,
     /// The compare-and-swap on the target key (`If-Match` / `If-None-Match`).
     pub condition: WriteCondition,
+    /// Object Lock retention and legal hold to set on the copy (`object_lock = "copy"`).
+    pub object_lock: Option<ObjectLockSettings>,
 }
 
 /// What a successful write produced.
@@ -303,6 +320,7 @@ pub enum Operation {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     DeleteObject,
+    RestoreObject,
 }
 
 impl Operation {
@@ -328,6 +346,7 @@ impl fmt::Display for Operation {
             Operation::CompleteMultipartUpload => "CompleteMultipartUpload",
             Operation::AbortMultipartUpload => "AbortMultipartUpload",
             Operation::DeleteObject => "DeleteObject",
+            Operation::RestoreObject => "RestoreObject",
         })
     }
 }
@@ -356,6 +375,8 @@ pub enum StoreErrorKind {
     Throttled,
     /// Archived object (Glacier, Deep Archive) that must be restored before it can be read.
     InvalidObjectState,
+    /// The target bucket cannot take Object Lock settings (no Object Lock configuration).
+    ObjectLockUnsupported,
     /// Network failure, timeout, 5xx, expired credentials: likely to pass.
     Transient,
     /// The service accepted the call but its answer is unusable (e.g. a copy without an ETag).
@@ -387,6 +408,7 @@ impl fmt::Display for StoreErrorKind {
             StoreErrorKind::MetadataTooLarge => "user metadata too large",
             StoreErrorKind::Throttled => "throttled",
             StoreErrorKind::InvalidObjectState => "invalid object state (archived?)",
+            StoreErrorKind::ObjectLockUnsupported => "the bucket has no Object Lock configuration",
             StoreErrorKind::Transient => "transient failure",
             StoreErrorKind::BadResponse => "unusable response",
             StoreErrorKind::Other => "error",
@@ -422,6 +444,7 @@ impl StoreError {
             | StoreErrorKind::MetadataTooLarge
             | StoreErrorKind::AccessDenied
             | StoreErrorKind::InvalidObjectState
+            | StoreErrorKind::ObjectLockUnsupported
             | StoreErrorKind::BadResponse
             | StoreErrorKind::Other => Disposition::Fail,
             // Only meaningful for the source: the caller decides (see `replicate`).
@@ -440,6 +463,9 @@ impl StoreError {
             }
             StoreErrorKind::InvalidObjectState => {
                 "The source object is archived; restore it before it can be replicated, then redrive the message from the dead-letter queue."
+            }
+            StoreErrorKind::ObjectLockUnsupported => {
+                "The target is configured with object_lock = \"copy\" but its bucket has no Object Lock configuration. Object Lock can only be enabled on a bucket (ObjectLockEnabledForBucket, or PutObjectLockConfiguration on a versioned bucket); enable it, or set object_lock = \"off\" for this target. The message is retried until it reaches the dead-letter queue."
             }
             StoreErrorKind::ReplicaConflict => {
                 "Two rules or targets write different source objects to this target key. Give them separate target buckets or key_prefix values (check-config rejects overlapping destinations), then redrive the message from the dead-letter queue."
@@ -567,6 +593,16 @@ pub trait ObjectStore: Clone + Send + Sync + 'static {
         key: &str,
         condition: &WriteCondition,
     ) -> impl Future<Output = Result<Deleted, StoreError>> + Send;
+
+    /// `RestoreObject` of an archived object: a restored copy readable for `days` (`None` for
+    /// an Intelligent-Tiering archive tier, which takes none), retrieved at `tier`. `Ok` also
+    /// when a restore is already running (409 `RestoreAlreadyInProgress`).
+    fn restore_object(
+        &self,
+        object: &ObjectRef,
+        tier: &str,
+        days: Option<u32>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Encodes tags as the query string S3 expects in `x-amz-tagging`.
@@ -616,66 +652,4 @@ pub fn unquote_etag(etag: &str) -> &str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn copy_source_encodes_each_segment_and_keeps_slashes() {
-        let source = ObjectRef {
-            bucket: "src".into(),
-            key: "dir/a b+c%d?e#f/é.txt".into(),
-            version_id: None,
-        };
-        assert_eq!(
-            encode_copy_source(&source),
-            "src/dir/a%20b%2Bc%25d%3Fe%23f/%C3%A9.txt"
-        );
-        let pinned = ObjectRef {
-            version_id: Some("3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY".into()),
-            ..source
-        };
-        assert!(
-            encode_copy_source(&pinned).ends_with("?versionId=3/L4kqtJlcpXroDTDmJ%2BrmSpXd3dIbrHY")
-        );
-    }
-
-    #[test]
-    fn tags_are_query_encoded() {
-        let tags = vec![
-            Tag {
-                key: "team".into(),
-                value: "data eng".into(),
-            },
-            Tag {
-                key: "a&b".into(),
-                value: "x=y".into(),
-            },
-        ];
-        assert_eq!(encode_tags(&tags), "team=data%20eng&a%26b=x%3Dy");
-    }
-
-    #[test]
-    fn throttling_retries_and_denial_fails() {
-        let e = |kind| StoreError::new(Operation::CopyObject, "b", "k", kind, "m");
-        assert_eq!(
-            e(StoreErrorKind::Throttled).disposition(),
-            Disposition::Retry
-        );
-        assert_eq!(
-            e(StoreErrorKind::Transient).disposition(),
-            Disposition::Retry
-        );
-        assert_eq!(
-            e(StoreErrorKind::AccessDenied).disposition(),
-            Disposition::Fail
-        );
-        assert_eq!(
-            e(StoreErrorKind::NoSuchBucket).disposition(),
-            Disposition::Fail
-        );
-        assert_eq!(
-            e(StoreErrorKind::AccessDenied).to_string(),
-            "CopyObject s3://b/k: access denied: m"
-        );
-    }
-}
+mod tests;

@@ -199,6 +199,7 @@ impl Transfer {
                 storage_class: replica.storage_class.clone(),
                 sse_kms_key_id: replica.sse_kms_key_id.clone(),
                 condition: replica.condition.clone(),
+                object_lock: replica.object_lock.clone(),
             };
             let written = store.copy_object(&request).await?;
             (written, Operation::CopyObject, Method::ServerSideCopy)

@@ -348,6 +348,16 @@ where
                 summary.failed += 1;
                 note_failure(summary, format!("{} {}: {e}", rule.name, listed.key));
             }
+            Outcome::SourceArchived { archived, .. } => {
+                summary.failed += 1;
+                note_failure(
+                    summary,
+                    format!(
+                        "{} {}: archived ({}) and not restored; restore it, then backfill again",
+                        rule.name, listed.key, archived.storage_class
+                    ),
+                );
+            }
             Outcome::TargetsFailed { failed, .. } => {
                 summary.failed += 1;
                 for failure in failed {

@@ -398,6 +398,7 @@ mod fifo_tests {
             size: 1,
             sequencer: None,
             event_time: time::OffsetDateTime::UNIX_EPOCH,
+            restored_from: None,
         };
         let first = CompletionEvent::new("rule", source.clone(), vec![]);
         let mut again = CompletionEvent::new("rule", source.clone(), vec![]);
@@ -431,6 +432,7 @@ mod fifo_tests {
                 size: 1,
                 sequencer: sequencer.map(str::to_owned),
                 event_time: time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(second),
+                restored_from: None,
             },
             vec![],
         )

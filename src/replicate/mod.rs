@@ -38,8 +38,8 @@ use crate::metrics::Metrics;
 use crate::publish::{SourceReport, TargetReport};
 use crate::retry::with_retries;
 use crate::store::{
-    source_key_digest, user_metadata_size, ObjectRef, ObjectStore, Operation, StoreError,
-    StoreErrorKind, USER_METADATA_MAX,
+    source_key_digest, user_metadata_size, ArchivedObject, ObjectRef, ObjectStore, Operation,
+    StoreError, StoreErrorKind, USER_METADATA_MAX,
 };
 use crate::transfer::{Limits, Method, Transfer};
 
@@ -79,6 +79,11 @@ pub enum Outcome {
     /// The source does not exist (404): deleted since the event, or the event's key does not
     /// name an object (a key decoded wrongly). Redelivery cannot make it appear.
     SourceMissing { reason: String },
+    /// The source is archived and not restored: it cannot be copied until it is restored.
+    SourceArchived {
+        source: ObjectRef,
+        archived: ArchivedObject,
+    },
     /// At least one target failed; the others hold the object.
     TargetsFailed {
         succeeded: Vec<TargetReport>,
@@ -116,7 +121,9 @@ impl Outcome {
                 }
             }
             Outcome::SourceFailed(e) => metrics.record_failed("source", &kind(e)),
-            Outcome::Superseded { .. } | Outcome::SourceMissing { .. } => {}
+            Outcome::Superseded { .. }
+            | Outcome::SourceMissing { .. }
+            | Outcome::SourceArchived { .. } => {}
         }
     }
 }
@@ -251,6 +258,21 @@ impl<S: ObjectStore> Replicator<S> {
         &self.transfer
     }
 
+    /// Asks for `source` (archived) to be restored for `days` at `tier` (`days` is left out for an
+    /// Intelligent-Tiering archive tier, which takes none).
+    pub async fn restore(
+        &self,
+        source: &ObjectRef,
+        region: &str,
+        archived: &ArchivedObject,
+        tier: &str,
+        days: u32,
+    ) -> Result<(), StoreError> {
+        let store = self.source_in(region);
+        let days = archived.archive_status.is_none().then_some(days);
+        with_retries(&self.metrics, || store.restore_object(source, tier, days)).await
+    }
+
     /// Whether every target of `targets` still holds the replica it reported (the same ETag at
     /// its key): `None` when all do, else why not. Checked again before a completion is
     /// retried, since a newer write can replace a replica while the announcement waits.
@@ -342,6 +364,13 @@ impl<S: ObjectStore> Replicator<S> {
             }
             Err(e) => return Outcome::SourceFailed(e),
         };
+        // Before anything is written: an archived source would fail every copy.
+        if let Some(archived) = head.archived() {
+            return Outcome::SourceArchived {
+                source: source_ref,
+                archived,
+            };
+        }
         // Operations: the bytes-in-flight gauge, while the copies of this object run.
         let _in_flight = self
             .metrics
@@ -370,6 +399,7 @@ impl<S: ObjectStore> Replicator<S> {
             size: head.size,
             sequencer: object.sequencer.as_ref().map(|s| s.as_str().to_owned()),
             event_time: object.event_time,
+            restored_from: head.restored_from(),
         };
         let copy = SourceCopy {
             store: source_store,

@@ -10,7 +10,7 @@ use tracing::{debug, info, warn};
 
 use super::decide::{Decision, SourceCopy};
 use super::{Replicator, Target, TargetFailure, TargetOutcome};
-use crate::config::TargetConfig;
+use crate::config::{ObjectLock, TargetConfig};
 use crate::metrics::Metrics;
 use crate::publish::TargetReport;
 use crate::retry::with_retries;
@@ -118,6 +118,9 @@ impl<S: ObjectStore> Replicator<S> {
                 sse_kms_key_id: config.sse_kms_key_id.clone(),
                 expected_checksum: copy.head.checksum.clone(),
                 condition: WriteCondition::None,
+                object_lock: (config.object_lock == ObjectLock::Copy)
+                    .then(|| copy.head.object_lock.clone())
+                    .flatten(),
             },
         };
 

@@ -8,8 +8,9 @@ use std::ops::Range;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    ChecksumMode, ChecksumType, CompletedMultipartUpload, MetadataDirective, ServerSideEncryption,
-    StorageClass, TaggingDirective,
+    ChecksumMode, ChecksumType, CompletedMultipartUpload, MetadataDirective,
+    ObjectLockLegalHoldStatus, ObjectLockMode, ServerSideEncryption, StorageClass,
+    TaggingDirective,
 };
 use aws_sdk_s3::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -19,9 +20,9 @@ use bytes::{Bytes, BytesMut};
 
 use super::{
     encode_copy_source, encode_tags, unquote_etag, Checksum, ChecksumAlgorithm, CompletedPart,
-    ContentHeaders, CopyRequest, Deleted, ListPage, Listed, NewObject, ObjectHead, ObjectRef,
-    ObjectStore, Operation, PartCopyRequest, StoreError, StoreErrorKind, Tag, UploadRef,
-    WriteCondition, Written,
+    ContentHeaders, CopyRequest, Deleted, ListPage, Listed, NewObject, ObjectHead,
+    ObjectLockSettings, ObjectRef, ObjectStore, Operation, PartCopyRequest, StoreError,
+    StoreErrorKind, Tag, UploadRef, WriteCondition, Written,
 };
 use crate::aws::SdkFailure;
 
@@ -59,7 +60,14 @@ where
         }
         // The bytes S3 received do not match the checksum sent with them: damaged in transit.
         (Some("BadDigest"), _) => StoreErrorKind::Transient,
-        (Some("InvalidObjectState"), _) => StoreErrorKind::InvalidObjectState,
+        // moto 5.2.5 answers a copy of an unrestored archived object with its own code.
+        (Some("InvalidObjectState" | "ObjectNotInActiveTierError"), _) => {
+            StoreErrorKind::InvalidObjectState
+        }
+        // "Bucket is missing ObjectLockConfiguration": Object Lock headers on a bucket without it.
+        (Some("InvalidRequest"), _) if failure.message.contains("ObjectLockConfiguration") => {
+            StoreErrorKind::ObjectLockUnsupported
+        }
         _ if failure.is_throttling() => StoreErrorKind::Throttled,
         _ if failure.is_access_denied() => StoreErrorKind::AccessDenied,
         _ if failure.is_transient() => StoreErrorKind::Transient,
@@ -90,6 +98,20 @@ macro_rules! with_replica_attributes {
             call = call
                 .server_side_encryption(ServerSideEncryption::AwsKms)
                 .ssekms_key_id(kms_key);
+        }
+        if let Some(lock) = &object.object_lock {
+            call = call
+                .set_object_lock_mode(lock.mode.as_deref().map(ObjectLockMode::from))
+                .set_object_lock_retain_until_date(lock.retain_until.map(|t| {
+                    aws_smithy_types::DateTime::from_nanos(t.unix_timestamp_nanos()).unwrap_or_else(
+                        |_| aws_smithy_types::DateTime::from_secs(t.unix_timestamp()),
+                    )
+                }))
+                .object_lock_legal_hold_status(if lock.legal_hold {
+                    ObjectLockLegalHoldStatus::On
+                } else {
+                    ObjectLockLegalHoldStatus::Off
+                });
         }
         call
     }};
@@ -190,6 +212,14 @@ impl ObjectStore for S3Store {
                     (ChecksumAlgorithm::Sha1, out.checksum_sha1()),
                 ],
                 out.checksum_type(),
+            ),
+            storage_class: out.storage_class().map(|c| c.as_str().to_owned()),
+            restore: out.restore().map(str::to_owned),
+            archive_status: out.archive_status().map(|s| s.as_str().to_owned()),
+            object_lock: lock_of(
+                out.object_lock_mode().map(|m| m.as_str()),
+                out.object_lock_retain_until_date(),
+                out.object_lock_legal_hold_status(),
             ),
         }))
     }
@@ -609,6 +639,82 @@ impl ObjectStore for S3Store {
             version_id: out.version_id().map(str::to_owned),
         })
     }
+
+    async fn restore_object(
+        &self,
+        object: &ObjectRef,
+        tier: &str,
+        days: Option<u32>,
+    ) -> Result<(), StoreError> {
+        use aws_sdk_s3::types::{GlacierJobParameters, RestoreRequest, Tier};
+        let job = GlacierJobParameters::builder()
+            .tier(Tier::from(tier))
+            .build()
+            .map_err(|e| {
+                StoreError::new(
+                    Operation::RestoreObject,
+                    &object.bucket,
+                    &object.key,
+                    StoreErrorKind::Other,
+                    e.to_string(),
+                )
+            })?;
+        let mut request = RestoreRequest::builder();
+        request = match days {
+            Some(days) => request
+                .days(i32::try_from(days).unwrap_or(i32::MAX))
+                .glacier_job_parameters(job),
+            // Intelligent-Tiering's archive tiers take no days (and no tier: they restore
+            // into the Frequent Access tier at the tier of their own).
+            None => request,
+        };
+        let result = self
+            .client
+            .restore_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .restore_request(request.build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let failure = SdkFailure::from_sdk(&e);
+                if failure.code.as_deref() == Some("RestoreAlreadyInProgress") {
+                    return Ok(());
+                }
+                Err(translate(
+                    Operation::RestoreObject,
+                    &object.bucket,
+                    &object.key,
+                    &e,
+                ))
+            }
+        }
+    }
+}
+
+/// The Object Lock settings a `HeadObject` showed, if any.
+fn lock_of(
+    mode: Option<&str>,
+    retain_until: Option<&aws_smithy_types::DateTime>,
+    legal_hold: Option<&ObjectLockLegalHoldStatus>,
+) -> Option<ObjectLockSettings> {
+    let legal_hold = legal_hold == Some(&ObjectLockLegalHoldStatus::On);
+    if mode.is_none() && retain_until.is_none() && !legal_hold {
+        return None;
+    }
+    Some(ObjectLockSettings {
+        mode: mode.map(str::to_owned),
+        retain_until: retain_until.and_then(|t| {
+            time::OffsetDateTime::from_unix_timestamp_nanos(
+                i128::from(t.secs()) * 1_000_000_000 + i128::from(t.subsec_nanos()),
+            )
+            .ok()
+        }),
+        legal_hold,
+    })
 }
 
 /// The SDK's name of a checksum algorithm.

@@ -312,4 +312,15 @@ impl<S: ObjectStore> ObjectStore for FaultyStore<S> {
             .await?;
         self.inner.delete_object(bucket, key, condition).await
     }
+
+    async fn restore_object(
+        &self,
+        object: &ObjectRef,
+        tier: &str,
+        days: Option<u32>,
+    ) -> Result<(), StoreError> {
+        self.before(Operation::RestoreObject, &object.bucket, &object.key, None)
+            .await?;
+        self.inner.restore_object(object, tier, days).await
+    }
 }

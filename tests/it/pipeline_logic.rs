@@ -16,6 +16,8 @@ use s3_replicator::testkit::memory::{MemoryStore, StoredObject};
 use s3_replicator::testkit::publisher::MemoryPublisher;
 use s3_replicator::testkit::queue::MemoryQueue;
 
+/// Archived sources, and Object Lock settings.
+mod archived;
 /// Deletes of source objects: replicated or not, the mass-delete guard, the deletion event.
 mod deletes;
 /// Completions later than `lag_alert_secs`, and the backlog gauges.
@@ -57,6 +59,11 @@ fn world() -> World {
 
 /// Source bucket `lake` with `rule`, whose targets may be `eu` and `dr` (another principal).
 fn world_with(rule: RuleConfig) -> World {
+    world_with_targets(rule, |_| {})
+}
+
+/// [`world_with`], each target's configuration changed by `configure`.
+fn world_with_targets(rule: RuleConfig, configure: impl Fn(&mut TargetConfig)) -> World {
     let store = MemoryStore::new("daemon");
     for bucket in ["lake", "eu", "dr"] {
         store.create_bucket(bucket);
@@ -64,10 +71,11 @@ fn world_with(rule: RuleConfig) -> World {
     let dr = store.principal("dr-role");
     let publisher = MemoryPublisher::default();
     let router = Router::from_rules(vec![rule]);
-    let replicator = Replicator::new(
-        store.clone(),
-        [target("eu", "eu", store.clone()), target("dr", "dr", dr)],
-    );
+    let mut targets = [target("eu", "eu", store.clone()), target("dr", "dr", dr)];
+    for t in &mut targets {
+        configure(&mut t.config);
+    }
+    let replicator = Replicator::new(store.clone(), targets);
     let pipeline = Arc::new(Pipeline::new(router, replicator, publisher.clone()));
     World {
         store,

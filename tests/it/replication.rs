@@ -616,6 +616,7 @@ async fn conditional_writes_reach_the_store_and_a_failed_condition_is_a_precondi
         storage_class: None,
         sse_kms_key_id: None,
         condition: WriteCondition::Absent,
+        object_lock: None,
     };
     store.copy_object(&copy).await.expect("first copy");
     assert!(

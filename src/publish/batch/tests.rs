@@ -88,6 +88,7 @@ fn event(key: &str) -> CompletionEvent {
             size: 1,
             sequencer: None,
             event_time: OffsetDateTime::UNIX_EPOCH,
+            restored_from: None,
         },
         vec![],
     )

@@ -36,7 +36,28 @@ pub struct StoredObject {
     pub checksum: Option<(ChecksumAlgorithm, bool)>,
     /// Its version id, in a versioned bucket.
     pub version_id: Option<String>,
+    /// `x-amz-restore` of an archived object (`storage_class` `GLACIER` or `DEEP_ARCHIVE`):
+    /// `None` until a restore is asked for. An archived object cannot be read or copied until
+    /// [`MemoryStore::finish_restore`].
+    pub restore: Option<String>,
+    /// Object Lock retention and legal hold.
+    pub object_lock: Option<crate::store::ObjectLockSettings>,
 }
+
+impl StoredObject {
+    /// Archived and not restored: reads and copies fail with `InvalidObjectState`, as in S3.
+    pub fn unreadable(&self) -> bool {
+        matches!(
+            self.storage_class.as_deref(),
+            Some("GLACIER" | "DEEP_ARCHIVE")
+        ) && self.restore.as_deref() != Some(RESTORED)
+    }
+}
+
+/// `x-amz-restore` of a restored copy that is readable.
+const RESTORED: &str = "ongoing-request=\"false\", expiry-date=\"Fri, 01 Jan 2100 00:00:00 GMT\"";
+/// `x-amz-restore` while a restore runs.
+const RESTORING: &str = "ongoing-request=\"true\"";
 
 impl StoredObject {
     /// The checksum S3 reports for this object.
@@ -75,6 +96,10 @@ pub struct World {
     next_version: u64,
     /// Delete markers created in versioned buckets: (bucket, key, version id), in order.
     delete_markers: Vec<(String, String, String)>,
+    /// Every `RestoreObject`: (bucket, key, tier, days).
+    restores: Vec<(String, String, String, Option<u32>)>,
+    /// Buckets with Object Lock enabled.
+    object_lock: HashSet<String>,
 }
 
 /// A multipart upload in progress: the object it will become and the parts received so far.
@@ -148,6 +173,11 @@ impl MemoryStore {
         self.world().versioned.insert(bucket.to_owned());
     }
 
+    /// `bucket` has Object Lock enabled: writes may carry retention and legal holds.
+    pub fn enable_object_lock(&self, bucket: &str) {
+        self.world().object_lock.insert(bucket.to_owned());
+    }
+
     pub fn get(&self, bucket: &str, key: &str) -> Option<StoredObject> {
         self.world().buckets.get(bucket)?.get(key).cloned()
     }
@@ -207,6 +237,24 @@ impl MemoryStore {
             .collect();
         versions.sort();
         versions
+    }
+
+    /// The restore of `bucket/key` (asked for with `RestoreObject`) finishes: the object can
+    /// be read until its expiry.
+    pub fn finish_restore(&self, bucket: &str, key: &str) {
+        if let Some(object) = self
+            .world()
+            .buckets
+            .get_mut(bucket)
+            .and_then(|b| b.get_mut(key))
+        {
+            object.restore = Some(RESTORED.to_owned());
+        }
+    }
+
+    /// `RestoreObject` calls received so far: (bucket, key, tier, days).
+    pub fn restores(&self) -> Vec<(String, String, String, Option<u32>)> {
+        self.world().restores.clone()
     }
 
     /// Number of copies performed so far, across principals.
@@ -291,6 +339,44 @@ impl MemoryStore {
                 format!("PreconditionFailed: the key no longer matches {condition:?}"),
             ))
         }
+    }
+
+    /// An archived object that is not restored cannot be read (403 `InvalidObjectState`).
+    fn check_readable(
+        op: Operation,
+        object: &ObjectRef,
+        stored: &StoredObject,
+    ) -> Result<(), StoreError> {
+        if stored.unreadable() {
+            return Err(StoreError::new(
+                op,
+                &object.bucket,
+                &object.key,
+                StoreErrorKind::InvalidObjectState,
+                "InvalidObjectState: the object is archived and not restored",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Object Lock settings on a bucket without Object Lock: 400 InvalidRequest, as in S3.
+    fn check_lock(
+        world: &World,
+        op: Operation,
+        bucket: &str,
+        key: &str,
+        lock: &Option<crate::store::ObjectLockSettings>,
+    ) -> Result<(), StoreError> {
+        if lock.is_some() && !world.object_lock.contains(bucket) {
+            return Err(StoreError::new(
+                op,
+                bucket,
+                key,
+                StoreErrorKind::ObjectLockUnsupported,
+                "InvalidRequest: Bucket is missing ObjectLockConfiguration",
+            ));
+        }
+        Ok(())
     }
 
     fn no_upload(op: Operation, upload: &UploadRef) -> StoreError {

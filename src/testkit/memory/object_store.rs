@@ -40,6 +40,10 @@ impl ObjectStore for MemoryStore {
             tag_count: stored.tags.len() as u32,
             server_side_encryption: None,
             checksum: Some(stored.checksum()),
+            storage_class: stored.storage_class.clone(),
+            restore: stored.restore.clone(),
+            archive_status: None,
+            object_lock: stored.object_lock.clone(),
         }))
     }
 
@@ -119,6 +123,14 @@ impl ObjectStore for MemoryStore {
                 ));
             }
         }
+        Self::check_readable(op, source, &original)?;
+        Self::check_lock(
+            &world,
+            op,
+            &request.bucket,
+            &request.key,
+            &request.object_lock,
+        )?;
         Self::check_condition(
             &world,
             op,
@@ -136,6 +148,8 @@ impl ObjectStore for MemoryStore {
             // A copy keeps the source's checksum algorithm, recomputed over the whole object.
             checksum: original.checksum.map(|(algorithm, _)| (algorithm, true)),
             version_id: None,
+            restore: None,
+            object_lock: request.object_lock.clone(),
         };
         let version_id = Self::store(&mut world, &request.bucket, &request.key, copy);
         world.copies += 1;
@@ -172,6 +186,7 @@ impl ObjectStore for MemoryStore {
                 "etag differs",
             ));
         }
+        Self::check_readable(op, object, &stored)?;
         let end = (range.end as usize).min(stored.body.len());
         let start = (range.start as usize).min(end);
         Ok(Bytes::copy_from_slice(&stored.body[start..end]))
@@ -201,6 +216,7 @@ impl ObjectStore for MemoryStore {
                 ));
             }
         }
+        Self::check_lock(&world, op, &object.bucket, &object.key, &object.object_lock)?;
         Self::check_condition(&world, op, &object.bucket, &object.key, &object.condition)?;
         let etag = md5_hex(&body);
         let stored = StoredObject {
@@ -215,6 +231,8 @@ impl ObjectStore for MemoryStore {
                 .as_ref()
                 .map(|c| (c.algorithm, true)),
             version_id: None,
+            restore: None,
+            object_lock: object.object_lock.clone(),
         };
         let version_id = Self::store(&mut world, &object.bucket, &object.key, stored);
         Ok(Written { etag, version_id })
@@ -224,6 +242,7 @@ impl ObjectStore for MemoryStore {
         let mut world = self.world();
         let op = Operation::CreateMultipartUpload;
         self.check(&mut world, op, &object.bucket, &object.key)?;
+        Self::check_lock(&world, op, &object.bucket, &object.key, &object.object_lock)?;
         world.next_upload += 1;
         let upload_id = format!("upload-{}", world.next_upload);
         world.uploads.insert(
@@ -259,6 +278,7 @@ impl ObjectStore for MemoryStore {
                     "no such key",
                 )
             })?;
+            Self::check_readable(op, source, &stored)?;
             if request
                 .source_if_match
                 .as_deref()
@@ -382,6 +402,8 @@ impl ObjectStore for MemoryStore {
             storage_class: object.storage_class,
             checksum: checksum.map(|c| (c.algorithm, true)),
             version_id: None,
+            restore: None,
+            object_lock: object.object_lock,
         };
         let version_id = Self::store(&mut world, &upload.bucket, &upload.key, stored);
         world.copies += 1;
@@ -397,6 +419,55 @@ impl ObjectStore for MemoryStore {
             &upload.key,
         )?;
         world.uploads.remove(&upload.upload_id);
+        Ok(())
+    }
+
+    /// As S3: a restore of an object that is not archived is refused (403
+    /// `InvalidObjectState`); one already running or done is accepted. The restore finishes
+    /// when the test says so ([`MemoryStore::finish_restore`]).
+    async fn restore_object(
+        &self,
+        object: &ObjectRef,
+        tier: &str,
+        days: Option<u32>,
+    ) -> Result<(), StoreError> {
+        let mut world = self.world();
+        let op = Operation::RestoreObject;
+        self.check(&mut world, op, &object.bucket, &object.key)?;
+        world.restores.push((
+            object.bucket.clone(),
+            object.key.clone(),
+            tier.to_owned(),
+            days,
+        ));
+        let Some(stored) = world
+            .buckets
+            .get_mut(&object.bucket)
+            .and_then(|b| b.get_mut(&object.key))
+        else {
+            return Err(StoreError::new(
+                op,
+                &object.bucket,
+                &object.key,
+                StoreErrorKind::NotFound,
+                "no such key",
+            ));
+        };
+        if !matches!(
+            stored.storage_class.as_deref(),
+            Some("GLACIER" | "DEEP_ARCHIVE")
+        ) {
+            return Err(StoreError::new(
+                op,
+                &object.bucket,
+                &object.key,
+                StoreErrorKind::InvalidObjectState,
+                "InvalidObjectState: the object is not archived",
+            ));
+        }
+        if stored.restore.is_none() {
+            stored.restore = Some(RESTORING.to_owned());
+        }
         Ok(())
     }
 

@@ -24,6 +24,7 @@ fn event(key: &str) -> CompletionEvent {
             size: 0,
             sequencer: None,
             event_time: time::OffsetDateTime::now_utc(),
+            restored_from: None,
         },
         vec![],
     )

@@ -570,6 +570,7 @@ async fn conditional_copies_refuse_a_changed_key<S: ObjectStore>(w: &StoreWorld<
         storage_class: None,
         sse_kms_key_id: None,
         condition,
+        object_lock: None,
     };
     let other = "0123456789abcdef0123456789abcdef".to_owned();
     if w.is_moto() {

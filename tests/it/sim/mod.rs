@@ -511,6 +511,15 @@ impl ObjectStore for SimStore {
         }
         self.after(op, bucket, key, result)
     }
+
+    async fn restore_object(
+        &self,
+        object: &ObjectRef,
+        tier: &str,
+        days: Option<u32>,
+    ) -> Result<(), StoreError> {
+        self.inner.restore_object(object, tier, days).await
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
