@@ -394,8 +394,18 @@ impl ObjectStore for S3Store {
         let mut call = with_replica_attributes!(call, object);
         // S3 checks the body against the checksum it is sent: a streamed copy that differs from
         // the source is refused by S3 itself.
-        if let Some(checksum) = object.expected_checksum.as_ref().filter(|c| c.full_object) {
+        let full = object.expected_checksum.as_ref().filter(|c| c.full_object);
+        if let Some(checksum) = full {
             call = set_checksum!(call, checksum.algorithm, Some(checksum.value.clone()));
+        }
+        // S3 takes Object Lock settings on an upload only with Content-MD5 or
+        // x-amz-sdk-checksum-algorithm, which the SDK sends when the algorithm is named.
+        if object.object_lock.is_some() {
+            call = call.checksum_algorithm(
+                full.map_or(aws_sdk_s3::types::ChecksumAlgorithm::Crc32, |c| {
+                    sdk_algorithm(c.algorithm)
+                }),
+            );
         }
         let out = call
             .send()

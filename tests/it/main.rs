@@ -22,6 +22,8 @@ mod pipeline_logic;
 #[cfg(feature = "emulator-tests")]
 mod backfill_verify;
 #[cfg(feature = "emulator-tests")]
+mod crr_features;
+#[cfg(feature = "emulator-tests")]
 mod large_objects;
 #[cfg(feature = "emulator-tests")]
 mod operations;

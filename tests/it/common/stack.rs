@@ -237,15 +237,25 @@ targets = ["analytics-eu", "dr-account"]
 
 /// Sends the bucket's `ObjectCreated` notifications to the queue `queue_arn`, or nowhere.
 pub async fn set_notification(s3: &aws_sdk_s3::Client, bucket: &str, queue_arn: Option<&str>) {
+    set_notification_events(s3, bucket, queue_arn, &["s3:ObjectCreated:*"]).await;
+}
+
+/// Sends the bucket's notifications of `events` (`s3:ObjectCreated:*`, `s3:ObjectRemoved:*`,
+/// …) to the queue `queue_arn`, or nowhere.
+pub async fn set_notification_events(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    queue_arn: Option<&str>,
+    events: &[&str],
+) {
     let mut notification = aws_sdk_s3::types::NotificationConfiguration::builder();
     if let Some(queue_arn) = queue_arn {
-        notification = notification.queue_configurations(
-            aws_sdk_s3::types::QueueConfiguration::builder()
-                .queue_arn(queue_arn)
-                .events(aws_sdk_s3::types::Event::from("s3:ObjectCreated:*"))
-                .build()
-                .expect("queue configuration"),
-        );
+        let mut queue = aws_sdk_s3::types::QueueConfiguration::builder().queue_arn(queue_arn);
+        for event in events {
+            queue = queue.events(aws_sdk_s3::types::Event::from(*event));
+        }
+        notification =
+            notification.queue_configurations(queue.build().expect("queue configuration"));
     }
     s3.put_bucket_notification_configuration()
         .bucket(bucket)
