@@ -19,15 +19,18 @@ pub enum Bug {
     DeduplicationWithoutSequencer = 4,
     /// A delete removes a replica whatever its recorded sequencer (a newer put's replica too).
     DeletesIgnoreOrder = 5,
+    /// An event of a versioned source's version is copied even when the key was deleted since.
+    CopyDeletedVersions = 6,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 5] = [
+    pub const ALL: [Bug; 6] = [
         Bug::TrustRecordedMetadata,
         Bug::BlindWrites,
         Bug::AckWithoutCompletion,
         Bug::DeduplicationWithoutSequencer,
         Bug::DeletesIgnoreOrder,
+        Bug::CopyDeletedVersions,
     ];
 }
 

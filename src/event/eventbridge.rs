@@ -227,6 +227,20 @@ mod tests {
     }
 
     #[test]
+    fn eventbridge_restore_completed_is_an_object_to_copy() {
+        // AWS's example: no sequencer, the storage class it was restored from.
+        let body = r#"{"version":"0","id":"1","detail-type":"Object Restore Completed","source":"aws.s3","account":"111122223333","time":"2021-11-12T00:00:00Z","region":"ca-central-1","resources":[],"detail":{"version":"0","bucket":{"name":"DOC-EXAMPLE-BUCKET1"},"object":{"key":"example-key","size":5,"etag":"b1946ac92492d2347c6235b4d2611184","version-id":"KKsjUC1.6gIjqtvhfg5AdMI0eCePIiT3"},"request-id":"189F19CB7FB1B6A4","requester":"s3.amazonaws.com","restore-expiry-time":"2021-11-13T00:00:00Z","source-storage-class":"GLACIER"}}"#;
+        let object = single(body);
+        assert_eq!(object.key, "example-key");
+        assert_eq!(object.event_name, "Object Restore Completed");
+        assert_eq!(object.sequencer, None);
+        assert_eq!(
+            object.version_id.as_deref(),
+            Some("KKsjUC1.6gIjqtvhfg5AdMI0eCePIiT3")
+        );
+    }
+
+    #[test]
     fn eventbridge_lifecycle_expirations_are_skipped() {
         let mut event: Value =
             serde_json::from_str(fixture!("eventbridge_object_deleted")).unwrap();

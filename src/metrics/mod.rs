@@ -54,7 +54,8 @@ pub const PARTITION_RECHECKS: &str = "s3r_partition_rechecks_total";
 pub const MESSAGE_DEADLINES_EXCEEDED: &str = "s3r_message_deadlines_exceeded_total";
 
 /// What became of each S3 event (and of test and malformed messages): `result` — `completed`,
-/// `superseded`, `source_missing`, `failed`, `unmatched` (no rule), `test_event`, `malformed`.
+/// `superseded`, `source_missing`, `archived`, `failed`, `unmatched` (no rule), `test_event`,
+/// `malformed`; for deletes `deleted` (announced) and `delete_ignored` (no rule replicates it).
 pub const EVENTS: &str = "s3r_events_total";
 /// Replica deletions of deleted source objects, per target: `rule`, `result` (`deleted`,
 /// `already_absent`, `kept_newer`, `kept_foreign`, `failed`), and `version_ignored` for deletes

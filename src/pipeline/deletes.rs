@@ -132,7 +132,10 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         rule: &RuleConfig,
         object: &ObjectCreated,
     ) -> Option<Verdict> {
-        if rule.deletes != Deletes::Replicate || object.version_id.is_none() {
+        if rule.deletes != Deletes::Replicate
+            || object.version_id.is_none()
+            || crate::bug!(CopyDeletedVersions)
+        {
             return None;
         }
         match self.replicator.deleted_since(object).await {

@@ -210,3 +210,50 @@ async fn a_delete_of_one_version_is_not_replicated() {
         1
     );
 }
+
+/// A versioned source keeps the deleted object's version readable: a late (or redelivered)
+/// event of that version must not bring the object back on targets whose delete is replicated.
+#[tokio::test]
+async fn a_late_event_of_a_version_deleted_since_is_not_copied_back() {
+    let world = world_with(rule(Deletes::Replicate, 1000));
+    world.store.enable_versioning("lake");
+    let (etag, version) = world
+        .store
+        .put_version("lake", "in/v", b"abc", Default::default());
+    world
+        .store
+        .delete_object("lake", "in/v", &WriteCondition::None)
+        .await
+        .unwrap();
+    let mut put = record("in/v", &etag);
+    put["s3"]["object"]["versionId"] = version.expect("a version").into();
+    let verdict = world
+        .pipeline
+        .handle(&message("p0", vec![put.clone()]))
+        .await;
+    assert_eq!(verdict, Verdict::Delete);
+    assert!(world.store.get("eu", "in/v").is_none(), "not brought back");
+    assert!(world.publisher.completions().is_empty());
+    assert_eq!(
+        world
+            .pipeline
+            .metrics()
+            .counter("s3r_events_total", &["superseded"]),
+        1
+    );
+    // A rule that ignores deletes copies the version, as before.
+    let world = world_with(rule(Deletes::Ignore, 1000));
+    world.store.enable_versioning("lake");
+    let (etag, version) = world
+        .store
+        .put_version("lake", "in/v", b"abc", Default::default());
+    world
+        .store
+        .delete_object("lake", "in/v", &WriteCondition::None)
+        .await
+        .unwrap();
+    let mut put = record("in/v", &etag);
+    put["s3"]["object"]["versionId"] = version.expect("a version").into();
+    world.pipeline.handle(&message("p0", vec![put])).await;
+    assert!(world.store.get("eu", "in/v").is_some());
+}
