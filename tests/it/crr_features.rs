@@ -459,3 +459,30 @@ async fn object_lock_settings_reach_a_lock_enabled_target_and_a_bucket_without_l
     );
     daemon.stop().await;
 }
+
+#[tokio::test]
+async fn the_queue_reports_its_backlog_by_state() {
+    use s3_replicator::queue::{MessageSource, QueueDepth};
+    let (emulator, stack) = setup("depth").await;
+    let sqs = emulator.sqs();
+    for delay in [0, 0, 600] {
+        sqs.send_message()
+            .queue_url(&stack.queue_url)
+            .message_body("{}")
+            .delay_seconds(delay)
+            .send()
+            .await
+            .expect("send");
+    }
+    let queue = s3_replicator::queue::sqs::SqsQueue::new(sqs.clone(), &stack.queue_url);
+    let received = queue.receive(1, 0, 600).await.expect("receive");
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        queue.depth().await.expect("attributes"),
+        Some(QueueDepth {
+            visible: 1,
+            in_flight: 1,
+            delayed: 1,
+        })
+    );
+}
