@@ -78,6 +78,7 @@ fn every_documented_optional_key_parses() {
     );
     let config = load_text(&text).unwrap();
     let t = config.target("full").unwrap();
+    assert_eq!(t.object_lock, crate::config::ObjectLock::Off, "the default");
     assert_eq!(t.copy_mode, CopyMode::ServerSide);
     assert_eq!(t.storage_class.as_deref(), Some("STANDARD_IA"));
     for (text, mode) in [("auto", CopyMode::Auto), ("stream", CopyMode::Stream)] {
@@ -281,4 +282,51 @@ fn defaults_layer_holds_no_required_value() {
     let text = format!("{dict:?}");
     assert!(!text.contains("\"url\""), "{text}");
     assert!(!text.contains("topic_arn"), "{text}");
+}
+
+#[test]
+fn the_keys_of_deletes_thresholds_archives_and_object_lock_parse() {
+    use crate::config::{Archived, Deletes, ObjectLock, RestoreTier};
+    let defaults = load_text(MINIMAL).unwrap();
+    let rule = &defaults.rules[0];
+    assert_eq!(rule.deletes, Deletes::Ignore);
+    assert_eq!(rule.max_deletes_per_minute, 1000);
+    assert_eq!(rule.lag_alert_secs, None);
+    assert_eq!(rule.archived, Archived::Alert);
+    assert_eq!(
+        (rule.restore_tier, rule.restore_days),
+        (RestoreTier::Standard, 1)
+    );
+    let text = MINIMAL.replace(
+        "[[rules]]",
+        "[[rules]]\ndeletes = \"replicate\"\nmax_deletes_per_minute = 50\nlag_alert_secs = \"5m\"\n\
+         archived = \"restore\"\nrestore_tier = \"Bulk\"\nrestore_days = 7",
+    )
+    .replace("[[targets]]", "[[targets]]\nobject_lock = \"copy\"");
+    let config = load_text(&text).unwrap();
+    let rule = &config.rules[0];
+    assert_eq!(rule.deletes, Deletes::Replicate);
+    assert_eq!(rule.max_deletes_per_minute, 50);
+    assert_eq!(rule.lag_alert_secs, Some(300));
+    assert_eq!(rule.archived, Archived::Restore);
+    assert_eq!(
+        (rule.restore_tier, rule.restore_days),
+        (RestoreTier::Bulk, 7)
+    );
+    assert_eq!(config.targets[0].object_lock, ObjectLock::Copy);
+    for (bad, field) in [
+        ("max_deletes_per_minute = 0", "max_deletes_per_minute"),
+        ("restore_days = 31", "restore_days"),
+        ("lag_alert_secs = 0", "lag_alert_secs"),
+    ] {
+        let err =
+            load_text(&MINIMAL.replace("[[rules]]", &format!("[[rules]]\n{bad}"))).unwrap_err();
+        assert!(
+            fields(&err).iter().any(|f| f.ends_with(field)),
+            "{bad}: {err}"
+        );
+    }
+    let err =
+        load_text(&MINIMAL.replace("[[rules]]", "[[rules]]\ndeletes = \"mirror\"")).unwrap_err();
+    assert!(err.to_string().contains("deletes"), "{err}");
 }
