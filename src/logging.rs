@@ -51,13 +51,19 @@ pub fn message_span(message: &Message) -> Span {
         key = tracing::field::Empty,
         records = tracing::field::Empty,
     );
-    if let Ok(crate::event::Notification::Objects { objects, .. }) =
-        crate::event::decode(&message.body)
+    if let Ok(crate::event::Notification::Objects {
+        objects, removed, ..
+    }) = crate::event::decode(&message.body)
     {
-        match objects.as_slice() {
-            [one] => {
-                span.record("bucket", one.bucket.as_str());
-                span.record("key", one.key.as_str());
+        let named: Vec<(&str, &str)> = objects
+            .iter()
+            .map(|o| (o.bucket.as_str(), o.key.as_str()))
+            .chain(removed.iter().map(|o| (o.bucket.as_str(), o.key.as_str())))
+            .collect();
+        match named.as_slice() {
+            [(bucket, key)] => {
+                span.record("bucket", *bucket);
+                span.record("key", *key);
             }
             many => {
                 span.record("records", many.len());
