@@ -79,10 +79,7 @@ pub struct CompletionEvent {
 
 impl CompletionEvent {
     pub fn new(rule: &str, source: SourceReport, targets: Vec<TargetReport>) -> Self {
-        let completed_at = OffsetDateTime::now_utc();
-        let latency_ms = (completed_at - source.event_time)
-            .whole_milliseconds()
-            .max(0) as u64;
+        let (completed_at, latency_ms) = completed_since(source.event_time);
         Self {
             schema: COMPLETION_SCHEMA,
             rule: rule.to_owned(),
@@ -113,6 +110,12 @@ impl CompletionEvent {
             .sum();
         body + attributes
     }
+}
+
+/// Now, and the milliseconds since `event_time` (0 if it lies ahead: clocks differ).
+pub(crate) fn completed_since(event_time: OffsetDateTime) -> (OffsetDateTime, u64) {
+    let now = OffsetDateTime::now_utc();
+    (now, (now - event_time).whole_milliseconds().max(0) as u64)
 }
 
 /// One target of a completed prefix.

@@ -96,10 +96,7 @@ pub struct DeletionEvent {
 
 impl DeletionEvent {
     pub fn new(rule: &str, source: DeletedSource, targets: Vec<DeletionTarget>) -> Self {
-        let completed_at = OffsetDateTime::now_utc();
-        let latency_ms = (completed_at - source.event_time)
-            .whole_milliseconds()
-            .max(0) as u64;
+        let (completed_at, latency_ms) = super::completed_since(source.event_time);
         Self {
             schema: DELETION_SCHEMA,
             rule: rule.to_owned(),

@@ -39,6 +39,19 @@ fn with_rule_keys(toml: &str, extra: &str) -> String {
     )
 }
 
+/// The source bucket notifies the event queue of `events`; the queue starts empty.
+async fn notify(
+    emulator: &crate::common::stack::Emulator,
+    stack: &crate::common::stack::Stack,
+    bucket: &str,
+    events: &[&str],
+) {
+    let sqs = emulator.sqs();
+    let arn = queue_arn(&sqs, &stack.queue_url).await;
+    set_notification_events(&emulator.s3(SOURCE_REGION), bucket, Some(&arn), events).await;
+    drain(&sqs, &stack.queue_url).await;
+}
+
 fn events(received: &[crate::common::stack::Received]) -> Vec<serde_json::Value> {
     received
         .iter()
@@ -62,15 +75,13 @@ async fn a_delete_removes_the_replicas_a_versioned_target_keeps_a_delete_marker(
         .send()
         .await
         .expect("versioning on the eu target");
-    let arn = queue_arn(&emulator.sqs(), &stack.queue_url).await;
-    set_notification_events(
-        &s3,
+    notify(
+        &emulator,
+        &stack,
         &stack.source_bucket,
-        Some(&arn),
         &["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
     )
     .await;
-    drain(&emulator.sqs(), &stack.queue_url).await;
     let (config, _path) = load_config(&with_rule_keys(
         &stack.config_toml(),
         "deletes = \"replicate\"",
@@ -157,15 +168,13 @@ async fn the_mass_delete_guard_holds_deletes_past_its_limit_and_alerts_once() {
     let s3 = emulator.s3(SOURCE_REGION);
     let sqs = emulator.sqs();
     let eu = emulator.s3(EU_REGION);
-    let arn = queue_arn(&sqs, &stack.queue_url).await;
-    set_notification_events(
-        &s3,
+    notify(
+        &emulator,
+        &stack,
         &stack.source_bucket,
-        Some(&arn),
         &["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
     )
     .await;
-    drain(&sqs, &stack.queue_url).await;
     let (config, _path) = load_config(&with_rule_keys(
         &stack.config_toml(),
         "deletes = \"replicate\"\nmax_deletes_per_minute = 1",
@@ -290,15 +299,13 @@ async fn an_archived_source_is_alerted_then_restored_and_copied_when_the_restore
     let s3 = emulator.s3(SOURCE_REGION);
     let sqs = emulator.sqs();
     let eu = emulator.s3(EU_REGION);
-    let arn = queue_arn(&sqs, &stack.queue_url).await;
-    set_notification_events(
-        &s3,
+    notify(
+        &emulator,
+        &stack,
         &stack.source_bucket,
-        Some(&arn),
         &["s3:ObjectCreated:*", "s3:ObjectRestore:*"],
     )
     .await;
-    drain(&sqs, &stack.queue_url).await;
     let put_glacier = |key: &'static str| {
         let s3 = s3.clone();
         let bucket = stack.source_bucket.clone();
@@ -402,9 +409,7 @@ async fn object_lock_settings_reach_a_lock_enabled_target_and_a_bucket_without_l
         .send()
         .await
         .expect("lock-enabled target");
-    let arn = queue_arn(&sqs, &stack.queue_url).await;
-    set_notification_events(&s3, &locked_source, Some(&arn), &["s3:ObjectCreated:*"]).await;
-    drain(&sqs, &stack.queue_url).await;
+    notify(&emulator, &stack, &locked_source, &["s3:ObjectCreated:*"]).await;
     let toml = stack
         .config_toml()
         .replace(

@@ -49,17 +49,22 @@ async fn replicated_then_deleted(world: &World, keys: usize) {
     }
 }
 
-#[tokio::test]
-async fn deletes_are_ignored_unless_the_rule_replicates_them() {
-    let world = world_with(rule(Deletes::Ignore, 1000));
-    replicated_then_deleted(&world, 1).await;
-    let verdict = world
+/// The delete of `in/k0` (newer than its put), handled once.
+async fn delete_k0(world: &World) -> Verdict {
+    world
         .pipeline
         .handle(&message(
             "d0",
             vec![delete_record("in/k0", "0055AED6DC00000002")],
         ))
-        .await;
+        .await
+}
+
+#[tokio::test]
+async fn deletes_are_ignored_unless_the_rule_replicates_them() {
+    let world = world_with(rule(Deletes::Ignore, 1000));
+    replicated_then_deleted(&world, 1).await;
+    let verdict = delete_k0(&world).await;
     assert_eq!(verdict, Verdict::Delete);
     assert!(
         world.store.get("eu", "in/k0").is_some(),
@@ -72,13 +77,7 @@ async fn deletes_are_ignored_unless_the_rule_replicates_them() {
 async fn a_replicated_delete_removes_every_replica_then_announces_it() {
     let world = world_with(rule(Deletes::Replicate, 1000));
     replicated_then_deleted(&world, 1).await;
-    let verdict = world
-        .pipeline
-        .handle(&message(
-            "d0",
-            vec![delete_record("in/k0", "0055AED6DC00000002")],
-        ))
-        .await;
+    let verdict = delete_k0(&world).await;
     assert_eq!(verdict, Verdict::Delete);
     assert!(world.store.get("eu", "in/k0").is_none());
     assert!(world.store.get("dr", "in/k0").is_none());
@@ -104,13 +103,7 @@ async fn a_failed_target_keeps_the_message_and_announces_nothing() {
     let world = world_with(rule(Deletes::Replicate, 1000));
     replicated_then_deleted(&world, 1).await;
     world.store.principal("dr-role").deny("dr");
-    let verdict = world
-        .pipeline
-        .handle(&message(
-            "d0",
-            vec![delete_record("in/k0", "0055AED6DC00000002")],
-        ))
-        .await;
+    let verdict = delete_k0(&world).await;
     assert_eq!(verdict, Verdict::Keep);
     assert!(world.publisher.deletions().is_empty());
     assert!(world
@@ -211,11 +204,8 @@ async fn a_delete_of_one_version_is_not_replicated() {
     );
 }
 
-/// A versioned source keeps the deleted object's version readable: a late (or redelivered)
-/// event of that version must not bring the object back on targets whose delete is replicated.
-#[tokio::test]
-async fn a_late_event_of_a_version_deleted_since_is_not_copied_back() {
-    let world = world_with(rule(Deletes::Replicate, 1000));
+/// `in/v` put in the (now versioned) source and deleted (a delete marker); the put's event.
+async fn versioned_put_then_deleted(world: &World) -> serde_json::Value {
     world.store.enable_versioning("lake");
     let (etag, version) = world
         .store
@@ -227,6 +217,15 @@ async fn a_late_event_of_a_version_deleted_since_is_not_copied_back() {
         .unwrap();
     let mut put = record("in/v", &etag);
     put["s3"]["object"]["versionId"] = version.expect("a version").into();
+    put
+}
+
+/// A versioned source keeps the deleted object's version readable: a late (or redelivered)
+/// event of that version must not bring the object back on targets whose delete is replicated.
+#[tokio::test]
+async fn a_late_event_of_a_version_deleted_since_is_not_copied_back() {
+    let world = world_with(rule(Deletes::Replicate, 1000));
+    let put = versioned_put_then_deleted(&world).await;
     let verdict = world
         .pipeline
         .handle(&message("p0", vec![put.clone()]))
@@ -243,17 +242,7 @@ async fn a_late_event_of_a_version_deleted_since_is_not_copied_back() {
     );
     // A rule that ignores deletes copies the version, as before.
     let world = world_with(rule(Deletes::Ignore, 1000));
-    world.store.enable_versioning("lake");
-    let (etag, version) = world
-        .store
-        .put_version("lake", "in/v", b"abc", Default::default());
-    world
-        .store
-        .delete_object("lake", "in/v", &WriteCondition::None)
-        .await
-        .unwrap();
-    let mut put = record("in/v", &etag);
-    put["s3"]["object"]["versionId"] = version.expect("a version").into();
+    let put = versioned_put_then_deleted(&world).await;
     world.pipeline.handle(&message("p0", vec![put])).await;
     assert!(world.store.get("eu", "in/v").is_some());
 }
