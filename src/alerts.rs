@@ -86,7 +86,8 @@ impl Alerter {
                             window.examples.push(source.key.clone());
                         }
                     }
-                    // The summary's template: the last alert, or the latest of late completions.
+                    // The summary's template: the last alert, or for late completions the one with the
+                    // largest lag.
                     if window.last.as_ref().and_then(|last| last.lag_ms) <= alert.lag_ms {
                         window.last = Some(alert.clone());
                     }

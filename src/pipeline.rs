@@ -589,7 +589,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
     }
 
     /// A completion later than its rule's `lag_alert_secs`: counted, and alerted (aggregated:
-    /// the first at once, then one summary per window with the count, the latest lag and
+    /// the first at once, then one summary per window with the count, the worst lag and
     /// example keys).
     async fn late(&self, at: &Handling<'_>, latency_ms: u64) {
         let Some(threshold) = at.rule.lag_alert_secs else {

@@ -343,7 +343,7 @@ impl Alert {
         if self.count > 1 {
             text.push_str(&match self.lag_ms {
                 Some(lag) => format!(
-                    "{} late objects since the last alert; the latest ({} ms) is shown below.\n",
+                    "{} late objects since the last alert; the worst ({} ms lag) is shown below.\n",
                     self.count, lag
                 ),
                 None => format!(

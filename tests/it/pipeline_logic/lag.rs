@@ -28,7 +28,7 @@ fn now() -> String {
 }
 
 #[tokio::test]
-async fn late_completions_are_counted_and_alerted_once_per_window_with_the_latest_lag() {
+async fn late_completions_are_counted_and_alerted_once_per_window_with_the_worst_lag() {
     let world = world_with(rule(Some(60)));
     let mut late = Vec::new();
     for i in 0..3 {
@@ -82,7 +82,7 @@ async fn late_completions_are_counted_and_alerted_once_per_window_with_the_lates
     assert_eq!(summary.count, 2);
     assert!(
         summary.lag_ms.unwrap() >= 80 * 60_000,
-        "the summary shows the latest: {:?}",
+        "the summary shows the worst lag: {:?}",
         summary.lag_ms
     );
     assert_eq!(summary.example_keys, ["in/late1", "in/late2"]);
