@@ -33,7 +33,7 @@ use crate::config::RuleConfig;
 use crate::partition;
 
 use crate::error::Disposition;
-use crate::event::{decode, Notification, ObjectCreated, PartitionRecheck};
+use crate::event::{decode, Notification, ObjectCreated, Origin, PartitionRecheck};
 use crate::metrics::Metrics;
 use crate::publish::batch::Batching;
 use crate::publish::{
@@ -309,12 +309,13 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             matched = true;
             // A first delivery's targets almost never hold the object: write them at once
             // (conditionally) and read only where the write finds the key taken. A redelivery
-            // most likely wrote some already: read first, and write only what is missing.
+            // most likely wrote some already, and a backfilled object's targets often hold it: read
+            // first, and write only what is missing.
             if let Some(this) = self.deleted_since(rule, object).await {
                 verdict = verdict.worst(this);
                 continue;
             }
-            let approach = if message.receive_count <= 1 {
+            let approach = if message.receive_count <= 1 && object.origin() == Origin::Event {
                 Approach::WriteFirst
             } else {
                 Approach::ReadFirst
@@ -331,8 +332,9 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             };
             let this = match outcome {
                 Outcome::Replicated { source, targets } => {
-                    self.replicated(&at, CompletionEvent::new(&rule.name, source, targets))
-                        .await
+                    let event = CompletionEvent::new(&rule.name, source, targets)
+                        .with_origin(object.origin());
+                    self.replicated(&at, event).await
                 }
                 Outcome::Superseded { reason } => {
                     // A newer event for this key exists and does the work; a completion for this

@@ -75,6 +75,9 @@ pub struct CompletionEvent {
     pub completed_at: OffsetDateTime,
     /// From the S3 event time to `completed_at`: the replication lag a consumer saw.
     pub latency_ms: u64,
+    /// `event` (S3 announced the object) or `backfill` (it was listed: `backfill`, `verify
+    /// --repair`). Added to `s3-replicator.completion.v1` backward-compatibly.
+    pub origin: crate::event::Origin,
 }
 
 impl CompletionEvent {
@@ -87,7 +90,14 @@ impl CompletionEvent {
             targets,
             completed_at,
             latency_ms,
+            origin: crate::event::Origin::Event,
         }
+    }
+
+    /// The same event, from `origin`.
+    pub fn with_origin(mut self, origin: crate::event::Origin) -> Self {
+        self.origin = origin;
+        self
     }
 
     /// SNS message attributes, for subscription filter policies.

@@ -114,4 +114,22 @@ pub trait MessageSource: Send + Sync + 'static {
             transient: false,
         }))
     }
+
+    /// Sends up to 10 messages without delay in one request (SQS `SendMessageBatch`); returns
+    /// the index and the reason of each entry the queue did not accept. By default they are
+    /// sent one by one.
+    fn send_batch(
+        &self,
+        bodies: &[String],
+    ) -> impl Future<Output = Result<Vec<(usize, String)>, QueueError>> + Send {
+        async move {
+            let mut failed = Vec::new();
+            for (i, body) in bodies.iter().enumerate() {
+                if let Err(e) = self.send(body, 0).await {
+                    failed.push((i, e.to_string()));
+                }
+            }
+            Ok(failed)
+        }
+    }
 }

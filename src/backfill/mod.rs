@@ -11,6 +11,7 @@
 //! completions like [`crate::pipeline`]. Its live counters and their display are in
 //! [`progress`].
 
+mod enqueue;
 mod progress;
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ use crate::replicate::{Outcome, Replicator};
 use crate::store::{Listed, ObjectStore, StoreError};
 use crate::transfer::Method;
 
+pub use enqueue::{enqueue, Enqueue};
 pub use progress::{progress_line, report_progress, Progress, ProgressReport};
 
 /// What to backfill.
@@ -57,6 +59,8 @@ pub struct Summary {
     pub listed: u64,
     /// Objects written to at least one target.
     pub copied: u64,
+    /// Events sent to the queue (`--enqueue`), one per object.
+    pub enqueued: u64,
     /// Objects every target already held.
     pub already_present: u64,
     /// Objects changed or deleted between listing and copying (the daemon handles their events).
@@ -332,7 +336,8 @@ where
                         .fetch_add(listed.size, Ordering::Relaxed);
                 }
                 if let Some(publisher) = self.publisher {
-                    let event = CompletionEvent::new(&rule.name, source, targets);
+                    let event = CompletionEvent::new(&rule.name, source, targets)
+                        .with_origin(crate::event::Origin::Backfill);
                     if let Err(e) = publisher.publish_completion(&event).await {
                         summary.failed += 1;
                         note_failure(

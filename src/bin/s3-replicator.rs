@@ -52,8 +52,16 @@ enum Command {
         #[arg(long, value_name = "RULE=KEY")]
         start_after: Vec<String>,
         /// Publish a completion event for every object, as the daemon does.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "enqueue")]
         publish_completions: bool,
+        /// Do not copy: send one event per object to the daemon's queue (SendMessageBatch), so
+        /// that every running task shares the work; completions then come from the daemon,
+        /// with "origin": "backfill".
+        #[arg(long)]
+        enqueue: bool,
+        /// Only list and count the objects that would be copied or enqueued.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Compare sources and targets: report objects missing, of another size or content, or
     /// only in a target. Exits 0 only when everything matches.
@@ -150,6 +158,8 @@ fn main() -> ExitCode {
             prefix,
             start_after,
             publish_completions,
+            enqueue,
+            dry_run,
         } => {
             let options = backfill::Options {
                 rule,
@@ -157,7 +167,14 @@ fn main() -> ExitCode {
                 start_after: Default::default(),
                 concurrency: 0,
             };
-            match backfill(config, options, &start_after, publish_completions) {
+            let mode = match (dry_run, enqueue) {
+                (true, _) => BackfillMode::Count,
+                (false, true) => BackfillMode::Enqueue,
+                (false, false) => BackfillMode::Copy {
+                    publish_completions,
+                },
+            };
+            match backfill(config, options, &start_after, mode) {
                 Ok(code) => code,
                 Err(e) => {
                     eprintln!("error: {e:#}");
@@ -237,11 +254,22 @@ fn load(path: Option<PathBuf>) -> anyhow::Result<Config> {
         .with_context(|| format!("{}: configuration is not valid", source.name()))
 }
 
+/// What `backfill` does with the objects it lists.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BackfillMode {
+    /// Copy them in this process.
+    Copy { publish_completions: bool },
+    /// Send one event each to the daemon's queue.
+    Enqueue,
+    /// Count them (`--dry-run`).
+    Count,
+}
+
 fn backfill(
     path: Option<PathBuf>,
     mut options: backfill::Options,
     start_after: &[String],
-    publish_completions: bool,
+    mode: BackfillMode,
 ) -> anyhow::Result<ExitCode> {
     let config = load(path)?;
     s3_replicator::logging::init(config.log.format);
@@ -251,13 +279,39 @@ fn backfill(
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let summary = runtime.block_on(async {
         let wiring = Wiring::load(&config, Default::default()).await;
+        let progress = std::sync::Arc::new(backfill::Progress::default());
+        if !matches!(mode, BackfillMode::Copy { .. }) {
+            let reporter = backfill::report_progress(std::sync::Arc::clone(&progress));
+            let replicator = wiring.replicator(&config).await;
+            let queue = wiring.queue(&config);
+            let summary = backfill::enqueue(
+                replicator.source(),
+                wiring.metrics(),
+                backfill::Enqueue {
+                    queue: &queue,
+                    dry_run: mode == BackfillMode::Count,
+                },
+                &rules,
+                &options,
+                &progress,
+                async {
+                    let _ = tokio::signal::ctrl_c().await;
+                },
+            )
+            .await;
+            reporter.finish();
+            return summary;
+        }
+        let publish_completions = mode
+            == BackfillMode::Copy {
+                publish_completions: true,
+            };
         let replicator = wiring.replicator(&config).await;
         let publisher = if publish_completions {
             Some(wiring.publisher(&config))
         } else {
             None
         };
-        let progress = std::sync::Arc::new(backfill::Progress::default());
         let reporter = backfill::report_progress(std::sync::Arc::clone(&progress));
         let summary = backfill::run(
             &replicator,
@@ -273,15 +327,25 @@ fn backfill(
         reporter.finish();
         summary
     });
-    println!(
-        "backfill: {} listed, {} copied ({:.1} MiB), {} already present, {} superseded, {} failed",
-        summary.listed,
-        summary.copied,
-        summary.bytes_copied as f64 / (1024.0 * 1024.0),
-        summary.already_present,
-        summary.superseded,
-        summary.failed
-    );
+    match mode {
+        BackfillMode::Count => println!(
+            "backfill --dry-run: {} objects listed; nothing copied or sent",
+            summary.listed
+        ),
+        BackfillMode::Enqueue => println!(
+            "backfill --enqueue: {} listed, {} events sent to the queue, {} failed",
+            summary.listed, summary.enqueued, summary.failed
+        ),
+        BackfillMode::Copy { .. } => println!(
+            "backfill: {} listed, {} copied ({:.1} MiB), {} already present, {} superseded, {} failed",
+            summary.listed,
+            summary.copied,
+            summary.bytes_copied as f64 / (1024.0 * 1024.0),
+            summary.already_present,
+            summary.superseded,
+            summary.failed
+        ),
+    }
     for failure in &summary.failures {
         println!("  failed: {failure}");
     }

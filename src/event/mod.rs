@@ -79,6 +79,65 @@ pub struct ObjectCreated {
     pub event_name: String,
 }
 
+/// The `eventName` of the daemon's own events for objects that existed before it (`backfill
+/// --enqueue`, `verify --repair`): S3 never sends it (its names are `Put`, `Post`, `Copy` and
+/// `CompleteMultipartUpload`). docs/design.md, "Backfill through the queue".
+pub const BACKFILL_EVENT_NAME: &str = "ObjectCreated:Backfill";
+
+/// Where an object's event came from, as its completion event says (`origin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// A notification of S3 (or EventBridge).
+    Event,
+    /// A backfill or a repair: the object existed before, and was listed.
+    Backfill,
+}
+
+impl ObjectCreated {
+    /// Whether S3 announced this object or a backfill did ([`BACKFILL_EVENT_NAME`]).
+    pub fn origin(&self) -> Origin {
+        if self.event_name == BACKFILL_EVENT_NAME {
+            Origin::Backfill
+        } else {
+            Origin::Event
+        }
+    }
+}
+
+/// The S3 event the daemon sends to its own queue for a listed object (`backfill --enqueue`,
+/// `verify --repair`): shaped as S3 shapes one (the key form-URL-encoded as S3 encodes it),
+/// named [`BACKFILL_EVENT_NAME`], without a sequencer (a listing has none), pinned to the listed
+/// ETag, timed now.
+pub fn backfill_event(bucket: &str, key: &str, size: u64, etag: &str) -> String {
+    let event_time = timestamp::format_millis(OffsetDateTime::now_utc()).unwrap_or_default();
+    serde_json::json!({ "Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventTime": event_time,
+        "eventName": BACKFILL_EVENT_NAME,
+        "s3": {
+            "bucket": { "name": bucket },
+            "object": { "key": encode_key(key), "size": size, "eTag": etag }
+        }
+    }]})
+    .to_string()
+}
+
+/// A key form-URL-encoded as S3 encodes keys in its notifications (`/` kept, space as `+`):
+/// what [`decode_key`] undoes.
+pub fn encode_key(key: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const FORM: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/')
+        .remove(b' ');
+    utf8_percent_encode(key, FORM).to_string().replace(' ', "+")
+}
+
 /// One object announced by an ObjectRemoved event (or EventBridge "Object Deleted"), key
 /// already decoded as for [`ObjectCreated`]. Replicated only by rules with `deletes =
 /// "replicate"` (docs/design.md, "Deletes").

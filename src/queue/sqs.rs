@@ -170,6 +170,44 @@ impl MessageSource for SqsQueue {
             .map_err(|e| self.error("ChangeMessageVisibility", &e))
     }
 
+    async fn send_batch(&self, bodies: &[String]) -> Result<Vec<(usize, String)>, QueueError> {
+        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+        let entries = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, body)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| QueueError {
+                operation: "SendMessageBatch",
+                queue: self.url.clone(),
+                message: e.to_string(),
+                transient: false,
+            })?;
+        let out = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| self.error("SendMessageBatch", &e))?;
+        Ok(out
+            .failed()
+            .iter()
+            .map(|f| {
+                (
+                    f.id().parse().unwrap_or(usize::MAX),
+                    format!("{}: {}", f.code(), f.message().unwrap_or_default()),
+                )
+            })
+            .collect())
+    }
+
     async fn send(&self, body: &str, delay_secs: i32) -> Result<(), QueueError> {
         self.client
             .send_message()

@@ -232,3 +232,82 @@ async fn backfill_copies_what_is_missing_and_verify_reports_every_kind_of_differ
         "{after}"
     );
 }
+
+/// `backfill --enqueue`: one event per object to the daemon's queue, which copies them and
+/// announces each with `"origin": "backfill"`; `--dry-run` counts first and sends nothing; a
+/// second run resumed after the first one's last key sends nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_enqueue_hands_the_objects_to_the_daemon_through_the_queue() {
+    let (emulator, stack) = setup("enqueue").await;
+    let s3 = emulator.s3(SOURCE_REGION);
+    let sqs = emulator.sqs();
+    set_notification(&s3, &stack.source_bucket, None).await;
+    let keys: Vec<String> = (0..25).map(|i| format!("old/{i:02} a+b.csv")).collect();
+    for key in &keys {
+        put_object(
+            &s3,
+            &stack.source_bucket,
+            key,
+            key.as_bytes(),
+            "text/csv",
+            &[],
+            None,
+        )
+        .await;
+    }
+    let (config, path) = load_config(&stack.config_toml());
+
+    let dry = cli(&["backfill", "--dry-run"], &path);
+    assert_eq!(dry.status.code(), Some(0), "{dry:?}");
+    assert!(
+        stdout(&dry).contains("backfill --dry-run: 25 objects listed"),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(
+        queue_depth(&sqs, &stack.queue_url).await,
+        (0, 0),
+        "nothing sent"
+    );
+
+    let sent = cli(&["backfill", "--enqueue"], &path);
+    assert_eq!(sent.status.code(), Some(0), "{sent:?}");
+    assert!(
+        stdout(&sent).contains("25 listed, 25 events sent to the queue, 0 failed"),
+        "{}",
+        stdout(&sent)
+    );
+    // Resuming after the last key sends nothing more.
+    let last = keys.last().unwrap();
+    let again = cli(
+        &[
+            "backfill",
+            "--enqueue",
+            "--start-after",
+            &format!("lake={last}"),
+        ],
+        &path,
+    );
+    assert!(
+        stdout(&again).contains("0 listed, 0 events sent"),
+        "{}",
+        stdout(&again)
+    );
+
+    let daemon = Daemon::start(config);
+    let events = await_completions(
+        &emulator,
+        &stack,
+        &keys,
+        |key| key.as_bytes().to_vec(),
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(events.len(), 25, "one completion per object, none twice");
+    assert!(
+        events.iter().all(|e| e["origin"] == "backfill"),
+        "{events:?}"
+    );
+    wait_for_empty(&sqs, &stack.queue_url, std::time::Duration::from_secs(30)).await;
+    daemon.stop().await;
+}

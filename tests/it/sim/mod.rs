@@ -884,19 +884,6 @@ const KEYS: &[&str] = &[
     "deep/a/b/c/d/e.bin",
 ];
 
-/// `key` form-URL-encoded as S3 encodes keys in its notifications.
-fn form_encoded(key: &str) -> String {
-    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-    const FORM: &AsciiSet = &NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~')
-        .remove(b'/')
-        .remove(b' ');
-    utf8_percent_encode(key, FORM).to_string().replace(' ', "+")
-}
-
 /// An S3 notification for one write, its key form-encoded as S3 encodes it.
 fn s3_event(
     bucket: &str,
@@ -907,7 +894,7 @@ fn s3_event(
     sequencer: &str,
     event_time: &str,
 ) -> String {
-    let encoded = form_encoded(key);
+    let encoded = s3_replicator::event::encode_key(key);
     let mut object = serde_json::json!({
         "key": encoded, "size": size, "eTag": etag, "sequencer": sequencer,
     });
@@ -931,7 +918,7 @@ fn s3_removed_event(
     sequencer: &str,
     event_time: &str,
 ) -> String {
-    let encoded = form_encoded(key);
+    let encoded = s3_replicator::event::encode_key(key);
     let mut object = serde_json::json!({ "key": encoded, "sequencer": sequencer });
     let name = match marker {
         Some(version) => {
