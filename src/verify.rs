@@ -55,6 +55,20 @@ pub struct Finding {
     pub difference: Difference,
     pub source_size: Option<u64>,
     pub target_size: Option<u64>,
+    /// The source's ETag as listed, for a repair (`verify --repair`).
+    #[serde(skip)]
+    pub source_etag: Option<String>,
+}
+
+impl Finding {
+    /// The event that repairs this difference through the daemon's queue (`verify --repair`):
+    /// a backfill event of the source object. `None` for an object only in the target, which
+    /// a copy cannot repair (deletes are the daemon's, for rules that replicate them).
+    pub fn repair(&self, rule: &RuleConfig) -> Option<String> {
+        let (size, etag) = (self.source_size?, self.source_etag.as_deref()?);
+        (self.difference != Difference::OnlyInTarget)
+            .then(|| crate::event::backfill_event(&rule.source_bucket, &self.key, size, etag))
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -185,13 +199,14 @@ async fn compare<S: ObjectStore>(
         key_prefix,
         rule,
     );
-    let finding = |key: &str, difference, source_size, target_size| Finding {
+    let finding = |source: Option<&Listed>, key: &str, difference, target_size| Finding {
         rule: rule.name.clone(),
         target: target.config.name.clone(),
         key: key.to_owned(),
         difference,
-        source_size,
+        source_size: source.map(|s| s.size),
         target_size,
+        source_etag: source.map(|s| s.etag.clone()),
     };
     loop {
         let (a, b) = (peek(&mut left).await?, peek(&mut right).await?);
@@ -201,14 +216,14 @@ async fn compare<S: ObjectStore>(
                 left.next().await;
                 report.checked += 1;
                 report.record(
-                    finding(&a.key, Difference::Missing, Some(a.size), None),
+                    finding(Some(&a), &a.key, Difference::Missing, None),
                     on_finding,
                 );
             }
             (a, Some(b)) if a.as_ref().is_none_or(|a| b.key < a.key) => {
                 right.next().await;
                 report.record(
-                    finding(&b.key, Difference::OnlyInTarget, None, Some(b.size)),
+                    finding(None, &b.key, Difference::OnlyInTarget, Some(b.size)),
                     on_finding,
                 );
             }
@@ -228,7 +243,7 @@ async fn compare<S: ObjectStore>(
                 match difference {
                     None => report.matched += 1,
                     Some(d) => {
-                        report.record(finding(&a.key, d, Some(a.size), Some(b.size)), on_finding)
+                        report.record(finding(Some(&a), &a.key, d, Some(b.size)), on_finding)
                     }
                 }
             }

@@ -85,8 +85,9 @@ where
     summary
 }
 
-/// Sends one batch, then its refused entries once more; the entries refused twice.
-async fn send<Q: MessageSource>(queue: &Q, bodies: Vec<String>) -> Vec<(usize, String)> {
+/// Sends one batch (at most [`BATCH`] events), then its refused entries once more; returns the
+/// entries refused twice, by index, with the reason.
+pub async fn send<Q: MessageSource>(queue: &Q, bodies: Vec<String>) -> Vec<(usize, String)> {
     use backon::Retryable;
     let attempt = |bodies: Vec<String>| async move {
         (|| queue.send_batch(&bodies))

@@ -35,7 +35,7 @@ use crate::replicate::{Outcome, Replicator};
 use crate::store::{Listed, ObjectStore, StoreError};
 use crate::transfer::Method;
 
-pub use enqueue::{enqueue, Enqueue};
+pub use enqueue::{enqueue, send as send_events, Enqueue, BATCH};
 pub use progress::{progress_line, report_progress, Progress, ProgressReport};
 
 /// What to backfill.

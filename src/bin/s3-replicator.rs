@@ -78,6 +78,11 @@ enum Command {
         /// One JSON document instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also send one event per object missing or different in a target to the daemon's
+        /// queue, so that the running daemon copies it again ("origin": "backfill"). Objects
+        /// only in a target are reported, not touched.
+        #[arg(long)]
+        repair: bool,
     },
     /// Exit 0 if the health endpoint of a daemon on this machine answers 200 (for container
     /// health checks: the image has no shell or curl).
@@ -187,7 +192,8 @@ fn main() -> ExitCode {
             rule,
             prefix,
             json,
-        } => match verify(config, rule.as_deref(), prefix.as_deref(), json) {
+            repair,
+        } => match verify(config, rule.as_deref(), prefix.as_deref(), json, repair) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("error: {e:#}");
@@ -203,17 +209,33 @@ fn verify(
     rule: Option<&str>,
     prefix: Option<&str>,
     json: bool,
+    repair: bool,
 ) -> anyhow::Result<ExitCode> {
     let config = load(path)?;
+    if repair {
+        s3_replicator::logging::init(config.log.format);
+    }
     let rules = backfill::select_rules(&config.rules, rule)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let report = runtime.block_on(async {
+    let (report, repairs) = runtime.block_on(async {
         let wiring = Wiring::load(&config, Default::default()).await;
         let replicator = wiring.replicator(&config).await;
         if !json {
             println!("{:<16} {:<16} {:<16} key", "difference", "rule", "target");
         }
-        s3_replicator::verify::run(&replicator, &rules, prefix, |f| {
+        // One event per (rule, source key), however many targets differ.
+        let mut seen = std::collections::HashSet::new();
+        let mut repairs = Vec::new();
+        let report = s3_replicator::verify::run(&replicator, &rules, prefix, |f| {
+            if repair && seen.insert((f.rule.clone(), f.key.clone())) {
+                if let Some(body) = rules
+                    .iter()
+                    .find(|r| r.name == f.rule)
+                    .and_then(|r| f.repair(r))
+                {
+                    repairs.push(body);
+                }
+            }
             if !json {
                 println!(
                     "{:<16} {:<16} {:<16} {}",
@@ -224,7 +246,27 @@ fn verify(
                 );
             }
         })
-        .await
+        .await?;
+        let mut sent = 0u64;
+        let mut refused = Vec::new();
+        if repair {
+            let queue = wiring.queue(&config);
+            for chunk in repairs.chunks(backfill::BATCH) {
+                let failed = backfill::send_events(&queue, chunk.to_vec()).await;
+                sent += (chunk.len() - failed.len()) as u64;
+                refused.extend(failed.into_iter().map(|(_, why)| why));
+            }
+            // The reconciliation's result, for a log metric filter: each difference is an event S3
+            // did not deliver or a copy that was lost.
+            tracing::info!(
+                message = "Differences sent for repair.",
+                differences = report.missing + report.size_differs + report.content_differs,
+                only_in_target = report.only_in_target,
+                events_sent = sent,
+                events_refused = refused.len()
+            );
+        }
+        Ok::<_, anyhow::Error>((report, (sent, refused)))
     })?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -238,6 +280,16 @@ fn verify(
             report.content_differs,
             report.only_in_target
         );
+    }
+    if repair {
+        let (sent, refused) = &repairs;
+        println!(
+            "verify --repair: {sent} events sent to the queue, {} refused",
+            refused.len()
+        );
+        for why in refused.iter().take(20) {
+            println!("  refused: {why}");
+        }
     }
     Ok(if report.is_clean() {
         ExitCode::SUCCESS

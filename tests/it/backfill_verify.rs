@@ -311,3 +311,69 @@ async fn backfill_enqueue_hands_the_objects_to_the_daemon_through_the_queue() {
     wait_for_empty(&sqs, &stack.queue_url, std::time::Duration::from_secs(30)).await;
     daemon.stop().await;
 }
+
+/// `verify --repair`: what is missing or differs in a target goes to the daemon's queue as one
+/// event per source object, and the daemon copies it; afterwards `verify` finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_repair_sends_what_differs_to_the_daemon() {
+    let (emulator, stack) = setup("repair").await;
+    let s3 = emulator.s3(SOURCE_REGION);
+    let sqs = emulator.sqs();
+    set_notification(&s3, &stack.source_bucket, None).await;
+    let keys: Vec<String> = (0..12).map(|i| format!("r/{i:02}.csv")).collect();
+    for key in &keys {
+        put_object(
+            &s3,
+            &stack.source_bucket,
+            key,
+            key.as_bytes(),
+            "text/csv",
+            &[],
+            None,
+        )
+        .await;
+    }
+    // One object is already in one target: it is repaired for the other only, with one event.
+    let eu = emulator.s3(EU_REGION);
+    put_object(
+        &eu,
+        &stack.eu_bucket,
+        &keys[0],
+        keys[0].as_bytes(),
+        "text/csv",
+        &[],
+        None,
+    )
+    .await;
+    let (config, path) = load_config(&stack.config_toml());
+
+    let repair = cli(&["verify", "--repair"], &path);
+    assert_eq!(
+        repair.status.code(),
+        Some(1),
+        "differences found: {repair:?}"
+    );
+    assert!(
+        stdout(&repair).contains("verify --repair: 12 events sent to the queue, 0 refused"),
+        "{}",
+        stdout(&repair)
+    );
+    assert!(
+        String::from_utf8_lossy(&repair.stderr).contains("Differences sent for repair."),
+        "{repair:?}"
+    );
+    let daemon = Daemon::start(config);
+    let events = await_completions(
+        &emulator,
+        &stack,
+        &keys,
+        |key| key.as_bytes().to_vec(),
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    assert!(events.iter().all(|e| e["origin"] == "backfill"));
+    wait_for_empty(&sqs, &stack.queue_url, std::time::Duration::from_secs(30)).await;
+    daemon.stop().await;
+    let after = cli(&["verify"], &path);
+    assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
+}
