@@ -12,6 +12,7 @@
 //! [`progress`].
 
 mod enqueue;
+mod inventory;
 mod progress;
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,7 @@ use crate::store::{Listed, ObjectStore, StoreError};
 use crate::transfer::Method;
 
 pub use enqueue::{enqueue, send as send_events, Enqueue, BATCH};
+pub use inventory::{enqueue_inventory, InventoryError};
 pub use progress::{progress_line, report_progress, Progress, ProgressReport};
 
 /// What to backfill.
@@ -71,6 +73,9 @@ pub struct Summary {
     /// Per rule name, the last key finished in order (or the key the run resumed after, when
     /// none finished since): where `--start-after RULE=KEY` resumes. Rules not begun are absent.
     pub resume_after: BTreeMap<String, String>,
+    /// `--inventory`: rows of the inventory gone through in order, where
+    /// `--inventory-resume N` resumes.
+    pub resume_rows: Option<u64>,
     /// Whether the run was stopped before the end.
     pub interrupted: bool,
     /// The first failures, for the report.

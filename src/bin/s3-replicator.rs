@@ -62,6 +62,13 @@ enum Command {
         /// Only list and count the objects that would be copied or enqueued.
         #[arg(long)]
         dry_run: bool,
+        /// With --enqueue (or --dry-run): take the objects from an S3 Inventory (CSV) instead of
+        /// listing the sources: s3://BUCKET/…/manifest.json.
+        #[arg(long, value_name = "S3_URL", conflicts_with = "start_after")]
+        inventory: Option<String>,
+        /// With --inventory: skip the first N rows, as printed by an interrupted run.
+        #[arg(long, value_name = "N", requires = "inventory", default_value_t = 0)]
+        inventory_resume: u64,
     },
     /// Compare sources and targets: report objects missing, of another size or content, or
     /// only in a target. Exits 0 only when everything matches.
@@ -165,7 +172,13 @@ fn main() -> ExitCode {
             publish_completions,
             enqueue,
             dry_run,
+            inventory,
+            inventory_resume,
         } => {
+            if inventory.is_some() && !(enqueue || dry_run) {
+                eprintln!("error: --inventory needs --enqueue (or --dry-run): an inventory's objects are handed to the daemon through its queue");
+                return ExitCode::from(2);
+            }
             let options = backfill::Options {
                 rule,
                 prefix,
@@ -179,7 +192,8 @@ fn main() -> ExitCode {
                     publish_completions,
                 },
             };
-            match backfill(config, options, &start_after, mode) {
+            let inventory = inventory.map(|location| (location, inventory_resume));
+            match backfill(config, options, &start_after, mode, inventory) {
                 Ok(code) => code,
                 Err(e) => {
                     eprintln!("error: {e:#}");
@@ -322,6 +336,7 @@ fn backfill(
     mut options: backfill::Options,
     start_after: &[String],
     mode: BackfillMode,
+    inventory: Option<(String, u64)>,
 ) -> anyhow::Result<ExitCode> {
     let config = load(path)?;
     s3_replicator::logging::init(config.log.format);
@@ -336,13 +351,32 @@ fn backfill(
             let reporter = backfill::report_progress(std::sync::Arc::clone(&progress));
             let replicator = wiring.replicator(&config).await;
             let queue = wiring.queue(&config);
+            let to = backfill::Enqueue {
+                queue: &queue,
+                dry_run: mode == BackfillMode::Count,
+            };
+            if let Some((location, resume)) = &inventory {
+                let summary = backfill::enqueue_inventory(
+                    replicator.source(),
+                    wiring.metrics(),
+                    to,
+                    &rules,
+                    options.prefix.as_deref(),
+                    location,
+                    *resume,
+                    &progress,
+                    async {
+                        let _ = tokio::signal::ctrl_c().await;
+                    },
+                )
+                .await;
+                reporter.finish();
+                return summary;
+            }
             let summary = backfill::enqueue(
                 replicator.source(),
                 wiring.metrics(),
-                backfill::Enqueue {
-                    queue: &queue,
-                    dry_run: mode == BackfillMode::Count,
-                },
+                to,
                 &rules,
                 &options,
                 &progress,
@@ -352,7 +386,7 @@ fn backfill(
             )
             .await;
             reporter.finish();
-            return summary;
+            return Ok(summary);
         }
         let publish_completions = mode
             == BackfillMode::Copy {
@@ -377,8 +411,8 @@ fn backfill(
         )
         .await;
         reporter.finish();
-        summary
-    });
+        Ok(summary)
+    })?;
     match mode {
         BackfillMode::Count => println!(
             "backfill --dry-run: {} objects listed; nothing copied or sent",
@@ -400,6 +434,13 @@ fn backfill(
     }
     for failure in &summary.failures {
         println!("  failed: {failure}");
+    }
+    if let Some(rows) = summary
+        .resume_rows
+        .filter(|_| summary.interrupted || summary.failed > 0)
+    {
+        println!("resume with: --inventory-resume {rows}");
+        return Ok(ExitCode::from(if summary.interrupted { 130 } else { 1 }));
     }
     if summary.interrupted {
         if summary.resume_after.is_empty() {

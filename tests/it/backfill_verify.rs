@@ -377,3 +377,92 @@ async fn verify_repair_sends_what_differs_to_the_daemon() {
     let after = cli(&["verify"], &path);
     assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
 }
+
+/// `backfill --enqueue --inventory`: the objects come from an S3 Inventory (CSV, gzip, keys
+/// URL-encoded) instead of a listing: only current versions that a rule covers are sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_enqueue_reads_an_s3_inventory() {
+    use std::io::Write;
+    let (emulator, stack) = setup("inventory").await;
+    let s3 = emulator.s3(SOURCE_REGION);
+    set_notification(&s3, &stack.source_bucket, None).await;
+    let keys = ["inv/a b.csv", "inv/c+d.csv", "inv/e,\"f\".csv"];
+    let mut csv = String::new();
+    for key in keys {
+        let etag = put_object(
+            &s3,
+            &stack.source_bucket,
+            key,
+            key.as_bytes(),
+            "text/csv",
+            &[],
+            None,
+        )
+        .await;
+        let encoded = s3_replicator::event::encode_key(key);
+        csv.push_str(&format!(
+            "\"{}\",\"{}\",\"true\",\"{}\",\"{}\"\n",
+            stack.source_bucket,
+            encoded.replace('"', "\"\""),
+            key.len(),
+            etag
+        ));
+    }
+    // A row of an old version, which is not sent.
+    csv.push_str(&format!(
+        "\"{}\",\"inv/old.csv\",\"false\",\"1\",\"x\"\n",
+        stack.source_bucket
+    ));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(csv.as_bytes()).unwrap();
+    let inventory_bucket = format!("{}-inventory", stack.source_bucket);
+    s3.create_bucket()
+        .bucket(&inventory_bucket)
+        .send()
+        .await
+        .expect("bucket");
+    s3.put_object()
+        .bucket(&inventory_bucket)
+        .key("lake/daily/data/1.csv.gz")
+        .body(gz.finish().unwrap().into())
+        .send()
+        .await
+        .expect("data file");
+    let manifest = serde_json::json!({
+        "sourceBucket": stack.source_bucket,
+        "destinationBucket": format!("arn:aws:s3:::{inventory_bucket}"),
+        "version": "2016-11-30",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, IsLatest, Size, ETag",
+        "files": [ { "key": "lake/daily/data/1.csv.gz", "size": 1, "MD5checksum": "x" } ]
+    });
+    s3.put_object()
+        .bucket(&inventory_bucket)
+        .key("lake/daily/manifest.json")
+        .body(manifest.to_string().into_bytes().into())
+        .send()
+        .await
+        .expect("manifest");
+    let (config, path) = load_config(&stack.config_toml());
+    let location = format!("s3://{inventory_bucket}/lake/daily/manifest.json");
+    let sent = cli(&["backfill", "--enqueue", "--inventory", &location], &path);
+    assert_eq!(sent.status.code(), Some(0), "{sent:?}");
+    assert!(
+        stdout(&sent).contains("3 listed, 3 events sent to the queue, 0 failed"),
+        "{}",
+        stdout(&sent)
+    );
+    let daemon = Daemon::start(config);
+    let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    let events = await_completions(
+        &emulator,
+        &stack,
+        &keys,
+        |key| key.as_bytes().to_vec(),
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(events.len(), 3);
+    assert!(events.iter().all(|e| e["origin"] == "backfill"));
+    daemon.stop().await;
+}
