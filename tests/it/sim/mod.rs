@@ -962,6 +962,9 @@ struct World {
     /// own, so that the rest of a seed's world stays as it was before deletes were simulated.
     delete_rng: fastrand::Rng,
     delete_per_mille: u32,
+    /// Backfill events (`backfill --enqueue`, `verify --repair`): a key listed as it is now,
+    /// its event delivered later. From an RNG of their own, like deletes.
+    backfill_rng: fastrand::Rng,
 }
 
 impl World {
@@ -1090,6 +1093,7 @@ impl World {
             instances: std::cell::Cell::new(0),
             delete_rng,
             delete_per_mille,
+            backfill_rng: fastrand::Rng::with_seed(seed ^ 0xbacf11),
         }
     }
 
@@ -1283,6 +1287,42 @@ impl World {
         }
     }
 
+    /// Now and then, a key of the source listed as it is now, and its backfill event sent:
+    /// shaped as `backfill --enqueue` shapes it (the listed ETag, no sequencer), delivered a
+    /// while later, when the key may have been overwritten or deleted meanwhile.
+    fn maybe_backfill(&mut self, pending: &mut Vec<(Instant, String)>) {
+        if self.backfill_rng.u32(0..10) != 0 {
+            return;
+        }
+        let keys: Vec<(String, String)> = self.log.with(|r| {
+            r.puts
+                .iter()
+                .map(|p| (p.bucket.clone(), p.key.clone()))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        });
+        if keys.is_empty() {
+            return;
+        }
+        let (bucket, key) = keys[self.backfill_rng.usize(0..keys.len())].clone();
+        let Some(listed) = self.memory.get(&bucket, &key) else {
+            return;
+        };
+        let event = s3_replicator::event::backfill_event(
+            &bucket,
+            &key,
+            listed.body.len() as u64,
+            &listed.etag,
+        );
+        self.log.note(format!(
+            "backfill {bucket}/`{key}` listed etag={}",
+            listed.etag
+        ));
+        let at = Instant::now() + Duration::from_millis(self.backfill_rng.u64(0..10_000));
+        pending.push((at, event));
+    }
+
     fn body(&mut self) -> Vec<u8> {
         let len = if self.rng.u32(0..4) == 0 {
             self.rng.usize(1025..4096) // multipart: above the lowered threshold
@@ -1320,6 +1360,7 @@ async fn simulate(seed: u64) -> Report {
         let step = Duration::from_millis(world.rng.u64(0..4000));
         deliver_due(&world, &mut pending, Instant::now() + step).await;
         world.maybe_delete(&mut pending).await;
+        world.maybe_backfill(&mut pending);
         match world.rng.u32(0..100) {
             0..=44 => {
                 let key = if world.poison.is_some() && world.rng.u32(0..10) == 0 {
