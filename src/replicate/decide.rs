@@ -47,6 +47,10 @@ pub(super) enum Decision {
     Newer(String),
     /// It holds a replica of another source object: a configuration conflict, never "newer".
     OtherSource(String),
+    /// It holds a replica of another version of this (versioned) source that records no
+    /// sequencer (written by a backfill, which has none): the sequencers cannot order the two,
+    /// so the source must say whether this event's version is still the current one.
+    Unordered,
     /// Write (conditionally on what was read).
     Write,
 }
@@ -126,6 +130,12 @@ impl<S> SourceCopy<'_, S> {
         }
         if self.is_replicated_in(replica) {
             Decision::Present
+        } else if self.sequencer.is_some()
+            && self.version().is_some()
+            && recorded(META_SEQUENCER).is_none()
+            && recorded(META_SOURCE_VERSION) != self.version()
+        {
+            Decision::Unordered
         } else {
             Decision::Write
         }

@@ -150,6 +150,21 @@ impl<S: ObjectStore> Replicator<S> {
                         why,
                     ))
                 }
+                Decision::Unordered => match self.current_version(copy).await {
+                    Ok(current) if current.as_ref() == copy.object.version_id.as_ref() => {}
+                    Ok(current) => {
+                        return TargetOutcome::Superseded(format!(
+                            "target {} holds s3://{}/{key} from a backfill (no sequencer), and \
+                             s3://{}/{} is now at version {}, not this event's",
+                            config.name,
+                            config.bucket,
+                            copy.object.bucket,
+                            copy.object.key,
+                            current.as_deref().unwrap_or("(deleted)")
+                        ))
+                    }
+                    Err(e) => return fail(e),
+                },
                 Decision::Write => {}
             }
             job.replica.condition = if config.conditional_writes && !crate::bug!(BlindWrites) {
@@ -219,6 +234,20 @@ impl<S: ObjectStore> Replicator<S> {
 }
 
 impl<S: ObjectStore> Replicator<S> {
+    /// The current version of the (versioned) source of `copy`; `None` when its key was
+    /// deleted (a delete marker is current).
+    async fn current_version(
+        &self,
+        copy: &SourceCopy<'_, S>,
+    ) -> Result<Option<String>, StoreError> {
+        let current = ObjectRef {
+            version_id: None,
+            ..copy.object.clone()
+        };
+        let head = with_retries(&self.metrics, || copy.store.head_object(&current, None)).await?;
+        Ok(head.and_then(|h| h.version_id))
+    }
+
     /// A target that settled as `report` some time ago: if it still holds that replica, the
     /// report stands; otherwise it is decided again from what it holds now (superseded by a
     /// newer replica, written again over someone else's, …).

@@ -515,3 +515,43 @@ async fn key_prefix_and_storage_class_apply() {
 /// First deliveries written at once (`Approach::WriteFirst`).
 mod delete;
 mod write_first;
+
+/// A backfill copies the current version of a versioned source, and its replica records no
+/// sequencer (a listing has none). A redelivered event of an older version then cannot be
+/// ordered by sequencers: the source says which version is current (simulation seeds 1396,
+/// 2922).
+#[tokio::test]
+async fn an_older_version_does_not_overwrite_a_backfilled_replica() {
+    let (source, _) = world();
+    source.enable_versioning("src");
+    let (old_etag, old_version) =
+        source.put_version("src", "v.txt", b"old", StoredObject::default());
+    let (new_etag, _) = source.put_version("src", "v.txt", b"new", StoredObject::default());
+    let replicator = Replicator::new(source.clone(), [target("eu", "eu", source.clone())]);
+    let names = vec!["eu".to_owned()];
+    // The backfill: the current object, no version named, no sequencer.
+    let backfill = ObjectCreated {
+        size: 3,
+        ..event("src", "v.txt", &new_etag)
+    };
+    let outcome = replicator.replicate(&backfill, &names).await;
+    assert!(matches!(outcome, Outcome::Replicated { .. }), "{outcome:?}");
+    assert!(!source
+        .get("eu", "v.txt")
+        .unwrap()
+        .metadata
+        .contains_key(META_SEQUENCER));
+    // The older version's event, redelivered.
+    let older = ObjectCreated {
+        version_id: old_version,
+        sequencer: Some(Sequencer::new("0055AED6DC00000001")),
+        size: 3,
+        ..event("src", "v.txt", &old_etag)
+    };
+    let outcome = replicator.replicate(&older, &names).await;
+    assert!(
+        matches!(&outcome, Outcome::Superseded { reason } if reason.contains("backfill")),
+        "{outcome:?}"
+    );
+    assert_eq!(source.get("eu", "v.txt").unwrap().body, b"new");
+}
