@@ -38,7 +38,8 @@ resource "aws_cloudwatch_log_group" "daemon" {
 }
 
 resource "aws_ecs_cluster" "this" {
-  name = var.name
+  count = var.create_ecs_task_definition ? 1 : 0
+  name  = var.name
   setting {
     name  = "containerInsights"
     value = "enabled"
@@ -47,6 +48,7 @@ resource "aws_ecs_cluster" "this" {
 }
 
 resource "aws_ecs_task_definition" "daemon" {
+  count                    = var.create_ecs_task_definition ? 1 : 0
   family                   = var.name
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
@@ -97,9 +99,10 @@ resource "aws_ecs_task_definition" "daemon" {
 }
 
 resource "aws_ecs_service" "daemon" {
+  count                  = var.create_ecs_service ? 1 : 0
   name                   = var.name
-  cluster                = aws_ecs_cluster.this.id
-  task_definition        = aws_ecs_task_definition.daemon.arn
+  cluster                = one(aws_ecs_cluster.this[*].id)
+  task_definition        = one(aws_ecs_task_definition.daemon[*].arn)
   desired_count          = var.min_tasks
   launch_type            = "FARGATE"
   enable_execute_command = false
@@ -123,6 +126,27 @@ resource "aws_ecs_service" "daemon" {
   # Autoscaling owns the count after creation.
   lifecycle {
     ignore_changes = [desired_count]
+    precondition {
+      condition     = var.create_ecs_task_definition
+      error_message = "create_ecs_service = true needs create_ecs_task_definition = true: the service runs the module's task definition in its cluster."
+    }
   }
   tags = var.tags
+}
+
+# create_ecs_task_definition and create_ecs_service (both default true) gave these resources a
+# count: the state of a deployment made before keeps its cluster, task definition and service.
+moved {
+  from = aws_ecs_cluster.this
+  to   = aws_ecs_cluster.this[0]
+}
+
+moved {
+  from = aws_ecs_task_definition.daemon
+  to   = aws_ecs_task_definition.daemon[0]
+}
+
+moved {
+  from = aws_ecs_service.daemon
+  to   = aws_ecs_service.daemon[0]
 }

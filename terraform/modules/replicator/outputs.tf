@@ -44,13 +44,13 @@ output "kms_key_arn" {
 }
 
 output "cluster_name" {
-  description = "The ECS cluster."
-  value       = aws_ecs_cluster.this.name
+  description = "The ECS cluster (null when create_ecs_task_definition is false)."
+  value       = one(aws_ecs_cluster.this[*].name)
 }
 
 output "service_name" {
-  description = "The ECS service (scale with aws ecs update-service or the autoscaling bounds)."
-  value       = aws_ecs_service.daemon.name
+  description = "The ECS service (scale with aws ecs update-service or the autoscaling bounds); null when create_ecs_service is false."
+  value       = one(aws_ecs_service.daemon[*].name)
 }
 
 output "log_group_name" {

@@ -2,23 +2,28 @@
 # the alarms that page: the dead-letter queue is not empty, the oldest message is older than the
 # lag objective.
 #
+# All of it exists only with the ECS service (create_ecs_service); the alarms for people below
+# stay without it.
+#
 # Step scaling rather than target tracking: the queue metrics are totals, not per-task values,
 # and one more task per breached minute is easy to reason about. Scale-in is slow (15 quiet
 # minutes, one task at a time): a stopped task finishes its in-flight copies first (stopTimeout).
 
 resource "aws_appautoscaling_target" "daemon" {
+  count              = var.create_ecs_service ? 1 : 0
   service_namespace  = "ecs"
-  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.daemon.name}"
+  resource_id        = "service/${aws_ecs_cluster.this[0].name}/${aws_ecs_service.daemon[0].name}"
   scalable_dimension = "ecs:service:DesiredCount"
   min_capacity       = var.min_tasks
   max_capacity       = var.max_tasks
 }
 
 resource "aws_appautoscaling_policy" "scale_out" {
+  count              = var.create_ecs_service ? 1 : 0
   name               = "${var.name}-scale-out"
-  service_namespace  = aws_appautoscaling_target.daemon.service_namespace
-  resource_id        = aws_appautoscaling_target.daemon.resource_id
-  scalable_dimension = aws_appautoscaling_target.daemon.scalable_dimension
+  service_namespace  = aws_appautoscaling_target.daemon[0].service_namespace
+  resource_id        = aws_appautoscaling_target.daemon[0].resource_id
+  scalable_dimension = aws_appautoscaling_target.daemon[0].scalable_dimension
   policy_type        = "StepScaling"
   step_scaling_policy_configuration {
     adjustment_type         = "ChangeInCapacity"
@@ -32,10 +37,11 @@ resource "aws_appautoscaling_policy" "scale_out" {
 }
 
 resource "aws_appautoscaling_policy" "scale_in" {
+  count              = var.create_ecs_service ? 1 : 0
   name               = "${var.name}-scale-in"
-  service_namespace  = aws_appautoscaling_target.daemon.service_namespace
-  resource_id        = aws_appautoscaling_target.daemon.resource_id
-  scalable_dimension = aws_appautoscaling_target.daemon.scalable_dimension
+  service_namespace  = aws_appautoscaling_target.daemon[0].service_namespace
+  resource_id        = aws_appautoscaling_target.daemon[0].resource_id
+  scalable_dimension = aws_appautoscaling_target.daemon[0].scalable_dimension
   policy_type        = "StepScaling"
   step_scaling_policy_configuration {
     adjustment_type         = "ChangeInCapacity"
@@ -49,6 +55,7 @@ resource "aws_appautoscaling_policy" "scale_in" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "backlog_high" {
+  count               = var.create_ecs_service ? 1 : 0
   alarm_name          = "${var.name}-backlog-high"
   alarm_description   = "More than ${var.scale_out_backlog} visible messages: one more task."
   namespace           = "AWS/SQS"
@@ -59,11 +66,12 @@ resource "aws_cloudwatch_metric_alarm" "backlog_high" {
   evaluation_periods  = 2
   threshold           = var.scale_out_backlog
   comparison_operator = "GreaterThanThreshold"
-  alarm_actions       = [aws_appautoscaling_policy.scale_out.arn]
+  alarm_actions       = [aws_appautoscaling_policy.scale_out[0].arn]
   tags                = var.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "lag_high_scale" {
+  count               = var.create_ecs_service ? 1 : 0
   alarm_name          = "${var.name}-lag-scale-out"
   alarm_description   = "Oldest message older than half the lag objective: one more task."
   namespace           = "AWS/SQS"
@@ -74,11 +82,12 @@ resource "aws_cloudwatch_metric_alarm" "lag_high_scale" {
   evaluation_periods  = 2
   threshold           = var.lag_objective_seconds / 2
   comparison_operator = "GreaterThanThreshold"
-  alarm_actions       = [aws_appautoscaling_policy.scale_out.arn]
+  alarm_actions       = [aws_appautoscaling_policy.scale_out[0].arn]
   tags                = var.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "queue_quiet" {
+  count               = var.create_ecs_service ? 1 : 0
   alarm_name          = "${var.name}-queue-quiet"
   alarm_description   = "Fewer than 10 visible messages for 15 minutes: one task fewer (down to min_tasks)."
   namespace           = "AWS/SQS"
@@ -89,7 +98,7 @@ resource "aws_cloudwatch_metric_alarm" "queue_quiet" {
   evaluation_periods  = 3
   threshold           = 10
   comparison_operator = "LessThanThreshold"
-  alarm_actions       = [aws_appautoscaling_policy.scale_in.arn]
+  alarm_actions       = [aws_appautoscaling_policy.scale_in[0].arn]
   tags                = var.tags
 }
 
@@ -127,4 +136,36 @@ resource "aws_cloudwatch_metric_alarm" "lag_objective" {
   alarm_actions       = [aws_sns_topic.alerts.arn]
   ok_actions          = [aws_sns_topic.alerts.arn]
   tags                = var.tags
+}
+
+# create_ecs_service (default true) gave the autoscaling resources a count: the state of a
+# deployment made before keeps them.
+moved {
+  from = aws_appautoscaling_target.daemon
+  to   = aws_appautoscaling_target.daemon[0]
+}
+
+moved {
+  from = aws_appautoscaling_policy.scale_out
+  to   = aws_appautoscaling_policy.scale_out[0]
+}
+
+moved {
+  from = aws_appautoscaling_policy.scale_in
+  to   = aws_appautoscaling_policy.scale_in[0]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.backlog_high
+  to   = aws_cloudwatch_metric_alarm.backlog_high[0]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.lag_high_scale
+  to   = aws_cloudwatch_metric_alarm.lag_high_scale[0]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.queue_quiet
+  to   = aws_cloudwatch_metric_alarm.queue_quiet[0]
 }

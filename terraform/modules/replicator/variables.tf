@@ -235,6 +235,28 @@ variable "memory" {
   default     = 1024
 }
 
+variable "create_ecs_task_definition" {
+  description = <<-EOT
+    Create the ECS cluster and the daemon's task definition (default true). False only where ECS
+    does not exist, e.g. an emulator without it (examples/localstack): the daemon then runs
+    elsewhere with output container_environment, which is rendered either way. Needs
+    create_ecs_service = false as well.
+  EOT
+  type        = bool
+  default     = true
+}
+
+variable "create_ecs_service" {
+  description = <<-EOT
+    Create the ECS service, its autoscaling (Application Auto Scaling target and policies) and the
+    three alarms that drive it (backlog-high, lag-scale-out, queue-quiet) (default true). False
+    only where the service cannot run, e.g. an emulator without ECS or Application Auto Scaling
+    (examples/localstack). The alarms for people (dlq-not-empty, lag-objective) stay.
+  EOT
+  type        = bool
+  default     = true
+}
+
 variable "subnet_ids" {
   description = "Private subnets for the tasks (they need a route to S3, SQS, SNS, STS, KMS, ECR and CloudWatch Logs: NAT or VPC endpoints)."
   type        = list(string)
