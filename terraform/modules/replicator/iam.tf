@@ -15,6 +15,7 @@
 #                  (s3:PutObjectRetention, s3:PutObjectLegalHold)
 #   other accts  sts:AssumeRole on the target-account writer roles
 #   queue        ReceiveMessage, DeleteMessage(Batch), ChangeMessageVisibility(Batch), GetQueueAttributes (/readyz)
+#                + reconcile_schedule: SendMessage(Batch) (verify --repair sends the differences)
 #   topics       sns:Publish on the completion and alerts topics
 #   KMS          the module's key (queue and topics), source keys to decrypt, target keys to encrypt
 
@@ -167,8 +168,26 @@ data "aws_iam_policy_document" "task_s3" {
   }
 }
 
+# verify --repair (reconcile_schedule) runs with this role and sends one event per difference to
+# the queue (SendMessageBatch is authorized by sqs:SendMessage). Its listing and reads need
+# nothing more: ReadSources, ListSources, WriteSameAccountTargets (s3:GetObject) and
+# ListSameAccountTargets above, and for targets in other accounts the target-account roles' own
+# s3:ListBucket and s3:GetObject. The queue's ARN is formed from its name, so that this statement
+# is known when planning (tests/*.tftest.hcl).
+data "aws_iam_policy_document" "task_reconcile" {
+  count = var.reconcile_schedule != null ? 1 : 0
+  statement {
+    sid       = "ReconcileSendsRepairs"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.events_queue_arn]
+  }
+}
+
 data "aws_iam_policy_document" "task" {
-  source_policy_documents = [data.aws_iam_policy_document.task_s3.json]
+  source_policy_documents = concat(
+    [data.aws_iam_policy_document.task_s3.json],
+    data.aws_iam_policy_document.task_reconcile[*].json,
+  )
 
   dynamic "statement" {
     for_each = length(var.target_role_arns) > 0 ? [1] : []

@@ -25,11 +25,14 @@ locals {
   completion_topic_arn = "${format(local.arn_prefix, "sns")}:${local.completion_topic}"
   alerts_topic_arn     = "${format(local.arn_prefix, "sns")}:${local.alerts_topic}"
   log_group_arn        = "${format(local.arn_prefix, "logs")}:log-group:/ecs/${var.name}"
-  # The alarms that publish to the alerts topic (scaling.tf).
-  alert_alarm_names = {
-    dlq_not_empty = "${var.name}-dlq-not-empty"
-    lag_objective = "${var.name}-lag-objective"
-  }
+  # The alarms that publish to the alerts topic (scaling.tf; reconcile.tf with reconcile_schedule).
+  alert_alarm_names = merge(
+    {
+      dlq_not_empty = "${var.name}-dlq-not-empty"
+      lag_objective = "${var.name}-lag-objective"
+    },
+    var.reconcile_schedule != null ? { reconcile_differences = "${var.name}-reconcile-differences" } : {},
+  )
   alert_alarm_arns = [for n in values(local.alert_alarm_names) : "${format(local.arn_prefix, "cloudwatch")}:alarm:${n}"]
   # The EventBridge rule of source_notifications = "eventbridge", on the default event bus.
   source_rule_name = "${var.name}-source-objects"

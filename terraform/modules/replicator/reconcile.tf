@@ -23,6 +23,10 @@ locals {
   # Every revision of the module's task definition family, and the module's cluster.
   task_definition_family_arn = "${format(local.arn_prefix, "ecs")}:task-definition/${var.name}:*"
   cluster_arn                = "${format(local.arn_prefix, "ecs")}:cluster/${var.name}"
+  # The two roles the task runs with (iam.tf), formed from their names like the ARNs above, so
+  # that the scheduler's policy is known when planning (tests/*.tftest.hcl).
+  task_role_arn      = "arn:${local.partition}:iam::${local.account_id}:role/${var.name}-task"
+  execution_role_arn = "arn:${local.partition}:iam::${local.account_id}:role/${var.name}-execution"
   # The metric the log filter writes: one namespace per deployment, so that two deployments in
   # one account and region do not alarm on each other's differences.
   reconcile_metric_namespace = "s3-replicator/${var.name}"
@@ -74,7 +78,7 @@ data "aws_iam_policy_document" "scheduler" {
   statement {
     sid       = "PassTaskRoles"
     actions   = ["iam:PassRole"]
-    resources = [aws_iam_role.task.arn, aws_iam_role.execution.arn]
+    resources = [local.task_role_arn, local.execution_role_arn]
     condition {
       test     = "StringEquals"
       variable = "iam:PassedToService"
@@ -121,7 +125,9 @@ resource "aws_scheduler_schedule" "reconcile" {
     }
 
     # RunTask's overrides: the entrypoint is the binary, the task definition's command ["run"]
-    # becomes the verify subcommand. Configuration, roles and logs are the daemon's.
+    # becomes the verify subcommand. Configuration, roles and logs are the daemon's. verify serves
+    # no /healthz, so the container's health check reports it UNHEALTHY after a few minutes: ECS
+    # stops unhealthy tasks of a service only, a standalone task runs to its end regardless.
     input = jsonencode({
       containerOverrides = [{ name = "s3-replicator", command = ["verify", "--repair"] }]
     })
@@ -163,7 +169,7 @@ resource "aws_cloudwatch_log_metric_filter" "reconcile_differences" {
 resource "aws_cloudwatch_metric_alarm" "reconcile_differences" {
   count               = local.reconcile ? 1 : 0
   alarm_name          = local.alert_alarm_names.reconcile_differences
-  alarm_description   = "The scheduled reconciliation (verify --repair) found source objects missing or different in a target and sent them to ${aws_sqs_queue.events.name} for the daemon to copy: events S3 did not deliver, or copies that were lost. See the runbook: 'verify --repair'."
+  alarm_description   = "The scheduled reconciliation (verify --repair) found source objects missing or different in a target and sent them to ${aws_sqs_queue.events.name} for the daemon to copy: events S3 did not deliver, or copies that were lost. See the runbook: 'Backfill a bucket, reconcile'."
   namespace           = local.reconcile_metric_namespace
   metric_name         = local.reconcile_metric_name
   statistic           = "Sum"

@@ -257,6 +257,30 @@ variable "create_ecs_service" {
   default     = true
 }
 
+variable "reconcile_schedule" {
+  description = <<-EOT
+    When to reconcile sources and targets: an EventBridge Scheduler expression, e.g. "rate(1 day)"
+    or "cron(0 3 * * ? *)" (in reconcile_schedule_timezone). Null (the default): no reconciliation.
+    Set, it runs the task definition as a standalone Fargate task with the command
+    `verify --repair`, which sends each source object missing or different in a target to the
+    event queue for the daemon to copy (objects only in a target are reported, never touched), and
+    alarms on the alerts topic (reconcile-differences) when a run found any. The task role may
+    then also sqs:SendMessage on the event queue. Needs create_ecs_task_definition = true.
+  EOT
+  type        = string
+  default     = null
+  validation {
+    condition     = var.reconcile_schedule == null || can(regex("^(rate|cron)\\(.+\\)$", var.reconcile_schedule))
+    error_message = "reconcile_schedule: null, or a recurring EventBridge Scheduler expression: rate(…) or cron(…), e.g. \"rate(1 day)\" or \"cron(0 3 * * ? *)\"."
+  }
+}
+
+variable "reconcile_schedule_timezone" {
+  description = "Time zone of a cron(…) reconcile_schedule (IANA name, e.g. \"Europe/Paris\")."
+  type        = string
+  default     = "UTC"
+}
+
 variable "subnet_ids" {
   description = "Private subnets for the tasks (they need a route to S3, SQS, SNS, STS, KMS, ECR and CloudWatch Logs: NAT or VPC endpoints)."
   type        = list(string)

@@ -361,3 +361,167 @@ run "eventbridge_rule_matches_the_optional_events_when_enabled" {
     error_message = "output source_notification_events must list the event types to add by hand"
   }
 }
+
+# --- Scheduled reconciliation (reconcile_schedule): nothing while unset; set, a schedule running
+# `verify --repair`, its role bound to this schedule, the send permission, the metric and its alarm
+
+run "reconcile_unset_creates_nothing" {
+  command = plan
+  assert {
+    condition = (
+      length(aws_scheduler_schedule.reconcile) == 0 && length(aws_iam_role.scheduler) == 0 &&
+      length(aws_iam_role_policy.scheduler) == 0 &&
+      length(aws_cloudwatch_log_metric_filter.reconcile_differences) == 0 &&
+      length(aws_cloudwatch_metric_alarm.reconcile_differences) == 0 &&
+      length(data.aws_iam_policy_document.task_reconcile) == 0
+    )
+    error_message = "without reconcile_schedule nothing of the reconciliation may exist"
+  }
+}
+
+run "reconcile_schedule_runs_verify_repair_and_alarms_on_differences" {
+  command = plan
+  variables {
+    reconcile_schedule = "rate(1 day)"
+  }
+
+  assert {
+    condition = (
+      length(aws_scheduler_schedule.reconcile) == 1 && length(aws_iam_role.scheduler) == 1 &&
+      length(aws_iam_role_policy.scheduler) == 1 &&
+      length(aws_cloudwatch_log_metric_filter.reconcile_differences) == 1 &&
+      length(aws_cloudwatch_metric_alarm.reconcile_differences) == 1
+    )
+    error_message = "reconcile_schedule must create the schedule, its role, the metric filter and the alarm"
+  }
+
+  assert {
+    condition = (
+      aws_scheduler_schedule.reconcile[0].name == "s3r-reconcile" &&
+      aws_scheduler_schedule.reconcile[0].group_name == "default" &&
+      aws_scheduler_schedule.reconcile[0].schedule_expression == "rate(1 day)"
+    )
+    error_message = "the schedule's name, group or expression differ from what its role is bound to"
+  }
+
+  assert {
+    condition = jsondecode(aws_scheduler_schedule.reconcile[0].target[0].input) == {
+      containerOverrides = [{ name = "s3-replicator", command = ["verify", "--repair"] }]
+    }
+    error_message = "the scheduled task must run the daemon's container with the command verify --repair"
+  }
+
+  assert {
+    condition = (
+      aws_scheduler_schedule.reconcile[0].target[0].ecs_parameters[0].launch_type == "FARGATE" &&
+      aws_scheduler_schedule.reconcile[0].target[0].ecs_parameters[0].task_count == 1 &&
+      aws_scheduler_schedule.reconcile[0].target[0].ecs_parameters[0].network_configuration[0].subnets == toset(["subnet-1"]) &&
+      aws_scheduler_schedule.reconcile[0].target[0].ecs_parameters[0].network_configuration[0].security_groups == toset(["sg-1"]) &&
+      aws_scheduler_schedule.reconcile[0].target[0].ecs_parameters[0].network_configuration[0].assign_public_ip == false
+    )
+    error_message = "the scheduled task must run once on Fargate in the service's subnets and security groups, without a public IP"
+  }
+
+  assert {
+    condition = (
+      one(jsondecode(data.aws_iam_policy_document.scheduler_assume[0].json).Statement).Principal.Service == "scheduler.amazonaws.com" &&
+      one(jsondecode(data.aws_iam_policy_document.scheduler_assume[0].json).Statement).Condition.StringEquals["aws:SourceAccount"] == "111111111111" &&
+      one(jsondecode(data.aws_iam_policy_document.scheduler_assume[0].json).Statement).Condition.ArnEquals["aws:SourceArn"] == "arn:aws:scheduler:us-east-1:111111111111:schedule/default/s3r-reconcile"
+    )
+    error_message = "only the module's schedule, in this account, may assume the scheduler role"
+  }
+
+  assert {
+    condition = {
+      for s in jsondecode(data.aws_iam_policy_document.scheduler[0].json).Statement : s.Sid => [s.Action, s.Resource]
+      } == {
+      RunReconcileTask = ["ecs:RunTask", "arn:aws:ecs:us-east-1:111111111111:task-definition/s3r:*"]
+      PassTaskRoles = ["iam:PassRole", [
+        "arn:aws:iam::111111111111:role/s3r-task", "arn:aws:iam::111111111111:role/s3r-execution",
+      ]]
+    }
+    error_message = "the scheduler role may run the module's task definition and pass its two roles, nothing else"
+  }
+
+  assert {
+    condition = (
+      [for s in jsondecode(data.aws_iam_policy_document.scheduler[0].json).Statement : s.Condition.ArnEquals["ecs:cluster"] if s.Sid == "RunReconcileTask"] == ["arn:aws:ecs:us-east-1:111111111111:cluster/s3r"] &&
+      [for s in jsondecode(data.aws_iam_policy_document.scheduler[0].json).Statement : s.Condition.StringEquals["iam:PassedToService"] if s.Sid == "PassTaskRoles"] == ["ecs-tasks.amazonaws.com"]
+    )
+    error_message = "the scheduler role may run tasks in the module's cluster only, and pass the roles to ECS tasks only"
+  }
+
+  assert {
+    condition = [
+      for s in jsondecode(data.aws_iam_policy_document.task_reconcile[0].json).Statement : [s.Action, s.Resource]
+    ] == [["sqs:SendMessage", "arn:aws:sqs:us-east-1:111111111111:s3r-events"]]
+    error_message = "verify --repair needs sqs:SendMessage on the event queue, and no more"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_log_metric_filter.reconcile_differences[0].log_group_name == "/ecs/s3r" &&
+      aws_cloudwatch_log_metric_filter.reconcile_differences[0].pattern == "{ ($.message = \"Differences sent for repair.\") && ($.differences >= 0) }" &&
+      aws_cloudwatch_log_metric_filter.reconcile_differences[0].metric_transformation[0].value == "$.differences" &&
+      aws_cloudwatch_log_metric_filter.reconcile_differences[0].metric_transformation[0].name == "ReconcileDifferences" &&
+      aws_cloudwatch_log_metric_filter.reconcile_differences[0].metric_transformation[0].namespace == "s3-replicator/s3r"
+    )
+    error_message = "the metric filter must count the differences of verify --repair's JSON log line"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.reconcile_differences[0].alarm_name == "s3r-reconcile-differences" &&
+      aws_cloudwatch_metric_alarm.reconcile_differences[0].metric_name == "ReconcileDifferences" &&
+      aws_cloudwatch_metric_alarm.reconcile_differences[0].namespace == "s3-replicator/s3r" &&
+      aws_cloudwatch_metric_alarm.reconcile_differences[0].statistic == "Sum" &&
+      aws_cloudwatch_metric_alarm.reconcile_differences[0].period == 86400 &&
+      aws_cloudwatch_metric_alarm.reconcile_differences[0].threshold == 0 &&
+      aws_cloudwatch_metric_alarm.reconcile_differences[0].comparison_operator == "GreaterThanThreshold" &&
+      aws_cloudwatch_metric_alarm.reconcile_differences[0].treat_missing_data == "notBreaching"
+    )
+    error_message = "the alarm must fire when a day's runs found any difference, and stay quiet without runs"
+  }
+
+  assert {
+    condition = try([
+      for s in jsondecode(data.aws_iam_policy_document.alerts_topic.json).Statement :
+      s.Condition.ArnLike["aws:SourceArn"] if try(s.Principal.Service, "") == "cloudwatch.amazonaws.com"
+      ][0], null) == [
+      "arn:aws:cloudwatch:us-east-1:111111111111:alarm:s3r-dlq-not-empty",
+      "arn:aws:cloudwatch:us-east-1:111111111111:alarm:s3r-lag-objective",
+      "arn:aws:cloudwatch:us-east-1:111111111111:alarm:s3r-reconcile-differences",
+    ]
+    error_message = "the reconcile-differences alarm must be allowed to publish to the alerts topic"
+  }
+
+  assert {
+    condition = try([
+      for s in jsondecode(data.aws_iam_policy_document.events_key.json).Statement :
+      s.Condition.ArnLike["aws:SourceArn"] if try(s.Principal.Service, "") == "cloudwatch.amazonaws.com"
+      ][0], null) == [
+      "arn:aws:cloudwatch:us-east-1:111111111111:alarm:s3r-dlq-not-empty",
+      "arn:aws:cloudwatch:us-east-1:111111111111:alarm:s3r-lag-objective",
+      "arn:aws:cloudwatch:us-east-1:111111111111:alarm:s3r-reconcile-differences",
+    ]
+    error_message = "the reconcile-differences alarm must be allowed to use the key of the encrypted alerts topic"
+  }
+}
+
+run "reconcile_schedule_without_task_definition_is_refused" {
+  command = plan
+  variables {
+    reconcile_schedule         = "cron(0 3 * * ? *)"
+    create_ecs_task_definition = false
+    create_ecs_service         = false
+  }
+  expect_failures = [aws_scheduler_schedule.reconcile]
+}
+
+run "reconcile_schedule_must_be_a_recurring_expression" {
+  command = plan
+  variables {
+    reconcile_schedule = "daily"
+  }
+  expect_failures = [var.reconcile_schedule]
+}
