@@ -3,7 +3,6 @@
 //! Where it sits: below [`crate::store`], whose trait and types it translates to and from the
 //! SDK's; built by [`crate::wiring`] with the clients of [`crate::aws`].
 
-use std::collections::HashMap;
 use std::ops::Range;
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -13,16 +12,13 @@ use aws_sdk_s3::types::{
     TaggingDirective,
 };
 use aws_sdk_s3::Client;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use bytes::{Bytes, BytesMut};
 
 use super::{
-    encode_copy_source, encode_tags, unquote_etag, Checksum, ChecksumAlgorithm, CompletedPart,
-    ContentHeaders, CopyRequest, Deleted, ListPage, Listed, NewObject, ObjectHead,
-    ObjectLockSettings, ObjectRef, ObjectStore, Operation, PartCopyRequest, StoreError,
-    StoreErrorKind, Tag, UploadRef, WriteCondition, Written,
+    encode_copy_source, encode_tags, unquote_etag, ChecksumAlgorithm, CompletedPart,
+    ContentHeaders, CopyRequest, Deleted, ListPage, Listed, NewObject, ObjectHead, ObjectRef,
+    ObjectStore, Operation, PartCopyRequest, StoreError, StoreErrorKind, Tag, UploadRef,
+    WriteCondition, Written,
 };
 use crate::aws::SdkFailure;
 
@@ -36,44 +32,6 @@ impl S3Store {
     pub fn new(client: Client) -> Self {
         Self { client }
     }
-}
-
-/// Translates an SDK error into a [`StoreError`] — once, here, so that nobody else has to.
-fn translate<E>(
-    operation: Operation,
-    bucket: &str,
-    key: &str,
-    err: &SdkError<E, HttpResponse>,
-) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let failure = SdkFailure::from_sdk(err);
-    let kind = match (failure.code.as_deref(), failure.status) {
-        (Some("NoSuchBucket"), _) => StoreErrorKind::NoSuchBucket,
-        (Some("NoSuchKey" | "NoSuchVersion" | "NotFound" | "NoSuchUpload"), _)
-        | (None, Some(404)) => StoreErrorKind::NotFound,
-        (Some("PreconditionFailed"), _) | (_, Some(412)) => StoreErrorKind::PreconditionFailed,
-        // A conditional write that raced another write of the key: S3 asks to retry.
-        (Some("ConditionalRequestConflict"), _) | (None, Some(409)) => {
-            StoreErrorKind::WriteConflict
-        }
-        // The bytes S3 received do not match the checksum sent with them: damaged in transit.
-        (Some("BadDigest"), _) => StoreErrorKind::Transient,
-        // moto 5.2.5 answers a copy of an unrestored archived object with its own code.
-        (Some("InvalidObjectState" | "ObjectNotInActiveTierError"), _) => {
-            StoreErrorKind::InvalidObjectState
-        }
-        // "Bucket is missing ObjectLockConfiguration": Object Lock headers on a bucket without it.
-        (Some("InvalidRequest"), _) if failure.message.contains("ObjectLockConfiguration") => {
-            StoreErrorKind::ObjectLockUnsupported
-        }
-        _ if failure.is_throttling() => StoreErrorKind::Throttled,
-        _ if failure.is_access_denied() => StoreErrorKind::AccessDenied,
-        _ if failure.is_transient() => StoreErrorKind::Transient,
-        _ => StoreErrorKind::Other,
-    };
-    StoreError::new(operation, bucket, key, kind, failure.message)
 }
 
 /// Sets what a replica carries — content headers, user metadata, tags, storage class, SSE-KMS —
@@ -705,88 +663,8 @@ impl ObjectStore for S3Store {
     }
 }
 
-/// The Object Lock settings a `HeadObject` showed, if any.
-fn lock_of(
-    mode: Option<&str>,
-    retain_until: Option<&aws_smithy_types::DateTime>,
-    legal_hold: Option<&ObjectLockLegalHoldStatus>,
-) -> Option<ObjectLockSettings> {
-    let legal_hold = legal_hold == Some(&ObjectLockLegalHoldStatus::On);
-    if mode.is_none() && retain_until.is_none() && !legal_hold {
-        return None;
-    }
-    Some(ObjectLockSettings {
-        mode: mode.map(str::to_owned),
-        retain_until: retain_until.and_then(|t| {
-            time::OffsetDateTime::from_unix_timestamp_nanos(
-                i128::from(t.secs()) * 1_000_000_000 + i128::from(t.subsec_nanos()),
-            )
-            .ok()
-        }),
-        legal_hold,
-    })
-}
-
-/// The SDK's name of a checksum algorithm.
-fn sdk_algorithm(algorithm: ChecksumAlgorithm) -> aws_sdk_s3::types::ChecksumAlgorithm {
-    use aws_sdk_s3::types::ChecksumAlgorithm as Sdk;
-    match algorithm {
-        ChecksumAlgorithm::Crc32 => Sdk::Crc32,
-        ChecksumAlgorithm::Crc32c => Sdk::Crc32C,
-        ChecksumAlgorithm::Crc64Nvme => Sdk::Crc64Nvme,
-        ChecksumAlgorithm::Sha1 => Sdk::Sha1,
-        ChecksumAlgorithm::Sha256 => Sdk::Sha256,
-    }
-}
-
-fn to_map(metadata: &std::collections::BTreeMap<String, String>) -> HashMap<String, String> {
-    metadata
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
-/// A write answered without an ETag did not happen: S3 can answer 200 with an error in the body.
-fn required_etag(
-    etag: Option<&str>,
-    operation: Operation,
-    bucket: &str,
-    key: &str,
-) -> Result<String, StoreError> {
-    etag.map(unquote_etag)
-        .filter(|e| !e.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            StoreError::new(
-                operation,
-                bucket,
-                key,
-                StoreErrorKind::BadResponse,
-                "the answer carries no ETag",
-            )
-        })
-}
-
-/// The first checksum S3 returned, and whether it covers the whole content. Without a
-/// `ChecksumType` (older objects, some implementations) a `-N` suffix marks a composite one.
-fn checksum_of(
-    candidates: [(ChecksumAlgorithm, Option<&str>); 5],
-    checksum_type: Option<&ChecksumType>,
-) -> Option<Checksum> {
-    let (algorithm, value) = candidates
-        .into_iter()
-        .find_map(|(a, v)| Some((a, v.filter(|v| !v.is_empty())?)))?;
-    let full_object = match checksum_type {
-        Some(ChecksumType::Composite) => false,
-        Some(ChecksumType::FullObject) => true,
-        _ => !value.contains('-'),
-    };
-    Some(Checksum {
-        algorithm,
-        value: value.to_owned(),
-        full_object,
-    })
-}
+mod convert;
+use convert::{checksum_of, lock_of, required_etag, sdk_algorithm, to_map, translate};
 
 #[cfg(test)]
 mod tests;
