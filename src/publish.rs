@@ -262,6 +262,16 @@ pub struct AlertObject {
 }
 
 impl AlertObject {
+    /// A deleted object, as its event announced it (no ETag: deletes carry none).
+    pub fn from_removed(removed: &crate::event::ObjectRemoved) -> Self {
+        Self {
+            bucket: removed.bucket.clone(),
+            key: removed.key.clone(),
+            version_id: removed.version_id.clone(),
+            etag: None,
+        }
+    }
+
     pub fn from_event(object: &ObjectCreated) -> Self {
         Self {
             bucket: object.bucket.clone(),

@@ -13,7 +13,6 @@ use tracing::{error, info, warn};
 
 use super::{Handling, Pipeline, Verdict};
 use crate::config::Archived;
-use crate::error::Disposition;
 use crate::publish::{AlertKind, Publisher};
 use crate::store::{ArchivedObject, ObjectRef, ObjectStore};
 
@@ -87,11 +86,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                             self.alert(at.alert(AlertKind::SourceArchived, e.to_string(), action))
                                 .await;
                         }
-                        if disposition == Disposition::Ignore {
-                            Verdict::Delete
-                        } else {
-                            Verdict::of(disposition)
-                        }
+                        Verdict::of(disposition)
                     }
                 }
             }

@@ -76,15 +76,6 @@ impl DeleteGuard {
     }
 }
 
-fn alert_object(removed: &ObjectRemoved) -> AlertObject {
-    AlertObject {
-        bucket: removed.bucket.clone(),
-        key: removed.key.clone(),
-        version_id: removed.version_id.clone(),
-        etag: None,
-    }
-}
-
 impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
     /// One deleted source object, under every rule that replicates its deletes.
     pub(super) async fn handle_removed(
@@ -174,7 +165,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             DELETE_STORM_ACTION,
         )
         .rule(&rule.name)
-        .source(alert_object(removed))
+        .source(AlertObject::from_removed(removed))
         .message_id(&message.id);
         self.alert(alert).await;
         // Spread by the message, not at random: the simulation replays a seed exactly.
@@ -228,7 +219,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                                 super::COMPLETION_UNPUBLISHED_ACTION,
                             )
                             .rule(&rule.name)
-                            .source(alert_object(removed))
+                            .source(AlertObject::from_removed(removed))
                             .message_id(&message.id);
                             self.alert(alert).await;
                         }
@@ -255,7 +246,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                             DELETE_FAILED_ACTION,
                         )
                         .rule(&rule.name)
-                        .source(alert_object(removed))
+                        .source(AlertObject::from_removed(removed))
                         .target(AlertTarget {
                             name: failure.target.clone(),
                             bucket: failure.bucket.clone(),

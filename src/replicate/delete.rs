@@ -17,13 +17,13 @@
 use futures::future::join_all;
 use tracing::{info, warn};
 
-use super::target::read_replica;
+use super::target::{current_source, not_configured, read_replica, replica_key, target_failure};
 use super::{Replicator, TargetFailure};
 use crate::event::{ObjectCreated, ObjectRemoved, Sequencer};
 use crate::publish::{DeleteResult, DeletionTarget};
 use crate::retry::with_retries;
 use crate::store::{
-    source_key_digest, ObjectHead, ObjectRef, ObjectStore, Operation, StoreError, StoreErrorKind,
+    source_key_digest, ObjectHead, ObjectStore, Operation, StoreError, StoreErrorKind,
     WriteCondition, META_SEQUENCER, META_SOURCE_BUCKET, META_SOURCE_ETAG, META_SOURCE_KEY_SHA256,
 };
 
@@ -110,31 +110,11 @@ impl<S: ObjectStore> Replicator<S> {
         source: &tokio::sync::OnceCell<bool>,
     ) -> Result<DeletionTarget, TargetFailure> {
         let Some(target) = self.targets.get(name) else {
-            return Err(TargetFailure {
-                target: name.to_owned(),
-                bucket: String::new(),
-                region: String::new(),
-                error: StoreError::new(
-                    Operation::DeleteObject,
-                    "",
-                    &removed.key,
-                    StoreErrorKind::Other,
-                    format!("target {name:?} is not configured"),
-                ),
-            });
+            return Err(not_configured(name, Operation::DeleteObject, &removed.key));
         };
         let config = &target.config;
-        let key = format!(
-            "{}{}",
-            config.key_prefix.as_deref().unwrap_or(""),
-            removed.key
-        );
-        let fail = |error: StoreError| TargetFailure {
-            target: config.name.clone(),
-            bucket: config.bucket.clone(),
-            region: config.region.clone(),
-            error,
-        };
+        let key = replica_key(config, &removed.key);
+        let fail = |error: StoreError| target_failure(config, error);
         let report = |result: DeleteResult| DeletionTarget {
             name: config.name.clone(),
             bucket: config.bucket.clone(),
@@ -151,7 +131,9 @@ impl<S: ObjectStore> Replicator<S> {
                 Decision::Delete => {}
             }
             let exists = source
-                .get_or_try_init(|| self.source_exists(removed))
+                .get_or_try_init(|| {
+                    self.source_exists(&removed.region, &removed.bucket, &removed.key)
+                })
                 .await
                 .map_err(|e| fail(e.clone()))?;
             if *exists && !crate::bug!(DeletesIgnoreOrder) {
@@ -202,29 +184,21 @@ impl<S: ObjectStore> Replicator<S> {
     /// its current version): its version is still readable, but a replica written now would
     /// bring back an object whose delete may already have been replicated.
     pub async fn deleted_since(&self, object: &ObjectCreated) -> Result<bool, StoreError> {
-        let removed = ObjectRemoved {
-            bucket: object.bucket.clone(),
-            key: object.key.clone(),
-            region: object.region.clone(),
-            version_id: None,
-            sequencer: None,
-            event_time: object.event_time,
-            event_name: String::new(),
-            delete_marker: false,
-        };
-        Ok(!self.source_exists(&removed).await?)
+        let exists = self.source_exists(&object.region, &object.bucket, &object.key);
+        Ok(!exists.await?)
     }
 
-    /// Whether the source key holds an object now (a newer one than the delete, if the delete
-    /// was applied): asked only when sequencers cannot order the delete and the replica.
-    async fn source_exists(&self, removed: &ObjectRemoved) -> Result<bool, StoreError> {
-        let store = self.source_in(&removed.region);
-        let object = ObjectRef {
-            bucket: removed.bucket.clone(),
-            key: removed.key.clone(),
-            version_id: None,
-        };
-        let head = with_retries(&self.metrics, || store.head_object(&object, None)).await?;
-        Ok(head.is_some())
+    /// Whether the source key holds an object now (for a delete: a newer one than the delete,
+    /// if the delete was applied).
+    async fn source_exists(
+        &self,
+        region: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Result<bool, StoreError> {
+        let store = self.source_in(region);
+        Ok(current_source(&self.metrics, &store, bucket, key)
+            .await?
+            .is_some())
     }
 }

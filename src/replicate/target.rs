@@ -39,26 +39,11 @@ impl<S: ObjectStore> Replicator<S> {
     ) -> Result<Replica<'_, S>, TargetFailure> {
         let Some(target) = self.targets.get(name) else {
             // Validation makes this impossible; fail loudly rather than skip a target.
-            return Err(TargetFailure {
-                target: name.to_owned(),
-                bucket: String::new(),
-                region: String::new(),
-                error: StoreError::new(
-                    Operation::CopyObject,
-                    "",
-                    source_key,
-                    StoreErrorKind::Other,
-                    format!("target {name:?} is not configured"),
-                ),
-            });
+            return Err(not_configured(name, Operation::CopyObject, source_key));
         };
         let started = Instant::now();
         let config = &target.config;
-        let key = format!(
-            "{}{}",
-            config.key_prefix.as_deref().unwrap_or(""),
-            source_key
-        );
+        let key = replica_key(config, source_key);
         let existing = if read {
             read_replica(&self.metrics, target, &key)
                 .await
@@ -240,11 +225,8 @@ impl<S: ObjectStore> Replicator<S> {
         &self,
         copy: &SourceCopy<'_, S>,
     ) -> Result<Option<String>, StoreError> {
-        let current = ObjectRef {
-            version_id: None,
-            ..copy.object.clone()
-        };
-        let head = with_retries(&self.metrics, || copy.store.head_object(&current, None)).await?;
+        let (bucket, key) = (&copy.object.bucket, &copy.object.key);
+        let head = current_source(&self.metrics, &copy.store, bucket, key).await?;
         Ok(head.and_then(|h| h.version_id))
     }
 
@@ -278,6 +260,31 @@ impl<S: ObjectStore> Replicator<S> {
     }
 }
 
+/// The current object at `bucket`/`key` of a source `store` (no version, no condition): what
+/// a delete, a late event of a deleted version and an unordered backfilled replica all ask.
+pub(super) async fn current_source<S: ObjectStore>(
+    metrics: &Metrics,
+    store: &S,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<ObjectHead>, StoreError> {
+    let current = ObjectRef {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        version_id: None,
+    };
+    with_retries(metrics, || store.head_object(&current, None)).await
+}
+
+/// The key of `source_key`'s replica on the target configured as `config`.
+pub(super) fn replica_key(config: &TargetConfig, source_key: &str) -> String {
+    format!(
+        "{}{}",
+        config.key_prefix.as_deref().unwrap_or(""),
+        source_key
+    )
+}
+
 /// What the target holds at `key` now.
 pub(super) async fn read_replica<S: ObjectStore>(
     metrics: &Metrics,
@@ -300,7 +307,24 @@ pub(super) struct Replica<'a, S> {
     started: Instant,
 }
 
-fn target_failure(config: &TargetConfig, error: StoreError) -> TargetFailure {
+/// A rule names a target that is not configured: validation makes it impossible, so it fails
+/// loudly rather than skipping the target.
+pub(super) fn not_configured(name: &str, operation: Operation, key: &str) -> TargetFailure {
+    TargetFailure {
+        target: name.to_owned(),
+        bucket: String::new(),
+        region: String::new(),
+        error: StoreError::new(
+            operation,
+            "",
+            key,
+            StoreErrorKind::Other,
+            format!("target {name:?} is not configured"),
+        ),
+    }
+}
+
+pub(super) fn target_failure(config: &TargetConfig, error: StoreError) -> TargetFailure {
     TargetFailure {
         target: config.name.clone(),
         bucket: config.bucket.clone(),
