@@ -181,6 +181,58 @@ pub fn s3_client(
     timeouts: &Timeouts,
     metrics: &Arc<Metrics>,
 ) -> aws_sdk_s3::Client {
+    let builder = s3_builder(base, endpoint, region, credentials, timeouts, metrics);
+    aws_sdk_s3::Client::from_conf(builder.build())
+}
+
+/// The S3 client of a target: [`s3_client`]'s, on the target's own endpoint and addressing
+/// when it names them (`endpoint_url`, `force_path_style`).
+///
+/// On its own endpoint the SDK computes no checksum of its own accord: S3-compatible stores
+/// differ in which checksums and `aws-chunked` trailers they accept, and the daemon sends the
+/// full-object checksum it computed while streaming, as a header, when the store takes it
+/// (docs/design.md, "Targets beyond AWS"). Responses are not validated against checksums the
+/// SDK did not ask for either.
+pub fn target_s3_client(
+    base: &SdkConfig,
+    default_endpoint: Option<&str>,
+    target: &TargetConfig,
+    credentials: Option<SharedCredentialsProvider>,
+    timeouts: &Timeouts,
+    metrics: &Arc<Metrics>,
+) -> aws_sdk_s3::Client {
+    let endpoint = target.endpoint_url.as_deref().or(default_endpoint);
+    let mut builder = s3_builder(
+        base,
+        endpoint,
+        &target.region,
+        credentials,
+        timeouts,
+        metrics,
+    );
+    if let Some(path_style) = target.force_path_style {
+        builder = builder.force_path_style(path_style);
+    }
+    if target.endpoint_url.is_some() {
+        builder = builder
+            .request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            )
+            .response_checksum_validation(
+                aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+            );
+    }
+    aws_sdk_s3::Client::from_conf(builder.build())
+}
+
+fn s3_builder(
+    base: &SdkConfig,
+    endpoint: Option<&str>,
+    region: &str,
+    credentials: Option<SharedCredentialsProvider>,
+    timeouts: &Timeouts,
+    metrics: &Arc<Metrics>,
+) -> aws_sdk_s3::config::Builder {
     let mut builder = aws_sdk_s3::config::Builder::from(base)
         .region(Region::new(region.to_owned()))
         .timeout_config(timeouts.client())
@@ -199,7 +251,7 @@ pub fn s3_client(
     if endpoint.is_some() || base.endpoint_url().is_some() {
         builder = builder.force_path_style(true);
     }
-    aws_sdk_s3::Client::from_conf(builder.build())
+    builder
 }
 
 /// An SQS client from `base` (its region and endpoint), its requests counted: `ReceiveMessage`
@@ -272,12 +324,41 @@ impl Intercept for CountRequests {
     }
 }
 
-/// Credentials for a target: an assumed role when the target names one, else `None`
-/// (the daemon's own credentials).
+/// Credentials for a target: its profile or environment variables when it names them, an
+/// assumed role when it names one, else `None` (the daemon's own credentials).
+///
+/// The environment variables are read here, once; a variable that is not set gives a provider
+/// that fails every request with an error naming the variable (the daemon's `run` refuses to
+/// start before that: [`crate::config::Config::missing_credentials`]). Their values are never
+/// logged: [`Credentials`](aws_credential_types::Credentials) redacts them in its `Debug`.
 pub async fn target_credentials(
     base: &SdkConfig,
     target: &TargetConfig,
 ) -> Option<SharedCredentialsProvider> {
+    if let Some(profile) = &target.profile {
+        let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .profile_name(profile)
+            .build();
+        return Some(SharedCredentialsProvider::new(provider));
+    }
+    if let (Some(id), Some(secret)) = (&target.access_key_id_env, &target.secret_access_key_env) {
+        return Some(match (std::env::var(id), std::env::var(secret)) {
+            (Ok(id), Ok(secret)) => {
+                SharedCredentialsProvider::new(aws_credential_types::Credentials::new(
+                    id,
+                    secret,
+                    None,
+                    None,
+                    "target-environment",
+                ))
+            }
+            (id_value, _) => SharedCredentialsProvider::new(MissingCredentials(format!(
+                "target {}: the environment variable {} is not set",
+                target.name,
+                if id_value.is_err() { id } else { secret }
+            ))),
+        });
+    }
     let role_arn = target.role_arn.as_ref()?;
     let mut builder = AssumeRoleProvider::builder(role_arn)
         .session_name(SESSION_NAME)
@@ -286,6 +367,23 @@ pub async fn target_credentials(
         builder = builder.external_id(external_id);
     }
     Some(SharedCredentialsProvider::new(builder.build().await))
+}
+
+/// Credentials that cannot be had: every request fails with why.
+#[derive(Debug)]
+struct MissingCredentials(String);
+
+impl aws_credential_types::provider::ProvideCredentials for MissingCredentials {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::ready(Err(
+            aws_credential_types::provider::error::CredentialsError::not_loaded(self.0.clone()),
+        ))
+    }
 }
 
 /// The region in an ARN (`arn:aws:sns:REGION:ACCOUNT:NAME`), if it has one.

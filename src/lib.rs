@@ -55,6 +55,7 @@ pub mod logging;
 pub mod metrics;
 pub mod partition;
 pub mod pipeline;
+pub mod probe;
 pub mod publish;
 pub mod queue;
 pub mod replicate;

@@ -33,6 +33,10 @@ pub const META_SOURCE_BUCKET: &str = "s3r-source-bucket";
 /// not the key: keys may be 1,024 bytes of any UTF-8, and metadata is ASCII within 2 KB.
 pub const META_SOURCE_KEY_SHA256: &str = "s3r-source-key-sha256";
 /// S3's limit on user-defined metadata: the UTF-8 bytes of every key and value, summed.
+/// On a target whose ETags are not trusted (its own endpoint), the full-object checksum of the
+/// bytes written, as the daemon computed it while streaming (`ALGORITHM:base64`): what a
+/// replica on a store that returns no checksums is checked against after the write.
+pub const META_CONTENT_CHECKSUM: &str = "s3r-content-checksum";
 pub const USER_METADATA_MAX: usize = 2048;
 
 /// The size S3 counts against [`USER_METADATA_MAX`].

@@ -13,6 +13,7 @@
 //! Every replica is verified before it counts (see [`verify`]).
 
 pub mod budget;
+pub mod content;
 pub mod guard;
 pub mod multipart;
 pub mod parts;
@@ -86,6 +87,27 @@ impl From<&CopyConfig> for Limits {
     }
 }
 
+/// What a target's store is trusted with, and what it takes, for one write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Integrity {
+    /// Its ETags are the ones S3 gives (an MD5 of the content for a single-part object without
+    /// SSE-KMS). `false` for another S3 implementation: its replicas are streamed with a
+    /// full-object checksum the daemon computes over the bytes, and proven by that.
+    pub trusts_etags: bool,
+    /// It takes a full-object checksum with the bytes (and checks it), and returns it.
+    pub checksums: bool,
+}
+
+impl Default for Integrity {
+    /// S3's.
+    fn default() -> Self {
+        Self {
+            trusts_etags: true,
+            checksums: true,
+        }
+    }
+}
+
 /// One object to write into one target.
 #[derive(Debug, Clone)]
 pub struct Job<'a> {
@@ -95,6 +117,8 @@ pub struct Job<'a> {
     pub head: &'a ObjectHead,
     /// The replica: bucket, key, content headers, metadata (with the source record) and tags.
     pub replica: NewObject,
+    /// How the target's replicas are proven.
+    pub integrity: Integrity,
 }
 
 /// The copy machinery shared by every target of a process: limits, the byte budget and which
@@ -226,15 +250,22 @@ impl Transfer {
         // max_inflight_bytes must not let one whole object exceed the memory bound.
         let size = job.head.size;
         let whole = size <= self.limits.multipart_threshold && size <= self.budget.capacity();
-        let ((written, sent), operation) = if whole {
+        let ((written, sent), operation) = if whole && !job.integrity.trusts_etags {
+            let written = stream::copy_whole_checksummed(source, target, job, &self.budget).await?;
+            (written, Operation::PutObject)
+        } else if whole {
             let written = stream::copy_whole(source, target, job, &self.budget).await?;
             (written, Operation::PutObject)
         } else {
             let plan = self.plan(job, Operation::UploadPart)?;
             let in_flight = (self.budget.capacity() / plan.part_size)
                 .clamp(2, STREAMED_PARTS_IN_FLIGHT as u64) as usize;
-            let written =
-                stream::copy_parts(source, target, job, plan, in_flight, &self.budget).await?;
+            let written = if job.integrity.trusts_etags {
+                stream::copy_parts(source, target, job, plan, in_flight, &self.budget).await?
+            } else {
+                stream::copy_parts_checksummed(source, target, job, plan, in_flight, &self.budget)
+                    .await?
+            };
             (written, Operation::CompleteMultipartUpload)
         };
         verify::verify(target, job, &written, operation, Some(&sent)).await?;

@@ -18,7 +18,7 @@ use crate::listing::list_all;
 use crate::metrics::Metrics;
 use crate::replicate::{Replicator, Target};
 use crate::store::{Listed, ObjectRef, ObjectStore, StoreError, META_SOURCE_ETAG};
-use crate::transfer::verify::{proof, Proof};
+use crate::transfer::verify::{proof_on, Proof};
 
 /// Findings kept for the JSON report; the counts cover all of them.
 pub const FINDINGS_KEPT: usize = 10_000;
@@ -284,14 +284,16 @@ async fn same_content<S: ObjectStore>(
         // Gone between the listing and now: the next run sees it as it is then.
         return Ok(false);
     };
-    Ok(match proof(&original, &replica) {
-        Proof::Same => true,
-        Proof::Differs(_) => false,
-        Proof::Unknown => {
-            replica.metadata.get(META_SOURCE_ETAG).map(String::as_str)
-                == Some(original.etag.as_str())
-        }
-    })
+    Ok(
+        match proof_on(&original, &replica, target.config.trusts_etags()) {
+            Proof::Same => true,
+            Proof::Differs(_) => false,
+            Proof::Unknown => {
+                replica.metadata.get(META_SOURCE_ETAG).map(String::as_str)
+                    == Some(original.etag.as_str())
+            }
+        },
+    )
 }
 
 #[cfg(test)]

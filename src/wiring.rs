@@ -109,9 +109,17 @@ impl Wiring {
         let mut targets = Vec::with_capacity(config.targets.len());
         for target in &config.targets {
             let credentials = target_credentials(&self.base, target).await;
+            let client = crate::aws::target_s3_client(
+                &self.base,
+                config.aws.s3_endpoint_url.as_deref(),
+                target,
+                credentials,
+                &self.timeouts,
+                &self.metrics,
+            );
             targets.push(Target {
                 config: target.clone(),
-                store: s3(&target.region, credentials),
+                store: S3Store::new(client),
             });
         }
         let source = s3(&home, None);

@@ -34,6 +34,12 @@ enum Command {
         /// As for `run`: a file, or else the text in S3R_CONFIG_TOML.
         #[arg(long, short, env = "S3R_CONFIG")]
         config: Option<PathBuf>,
+        /// Also try every target with its credentials: write, read back and delete one small
+        /// object under its probe prefix, and report it as reachable, denied, missing or failed
+        /// (with the store's features for a target on its own endpoint). Exits 1 when any
+        /// target is not reachable.
+        #[arg(long)]
+        probe: bool,
     },
     /// Replicate objects that existed before the daemon: list the sources, copy what the
     /// targets lack (same copy engine, same "already present" skip).
@@ -138,7 +144,7 @@ fn main() -> ExitCode {
     let started = std::time::Instant::now();
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { config } => {
+        Command::CheckConfig { config, probe } => {
             let source = match Source::resolve(config) {
                 Ok(source) => source,
                 Err(e) => {
@@ -149,6 +155,12 @@ fn main() -> ExitCode {
             match source.load() {
                 Ok(config) => {
                     print!("{}", config.describe());
+                    if probe {
+                        return probe_targets(&config);
+                    }
+                    for missing in config.missing_credentials() {
+                        println!("note: {missing} here; the daemon will not start without it");
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -460,8 +472,37 @@ fn backfill(
     })
 }
 
+/// `check-config --probe`.
+fn probe_targets(config: &Config) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (text, reachable) = runtime.block_on(async {
+        let wiring = Wiring::load(config, Default::default()).await;
+        let replicator = wiring.replicator(config).await;
+        s3_replicator::probe::check_targets(&replicator, config).await
+    });
+    print!("{text}");
+    if reachable {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 fn run(path: Option<PathBuf>, started: std::time::Instant) -> anyhow::Result<()> {
     let config = load(path)?;
+    let missing = config.missing_credentials();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "a target's credentials are missing from the environment:\n  {}",
+            missing.join("\n  ")
+        );
+    }
     s3_replicator::logging::init(config.log.format);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {

@@ -158,11 +158,33 @@ fn write_target(out: &mut String, t: &TargetConfig, indent: &str) -> fmt::Result
         t.name, t.bucket
     )?;
     writeln!(out, "{indent}  region:        {}", t.region)?;
+    if let Some(endpoint) = &t.endpoint_url {
+        writeln!(
+            out,
+            "{indent}  endpoint:      {endpoint} ({} addressing)",
+            if t.force_path_style.unwrap_or(true) {
+                "path-style"
+            } else {
+                "virtual-hosted"
+            }
+        )?;
+    }
+    // Names only: the values of credentials are never read here.
+    if let Some(profile) = &t.profile {
+        writeln!(out, "{indent}  credentials:   profile {profile:?}")?;
+    }
+    if let (Some(id), Some(secret)) = (&t.access_key_id_env, &t.secret_access_key_env) {
+        writeln!(
+            out,
+            "{indent}  credentials:   from the environment variables {id} and {secret}"
+        )?;
+    }
     match (&t.role_arn, &t.external_id) {
         (Some(role), Some(_)) => {
             writeln!(out, "{indent}  role:          {role} (with external ID)")?
         }
         (Some(role), None) => writeln!(out, "{indent}  role:          {role}")?,
+        (None, _) if t.own_credentials() => {}
         (None, _) => writeln!(
             out,
             "{indent}  role:          (none: the daemon's own credentials)"
@@ -185,7 +207,34 @@ fn write_target(out: &mut String, t: &TargetConfig, indent: &str) -> fmt::Result
             .as_deref()
             .unwrap_or("(bucket default encryption)")
     )?;
-    writeln!(out, "{indent}  copy mode:     {}", t.copy_mode)?;
+    if t.streams_only() {
+        writeln!(
+            out,
+            "{indent}  copy mode:     stream (always: S3 cannot copy into another store or across credentials; checksummed while streaming)"
+        )?;
+    } else {
+        writeln!(out, "{indent}  copy mode:     {}", t.copy_mode)?;
+    }
+    let declared: Vec<String> = t
+        .capabilities
+        .declared()
+        .iter()
+        .filter_map(|(name, value)| value.map(|v| format!("{name} = {v}")))
+        .collect();
+    if !declared.is_empty() || t.endpoint_url.is_some() {
+        let rest = if t.endpoint_url.is_some() {
+            "the rest detected before the first write"
+        } else {
+            "the rest as on S3"
+        };
+        let declared = if declared.is_empty() {
+            "none declared".to_owned()
+        } else {
+            declared.join(", ")
+        };
+        writeln!(out, "{indent}  capabilities:  {declared}; {rest}")?;
+        writeln!(out, "{indent}  probe prefix:  {:?}", t.probe_prefix())?;
+    }
     writeln!(
         out,
         "{indent}  writes:        {}",

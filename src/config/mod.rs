@@ -24,12 +24,14 @@
 //! - `operations`: the `[server]` and `[log]` tables; `timeouts`: the `[timeouts]` table;
 //! - `units`: byte sizes (`"64 MiB"`) and durations (`"15m"`) in values;
 //! - `load`: the layers (figment), environment variable names, [`ConfigError`] and [`Problem`];
+//! - `stores`: the checks of a target's own endpoint, credentials and capabilities;
 //! - `validate`: the semantic checks; `describe`: the text `check-config` prints.
 
 mod describe;
 mod load;
 mod operations;
 mod schema;
+mod stores;
 mod timeouts;
 mod units;
 mod validate;
@@ -40,9 +42,9 @@ mod tests;
 pub use load::{ConfigError, Problem, CONFIG_TOML_ENV, ENV_PREFIX, ENV_SEPARATOR};
 pub use operations::{LogConfig, LogFormat, ServerConfig, DEFAULT_LISTEN};
 pub use schema::{
-    AlertsConfig, Archived, AwsConfig, CompletionConfig, Config, CopyConfig, CopyMode, Deletes,
-    ObjectLock, QueueConfig, RestoreTier, RuleConfig, TargetConfig, MAX_PART_SIZE, MIN_PART_SIZE,
-    STORAGE_CLASSES,
+    AlertsConfig, Archived, AwsConfig, Capabilities, CompletionConfig, Config, CopyConfig,
+    CopyMode, Deletes, ObjectLock, QueueConfig, RestoreTier, RuleConfig, TargetConfig,
+    MAX_PART_SIZE, MIN_PART_SIZE, STORAGE_CLASSES,
 };
 pub use timeouts::{TimeoutsConfig, MAX_MESSAGE_DEADLINE_SECS};
 pub use units::{ByteSize, ParseByteSizeError};

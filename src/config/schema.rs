@@ -275,6 +275,72 @@ pub struct TargetConfig {
     /// ([`ObjectLock`]; docs/design.md, "Object Lock").
     #[serde(default)]
     pub object_lock: ObjectLock,
+    /// The S3 API endpoint of an S3-compatible store (Cloudflare R2, MinIO, another cloud's
+    /// object storage). `None`: `aws.s3_endpoint_url` when set, else AWS. A target on its own
+    /// endpoint is always written by a streamed copy (docs/design.md, "Targets beyond AWS").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+    /// Path-style requests (`https://HOST/BUCKET/KEY`) rather than virtual-hosted ones.
+    /// `None`: path style whenever an endpoint is overridden (this target's or the `[aws]`
+    /// table's), virtual-hosted on AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_path_style: Option<bool>,
+    /// Credentials from this profile of the shared AWS config and credentials files, instead
+    /// of the daemon's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The name of the environment variable holding this target's access key ID (never the
+    /// key itself); with `secret_access_key_env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id_env: Option<String>,
+    /// The name of the environment variable holding this target's secret access key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key_env: Option<String>,
+    /// Features of the store, declared ([`Capabilities`]); what is left undeclared is
+    /// detected before the first write to a target on its own endpoint.
+    #[serde(default, skip_serializing_if = "Capabilities::is_empty")]
+    pub capabilities: Capabilities,
+    /// Where `check-config --probe` and capability detection write (and delete) their
+    /// one-object test, within the bucket. `None`: `key_prefix` + `.s3-replicator-probe/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_prefix: Option<String>,
+}
+
+/// What an S3-compatible store supports, where it may lack what S3 has. `None`: not declared
+/// (assumed on AWS; detected on first use on a target's own endpoint). `false`: never used, and
+/// the replicas go without it (one log line and `s3r_target_capability_missing`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    /// Object tags (`x-amz-tagging` on writes, `GetObjectTagging`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tagging: Option<bool>,
+    /// `If-None-Match: *` and `If-Match` on writes, honoured (a 412 when they fail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditional_writes: Option<bool>,
+    /// Full-object CRC checksums sent with writes, checked and returned by `HeadObject`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksums: Option<bool>,
+    /// `x-amz-storage-class` on writes (the target's `storage_class`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_classes: Option<bool>,
+}
+
+impl Capabilities {
+    /// Nothing declared.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Every feature, named as in the configuration, with its declared value.
+    pub fn declared(&self) -> [(&'static str, Option<bool>); 4] {
+        [
+            ("tagging", self.tagging),
+            ("conditional_writes", self.conditional_writes),
+            ("checksums", self.checksums),
+            ("storage_classes", self.storage_classes),
+        ]
+    }
 }
 
 const fn default_true() -> bool {
@@ -297,7 +363,53 @@ impl TargetConfig {
             conditional_writes: true,
             write_first: true,
             object_lock: ObjectLock::Off,
+            endpoint_url: None,
+            force_path_style: None,
+            profile: None,
+            access_key_id_env: None,
+            secret_access_key_env: None,
+            capabilities: Capabilities::default(),
+            probe_prefix: None,
         }
+    }
+
+    /// Whether the target has its own credentials (a profile or environment variables) rather
+    /// than the daemon's (or a role assumed with them).
+    pub fn own_credentials(&self) -> bool {
+        self.profile.is_some() || self.access_key_id_env.is_some()
+    }
+
+    /// Whether S3 cannot copy into this target server-side: it is on its own endpoint, or it is
+    /// written with other credentials than those that read the source, which S3 never sees
+    /// together. Such a target is always streamed.
+    pub fn streams_only(&self) -> bool {
+        self.endpoint_url.is_some() || self.own_credentials()
+    }
+
+    /// Whether this target's ETags are S3's (an MD5 of the content for a single-part object
+    /// without SSE-KMS): not on its own endpoint, where another implementation may give any
+    /// ETag. Replicas there are proven by full-object checksums instead.
+    pub fn trusts_etags(&self) -> bool {
+        self.endpoint_url.is_none()
+    }
+
+    /// How bytes reach this target in effect: `stream` for a target S3 cannot copy into.
+    pub fn effective_copy_mode(&self) -> CopyMode {
+        if self.streams_only() {
+            CopyMode::Stream
+        } else {
+            self.copy_mode
+        }
+    }
+
+    /// The key prefix of the probe object.
+    pub fn probe_prefix(&self) -> String {
+        self.probe_prefix.clone().unwrap_or_else(|| {
+            format!(
+                "{}.s3-replicator-probe/",
+                self.key_prefix.as_deref().unwrap_or("")
+            )
+        })
     }
 }
 

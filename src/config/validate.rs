@@ -10,10 +10,10 @@ use super::{MAX_MESSAGE_DEADLINE_SECS, MAX_PART_SIZE, MIN_PART_SIZE, STORAGE_CLA
 
 /// Collects problems.
 #[derive(Default)]
-struct Problems(Vec<Problem>);
+pub(super) struct Problems(Vec<Problem>);
 
 impl Problems {
-    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.push(Problem::new(field, message));
     }
 }
@@ -233,6 +233,7 @@ impl Config {
                     );
                 }
             }
+            super::stores::validate_store(i, t, p);
         }
     }
 
@@ -366,7 +367,8 @@ impl Config {
                         );
                     }
                 }
-                if sources.contains(target.bucket.as_str()) {
+                // A bucket of the same name on another store is another bucket.
+                if target.endpoint_url.is_none() && sources.contains(target.bucket.as_str()) {
                     let source_rules: Vec<&str> = self
                         .rules
                         .iter()
@@ -401,7 +403,7 @@ impl Config {
 /// bucket, or another key_prefix). Disjoint suffixes keep them apart.
 fn overlap(a: (&RuleConfig, &TargetConfig), b: (&RuleConfig, &TargetConfig)) -> Option<String> {
     let ((rule_a, target_a), (rule_b, target_b)) = (a, b);
-    if target_a.bucket != target_b.bucket {
+    if target_a.bucket != target_b.bucket || target_a.endpoint_url != target_b.endpoint_url {
         return None;
     }
     let key_prefix = |t: &TargetConfig| t.key_prefix.clone().unwrap_or_default();

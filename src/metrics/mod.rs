@@ -73,6 +73,10 @@ pub const SOURCES_ARCHIVED: &str = "s3r_sources_archived_total";
 pub const QUEUE_MESSAGES: &str = "s3r_queue_messages";
 /// Gauge: bytes of objects being written to a target right now: `target`.
 pub const TARGET_BYTES_PENDING: &str = "s3r_target_bytes_pending";
+/// Gauge, 1 per feature a target's store lacks (declared or detected): its replicas go without
+/// it. Labels: target, capability (`tagging`, `conditional_writes`, `checksums`,
+/// `storage_classes`).
+pub const TARGET_CAPABILITY_MISSING: &str = "s3r_target_capability_missing";
 /// Gauge: seconds from process start to the first `ReceiveMessage` sent (set once).
 pub const STARTUP: &str = "s3r_startup_seconds";
 
@@ -127,6 +131,12 @@ struct TargetError {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TargetLabel {
     target: Value,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetCapability {
+    target: Value,
+    capability: Value,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -214,6 +224,7 @@ pub struct Metrics {
     sources_archived: Family<RuleAction, Counter>,
     queue_messages: Family<StateLabel, Gauge>,
     target_bytes_pending: Family<TargetLabel, Gauge>,
+    capability_missing: Family<TargetCapability, Gauge>,
     startup: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// When the process started, if it said so ([`Metrics::process_started`]).
     process_start: std::sync::OnceLock<std::time::Instant>,
@@ -258,6 +269,7 @@ impl Metrics {
             sources_archived: Family::default(),
             queue_messages: Family::default(),
             target_bytes_pending: Family::default(),
+            capability_missing: Family::default(),
             startup: Gauge::default(),
             process_start: std::sync::OnceLock::new(),
             first_receive: std::sync::Once::new(),
@@ -369,6 +381,11 @@ impl Metrics {
             TARGET_BYTES_PENDING,
             "Bytes of objects being written to a target",
             target_bytes_pending
+        );
+        register!(
+            TARGET_CAPABILITY_MISSING,
+            "Features a target's store lacks (declared or detected), 1 each: its replicas go without them",
+            capability_missing
         );
         register!(
             STARTUP,
@@ -544,6 +561,16 @@ impl Metrics {
                 state: state.into(),
             })
             .set(messages);
+    }
+
+    /// Marks `capability` as missing from `target`'s store.
+    pub fn set_capability_missing(&self, target: &str, capability: &str) {
+        self.capability_missing
+            .get_or_create(&TargetCapability {
+                target: target.into(),
+                capability: capability.into(),
+            })
+            .set(1);
     }
 
     /// Counts `bytes` as pending for `target` until the guard is dropped.

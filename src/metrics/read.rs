@@ -66,7 +66,8 @@ impl Metrics {
     }
 
     /// The value of a gauge: [`MESSAGES_IN_FLIGHT`], [`BYTES_IN_FLIGHT`], or with its label
-    /// value in `labels`: [`QUEUE_MESSAGES`] (state), [`TARGET_BYTES_PENDING`] (target).
+    /// value in `labels`: [`QUEUE_MESSAGES`] (state), [`TARGET_BYTES_PENDING`] (target),
+    /// [`TARGET_CAPABILITY_MISSING`] (target, capability).
     pub fn gauge(&self, name: &str, labels: &[&str]) -> i64 {
         let l = |i: usize| Value::from(labels.get(i).copied().unwrap_or(""));
         match name {
@@ -79,6 +80,13 @@ impl Metrics {
             TARGET_BYTES_PENDING => self
                 .target_bytes_pending
                 .get(&TargetLabel { target: l(0) })
+                .map_or(0, |g| g.get()),
+            TARGET_CAPABILITY_MISSING => self
+                .capability_missing
+                .get(&TargetCapability {
+                    target: l(0),
+                    capability: l(1),
+                })
                 .map_or(0, |g| g.get()),
             _ => 0,
         }

@@ -13,10 +13,10 @@ use super::target::Replica;
 use super::TargetFailure;
 use crate::event::Sequencer;
 use crate::store::{
-    ObjectHead, ObjectRef, ObjectStore, Tag, META_SEQUENCER, META_SOURCE_BUCKET, META_SOURCE_ETAG,
-    META_SOURCE_KEY_SHA256, META_SOURCE_VERSION,
+    ObjectHead, ObjectRef, ObjectStore, Tag, META_CONTENT_CHECKSUM, META_SEQUENCER,
+    META_SOURCE_BUCKET, META_SOURCE_ETAG, META_SOURCE_KEY_SHA256, META_SOURCE_VERSION,
 };
-use crate::transfer::verify::{proof, Proof};
+use crate::transfer::verify::{proof_on, Proof};
 
 /// Why the event is stale, when a target already holds a replica of this source from a newer
 /// event.
@@ -25,7 +25,8 @@ pub(super) fn newer_replica<S: ObjectStore>(
     replicas: &[Result<Replica<'_, S>, TargetFailure>],
 ) -> Option<String> {
     replicas.iter().flatten().find_map(|replica| {
-        let Decision::Newer(theirs) = copy.decide(replica.existing.as_ref()) else {
+        let trusts_etags = replica.target.config.trusts_etags();
+        let Decision::Newer(theirs) = copy.decide(replica.existing.as_ref(), trusts_etags) else {
             return None;
         };
         Some(format!(
@@ -85,6 +86,8 @@ impl<S> SourceCopy<'_, S> {
             Some(version) => metadata.insert(META_SOURCE_VERSION.to_owned(), version.clone()),
             None => metadata.remove(META_SOURCE_VERSION),
         };
+        // Recorded only by a write to a store whose ETags are not trusted, for its own bytes.
+        metadata.remove(META_CONTENT_CHECKSUM);
         match &self.sequencer {
             Some(sequencer) => {
                 metadata.insert(META_SEQUENCER.to_owned(), sequencer.as_str().to_owned())
@@ -101,7 +104,9 @@ impl<S> SourceCopy<'_, S> {
     /// conflict. Replicas written before the source bucket and key were recorded count as
     /// this source's. The sequencer orders events for one key (right-padded, compared as text,
     /// never as an integer); replicas without one never block a copy.
-    pub(super) fn decide(&self, existing: Option<&ObjectHead>) -> Decision {
+    /// `trusts_etags`: whether the target's ETags may prove content (S3's), see
+    /// [`proof_on`].
+    pub(super) fn decide(&self, existing: Option<&ObjectHead>, trusts_etags: bool) -> Decision {
         let Some(replica) = existing else {
             return Decision::Write;
         };
@@ -128,7 +133,7 @@ impl<S> SourceCopy<'_, S> {
                 return Decision::Newer(theirs.clone());
             }
         }
-        if self.is_replicated_in(replica) {
+        if self.is_replicated_in(replica, trusts_etags) {
             Decision::Present
         } else if self.sequencer.is_some()
             && self.version().is_some()
@@ -144,7 +149,7 @@ impl<S> SourceCopy<'_, S> {
     /// Whether `replica` holds exactly this source version: it records this source ETag and
     /// version, and its content is proven equal (MD5 ETags or full-object checksums). A replica
     /// whose content cannot be proven is written again, never trusted.
-    fn is_replicated_in(&self, replica: &ObjectHead) -> bool {
+    fn is_replicated_in(&self, replica: &ObjectHead, trusts_etags: bool) -> bool {
         if crate::bug!(TrustRecordedMetadata) {
             return replica.metadata.get(META_SOURCE_ETAG) == Some(&self.head.etag)
                 && replica.metadata.get(META_SOURCE_VERSION) == self.version()
@@ -152,6 +157,6 @@ impl<S> SourceCopy<'_, S> {
         }
         replica.metadata.get(META_SOURCE_ETAG) == Some(&self.head.etag)
             && replica.metadata.get(META_SOURCE_VERSION) == self.version()
-            && proof(self.head, replica) == Proof::Same
+            && proof_on(self.head, replica, trusts_etags) == Proof::Same
     }
 }

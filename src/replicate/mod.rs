@@ -177,6 +177,8 @@ pub struct Replicator<S> {
     source: S,
     regional: Option<RegionalSources<S>>,
     targets: HashMap<String, Target<S>>,
+    /// Each target's features (declared, or detected before its first write), once settled.
+    features: HashMap<String, tokio::sync::OnceCell<crate::probe::Features>>,
     transfer: Transfer,
     metrics: Arc<Metrics>,
 }
@@ -184,13 +186,18 @@ pub struct Replicator<S> {
 impl<S: ObjectStore> Replicator<S> {
     /// A replicator with the default `[copy]` limits; see [`with_limits`](Self::with_limits).
     pub fn new(source: S, targets: impl IntoIterator<Item = Target<S>>) -> Self {
+        let targets: HashMap<String, Target<S>> = targets
+            .into_iter()
+            .map(|t| (t.config.name.clone(), t))
+            .collect();
         Self {
             source,
             regional: None,
-            targets: targets
-                .into_iter()
-                .map(|t| (t.config.name.clone(), t))
+            features: targets
+                .keys()
+                .map(|name| (name.clone(), tokio::sync::OnceCell::new()))
                 .collect(),
+            targets,
             transfer: Transfer::default(),
             metrics: Arc::default(),
         }
@@ -318,10 +325,13 @@ impl<S: ObjectStore> Replicator<S> {
             && !crate::bug!(BlindWrites)
             && object.size > 0
             && object.size <= self.transfer.limits().multipart_threshold
-            && self
-                .targets
-                .get(name)
-                .is_some_and(|t| t.config.conditional_writes && t.config.write_first)
+            && self.targets.get(name).is_some_and(|t| {
+                // A store on its own endpoint may ignore If-None-Match: it is read first.
+                t.config.conditional_writes
+                    && t.config.write_first
+                    && t.config.endpoint_url.is_none()
+                    && t.config.capabilities.conditional_writes != Some(false)
+            })
     }
 
     /// Replicates `object` to each named target, concurrently, approaching them as `approach`

@@ -12,13 +12,14 @@ use super::decide::{Decision, SourceCopy};
 use super::{Replicator, Target, TargetFailure, TargetOutcome};
 use crate::config::{ObjectLock, TargetConfig};
 use crate::metrics::Metrics;
+use crate::probe::Features;
 use crate::publish::TargetReport;
 use crate::retry::with_retries;
 use crate::store::{
     NewObject, ObjectHead, ObjectRef, ObjectStore, Operation, StoreError, StoreErrorKind,
     WriteCondition,
 };
-use crate::transfer::{Job, Method};
+use crate::transfer::{Integrity, Job, Method};
 
 /// How often one target is read and written again after its key changed under a write
 /// (412/409) before the message is handed back for later.
@@ -90,6 +91,10 @@ impl<S: ObjectStore> Replicator<S> {
             method,
             duration_ms: started.elapsed().as_millis() as u64,
         };
+        let features = match self.features(target).await {
+            Ok(features) => features,
+            Err(e) => return fail(e),
+        };
         let mut job = Job {
             source: &copy.object,
             head: copy.head,
@@ -98,8 +103,15 @@ impl<S: ObjectStore> Replicator<S> {
                 key: key.clone(),
                 headers: copy.head.headers.clone(),
                 metadata: metadata.clone(),
-                tags: copy.tags.to_vec(),
-                storage_class: config.storage_class.clone(),
+                tags: if features.tagging {
+                    copy.tags.to_vec()
+                } else {
+                    Vec::new()
+                },
+                storage_class: config
+                    .storage_class
+                    .clone()
+                    .filter(|_| features.storage_classes),
                 sse_kms_key_id: config.sse_kms_key_id.clone(),
                 expected_checksum: copy.head.checksum.clone(),
                 condition: WriteCondition::None,
@@ -107,10 +119,15 @@ impl<S: ObjectStore> Replicator<S> {
                     .then(|| copy.head.object_lock.clone())
                     .flatten(),
             },
+            integrity: Integrity {
+                trusts_etags: config.trusts_etags(),
+                checksums: features.checksums,
+            },
         };
+        let conditional = config.conditional_writes && features.conditional_writes;
 
         for _ in 0..MAX_DECISIONS {
-            match copy.decide(existing.as_ref()) {
+            match copy.decide(existing.as_ref(), config.trusts_etags()) {
                 Decision::Present => {
                     debug!(target: LOG_TARGET, message = "Target already holds this version.", target = %config.name, bucket = %config.bucket, key = %key);
                     let existing = existing.unwrap_or_default();
@@ -152,7 +169,7 @@ impl<S: ObjectStore> Replicator<S> {
                 },
                 Decision::Write => {}
             }
-            job.replica.condition = if config.conditional_writes && !crate::bug!(BlindWrites) {
+            job.replica.condition = if conditional && !crate::bug!(BlindWrites) {
                 WriteCondition::replacing(existing.as_ref())
             } else {
                 WriteCondition::None
@@ -163,7 +180,7 @@ impl<S: ObjectStore> Replicator<S> {
                     &copy.store,
                     &target.store,
                     &config.name,
-                    config.copy_mode,
+                    config.effective_copy_mode(),
                     &job,
                 )
             })
@@ -219,6 +236,16 @@ impl<S: ObjectStore> Replicator<S> {
 }
 
 impl<S: ObjectStore> Replicator<S> {
+    /// The features `target`'s replicas are written with, settled once
+    /// ([`crate::probe::resolve`]); a probe that failed is tried again on the next write.
+    async fn features(&self, target: &Target<S>) -> Result<Features, StoreError> {
+        let resolve = || crate::probe::resolve(&target.store, &target.config, &self.metrics);
+        match self.features.get(&target.config.name) {
+            Some(cell) => cell.get_or_try_init(resolve).await.copied(),
+            None => resolve().await,
+        }
+    }
+
     /// The current version of the (versioned) source of `copy`; `None` when its key was
     /// deleted (a delete marker is current).
     async fn current_version(

@@ -514,6 +514,7 @@ async fn key_prefix_and_storage_class_apply() {
 
 /// First deliveries written at once (`Approach::WriteFirst`).
 mod delete;
+mod foreign;
 mod write_first;
 
 /// A backfill copies the current version of a versioned source, and its replica records no

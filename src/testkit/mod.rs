@@ -13,6 +13,6 @@ pub mod publisher;
 pub mod queue;
 
 pub use faulty::FaultyStore;
-pub use memory::MemoryStore;
+pub use memory::{Lacks, MemoryStore};
 pub use publisher::MemoryPublisher;
 pub use queue::MemoryQueue;

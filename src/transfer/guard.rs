@@ -48,6 +48,14 @@ impl<S: ObjectStore> UploadGuard<S> {
             .expect("the upload is only taken by consuming the guard")
     }
 
+    /// The value of the full-object checksum the upload was created with, known once its parts
+    /// were read: what its completion sends.
+    pub fn set_checksum_value(&mut self, value: &str) {
+        if let Some(checksum) = self.upload.as_mut().and_then(|u| u.checksum.as_mut()) {
+            checksum.value = value.to_owned();
+        }
+    }
+
     /// The upload was completed: nothing is left to clean up.
     pub fn completed(mut self) {
         self.upload = None;

@@ -12,11 +12,24 @@ use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 
 use super::budget::ByteBudget;
+use super::content::{self, Crc};
 use super::guard::UploadGuard;
 use super::multipart::{collect, finish};
 use super::parts::PartPlan;
 use super::Job;
-use crate::store::{md5_hex, multipart_etag, ObjectStore, StoreError, Written};
+use crate::store::{
+    md5_hex, multipart_etag, Checksum, ObjectStore, Operation, StoreError, StoreErrorKind, Written,
+    META_CONTENT_CHECKSUM,
+};
+
+/// What a streamed copy knows about the bytes it sent, for the check of the replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// The ETag S3 gives them (their MD5, or the multipart ETag of their parts' MD5s).
+    Etag(String),
+    /// Their full-object checksum, as the daemon computed it.
+    Checksum(Checksum),
+}
 
 /// Copies `job` in one `GetObject` → `PutObject` (objects up to the multipart threshold).
 /// Returns what was written and the ETag S3 gives the bytes sent (their MD5, without SSE-KMS).
@@ -25,12 +38,12 @@ pub async fn copy_whole<S: ObjectStore>(
     target: &S,
     job: &Job<'_>,
     budget: &Arc<ByteBudget>,
-) -> Result<(Written, String), StoreError> {
+) -> Result<(Written, Sent), StoreError> {
     let size = job.head.size;
     if size == 0 {
         // A ranged read of an empty object is an invalid range: there is nothing to read.
         let written = target.put_object(&job.replica, Bytes::new()).await?;
-        return Ok((written, md5_hex(&[])));
+        return Ok((written, Sent::Etag(md5_hex(&[]))));
     }
     let _permit = budget.acquire(size).await;
     let body = source
@@ -39,7 +52,58 @@ pub async fn copy_whole<S: ObjectStore>(
     let sent = md5_hex(&body);
     // `job.replica` carries the source's checksum: S3 refuses a body that does not match it.
     let written = target.put_object(&job.replica, body).await?;
-    Ok((written, sent))
+    Ok((written, Sent::Etag(sent)))
+}
+
+/// [`copy_whole`] for a store whose ETags are not trusted: the body's full-object checksum is
+/// computed as read, compared with the source's when it has one of the same algorithm, recorded
+/// in the replica's metadata ([`META_CONTENT_CHECKSUM`]) and, when the store takes checksums,
+/// sent with the body for the store to check.
+pub async fn copy_whole_checksummed<S: ObjectStore>(
+    source: &S,
+    target: &S,
+    job: &Job<'_>,
+    budget: &Arc<ByteBudget>,
+) -> Result<(Written, Sent), StoreError> {
+    let size = job.head.size;
+    let _permit = budget.acquire(size).await;
+    let body = if size == 0 {
+        Bytes::new()
+    } else {
+        source
+            .get_object_range(job.source, Some(&job.head.etag), 0..size)
+            .await?
+    };
+    let computed = content::checksum_of(content::algorithm_for(job.head), &body);
+    same_as_source(job, &computed)?;
+    let mut replica = job.replica.clone();
+    replica.metadata.insert(
+        META_CONTENT_CHECKSUM.to_owned(),
+        content::recorded(&computed),
+    );
+    replica.expected_checksum = job.integrity.checksums.then(|| computed.clone());
+    let written = target.put_object(&replica, body).await?;
+    Ok((written, Sent::Checksum(computed)))
+}
+
+/// Fails when `computed` (over the bytes read) is not the source's full-object checksum of the
+/// same algorithm: the bytes read are not the source's.
+fn same_as_source(job: &Job<'_>, computed: &Checksum) -> Result<(), StoreError> {
+    match &job.head.checksum {
+        Some(expected) if expected.comparable_with(computed) && expected.value != computed.value => {
+            Err(StoreError::new(
+                Operation::GetObject,
+                &job.source.bucket,
+                &job.source.key,
+                StoreErrorKind::BadResponse,
+                format!(
+                    "the bytes read have {} checksum {}, the source's is {}: they were damaged on the way",
+                    computed.algorithm, computed.value, expected.value
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Copies `job` part by part, at most `concurrency` parts of it in flight, each within `budget`.
@@ -51,7 +115,7 @@ pub async fn copy_parts<S: ObjectStore>(
     plan: PartPlan,
     concurrency: usize,
     budget: &Arc<ByteBudget>,
-) -> Result<(Written, String), StoreError> {
+) -> Result<(Written, Sent), StoreError> {
     let guard = UploadGuard::new(
         target.clone(),
         target.create_multipart_upload(&job.replica).await?,
@@ -79,5 +143,74 @@ pub async fn copy_parts<S: ObjectStore>(
         .buffer_unordered(concurrency.max(1));
     let written = finish(target, guard, collect(parts).await).await?;
     let sent = sent.into_inner().unwrap_or_else(|e| e.into_inner());
-    Ok((written, multipart_etag(sent.values().map(String::as_str))))
+    Ok((
+        written,
+        Sent::Etag(multipart_etag(sent.values().map(String::as_str))),
+    ))
+}
+
+/// [`copy_parts`] for a store whose ETags are not trusted: each part's CRC is computed as read
+/// and the parts' CRCs combined into the object's full-object checksum, which must be the
+/// source's when it has one of the same algorithm before the upload is completed. When the
+/// store takes checksums, the upload is a `FULL_OBJECT` one of that algorithm and its completion
+/// carries the value; the replica's metadata records it when it was known before the upload
+/// began (the source's).
+pub async fn copy_parts_checksummed<S: ObjectStore>(
+    source: &S,
+    target: &S,
+    job: &Job<'_>,
+    plan: PartPlan,
+    concurrency: usize,
+    budget: &Arc<ByteBudget>,
+) -> Result<(Written, Sent), StoreError> {
+    let algorithm = content::algorithm_for(job.head);
+    let known = job
+        .head
+        .checksum
+        .clone()
+        .filter(|c| c.full_object && c.algorithm == algorithm);
+    let mut replica = job.replica.clone();
+    if let Some(known) = &known {
+        replica
+            .metadata
+            .insert(META_CONTENT_CHECKSUM.to_owned(), content::recorded(known));
+    }
+    // The value is set once the parts are read, before the completion.
+    replica.expected_checksum = job.integrity.checksums.then(|| Checksum {
+        algorithm,
+        value: String::new(),
+        full_object: true,
+    });
+    let mut guard = UploadGuard::new(
+        target.clone(),
+        target.create_multipart_upload(&replica).await?,
+    );
+    let upload = guard.upload().clone();
+    let crcs = std::sync::Mutex::new(std::collections::BTreeMap::<u32, Crc>::new());
+    let parts = stream::iter(plan.ranges())
+        .map(|(part_number, range)| {
+            let upload = upload.clone();
+            let crcs = &crcs;
+            async move {
+                let _permit = budget.acquire(range.end - range.start).await;
+                let body = source
+                    .get_object_range(job.source, Some(&job.head.etag), range)
+                    .await?;
+                crcs.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(part_number, content::crc(algorithm, &body));
+                target.upload_part(&upload, part_number, body).await
+            }
+        })
+        .buffer_unordered(concurrency.max(1));
+    let parts = collect(parts).await;
+    let crcs = crcs.into_inner().unwrap_or_else(|e| e.into_inner());
+    let computed = content::full_object(algorithm, content::combine(algorithm, crcs.into_values()));
+    let parts = parts.and_then(|parts| {
+        same_as_source(job, &computed)?;
+        Ok(parts)
+    });
+    guard.set_checksum_value(&computed.value);
+    let written = finish(target, guard, parts).await?;
+    Ok((written, Sent::Checksum(computed)))
 }

@@ -16,10 +16,11 @@
 
 use tracing::debug;
 
-use super::Job;
+use super::stream::Sent;
+use super::{content, Job};
 use crate::store::{
     ObjectHead, ObjectRef, ObjectStore, Operation, StoreError, StoreErrorKind, Written,
-    META_SOURCE_ETAG,
+    META_CONTENT_CHECKSUM, META_SOURCE_ETAG,
 };
 
 /// What the content of a replica is known to be, next to its source's.
@@ -39,13 +40,19 @@ pub enum Proof {
 /// a target already holds an object use this, so a replica that once failed its check can never
 /// later be taken for a good one.
 pub fn proof(source: &ObjectHead, replica: &ObjectHead) -> Proof {
+    proof_on(source, replica, true)
+}
+
+/// [`proof`] on a store whose ETags are trusted (`trusts_etags`: S3) or not (another
+/// implementation, whose ETags may be anything): then only full-object checksums prove.
+pub fn proof_on(source: &ObjectHead, replica: &ObjectHead, trusts_etags: bool) -> Proof {
     if replica.size != source.size {
         return Proof::Differs(format!(
             "the replica has {} bytes, the source {}",
             replica.size, source.size
         ));
     }
-    if etag_is_md5(source) && etag_is_md5(replica) {
+    if trusts_etags && etag_is_md5(source) && etag_is_md5(replica) {
         return if replica.etag == source.etag {
             Proof::Same
         } else {
@@ -81,8 +88,15 @@ pub async fn verify<S: ObjectStore>(
     job: &Job<'_>,
     written: &Written,
     operation: Operation,
-    sent: Option<&str>,
+    sent: Option<&Sent>,
 ) -> Result<(), StoreError> {
+    if !job.integrity.trusts_etags {
+        return verify_by_checksum(store, job, operation, sent).await;
+    }
+    let sent = match sent {
+        Some(Sent::Etag(etag)) => Some(etag.as_str()),
+        _ => None,
+    };
     let bucket = &job.replica.bucket;
     let key = &job.replica.key;
     let mismatch =
@@ -141,6 +155,84 @@ pub async fn verify<S: ObjectStore>(
             // which S3 checked): trusted for this write. A later delivery does not trust it
             // (see `replicate`): without a proof the replica is written again.
             debug!(message = "The replica has nothing comparable with the source's content; verified by the write itself, size and source record.", bucket = %bucket, key = %key);
+            Ok(())
+        }
+    }
+}
+
+/// The check of a replica on a store whose ETags are not trusted, written by a streamed copy
+/// that computed the full-object checksum of the bytes it sent (`sent`). Read back, the replica
+/// must have the source's size and record the source's ETag, and then:
+/// - a full-object checksum of the same algorithm returned by the store must be the one
+///   computed (the store computed it over what it holds, or at least accepted it with them);
+/// - without one, the checksum recorded in its metadata must be the one computed, which proves
+///   that this write is what the key holds, not its bytes;
+/// - a multipart replica of a source without a full-object checksum records none: size and
+///   source record only.
+async fn verify_by_checksum<S: ObjectStore>(
+    store: &S,
+    job: &Job<'_>,
+    operation: Operation,
+    sent: Option<&Sent>,
+) -> Result<(), StoreError> {
+    let bucket = &job.replica.bucket;
+    let key = &job.replica.key;
+    let mismatch =
+        |what: String| StoreError::new(operation, bucket, key, StoreErrorKind::BadResponse, what);
+    let Some(Sent::Checksum(computed)) = sent else {
+        return Err(mismatch(
+            "a replica on a store whose ETags are not trusted was not written with a checksum"
+                .into(),
+        ));
+    };
+    let replica_ref = ObjectRef {
+        bucket: bucket.clone(),
+        key: key.clone(),
+        version_id: None,
+    };
+    let Some(replica) = store.head_object(&replica_ref, None).await? else {
+        return Err(mismatch(
+            "the replica is missing right after it was written".into(),
+        ));
+    };
+    if replica.size != job.head.size {
+        return Err(mismatch(format!(
+            "the replica has {} bytes, the source {}",
+            replica.size, job.head.size
+        )));
+    }
+    if replica.metadata.get(META_SOURCE_ETAG) != Some(&job.head.etag) {
+        return Err(mismatch(format!(
+            "the replica records source ETag {:?}, expected {}",
+            replica.metadata.get(META_SOURCE_ETAG),
+            job.head.etag
+        )));
+    }
+    if let Some(returned) = replica
+        .checksum
+        .as_ref()
+        .filter(|c| c.comparable_with(computed))
+    {
+        return if returned.value == computed.value {
+            Ok(())
+        } else {
+            Err(mismatch(format!(
+                "the store reports {} checksum {} for the replica, the bytes sent have {}",
+                computed.algorithm, returned.value, computed.value
+            )))
+        };
+    }
+    match replica.metadata.get(META_CONTENT_CHECKSUM) {
+        Some(recorded) if *recorded == content::recorded(computed) => {
+            debug!(message = "The store returns no checksum; the replica is verified by its size and the checksum it records.", bucket = %bucket, key = %key);
+            Ok(())
+        }
+        Some(recorded) => Err(mismatch(format!(
+            "the replica records checksum {recorded}, the bytes sent have {}",
+            content::recorded(computed)
+        ))),
+        None => {
+            debug!(message = "The store returns no checksum; the replica is verified by its size and source record.", bucket = %bucket, key = %key);
             Ok(())
         }
     }

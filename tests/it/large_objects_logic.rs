@@ -29,18 +29,8 @@ const LIMITS: Limits = Limits {
 fn target(name: &str, store: Store, mode: CopyMode) -> Target<Store> {
     Target {
         config: TargetConfig {
-            name: name.into(),
-            bucket: name.into(),
-            region: "eu-west-1".into(),
-            role_arn: None,
-            external_id: None,
-            key_prefix: None,
-            storage_class: None,
-            sse_kms_key_id: None,
             copy_mode: mode,
-            object_lock: Default::default(),
-            conditional_writes: true,
-            write_first: true,
+            ..TargetConfig::new(name, name, "eu-west-1")
         },
         store,
     }

@@ -6,6 +6,7 @@ mod describe;
 mod durations;
 mod load;
 mod operations;
+mod stores;
 mod timeouts;
 mod units;
 mod validate;

@@ -100,6 +100,22 @@ pub struct World {
     restores: Vec<(String, String, String, Option<u32>)>,
     /// Buckets with Object Lock enabled.
     object_lock: HashSet<String>,
+    /// Buckets of another S3 implementation, and what it lacks.
+    limited: HashMap<String, Lacks>,
+    next_opaque: u64,
+}
+
+/// What a bucket of another S3 implementation lacks ([`MemoryStore::lacks`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lacks {
+    /// Checksums sent with writes are ignored (neither checked nor kept); none is returned.
+    pub checksums: bool,
+    /// Tags sent with writes are dropped; `GetObjectTagging` answers NotImplemented.
+    pub tagging: bool,
+    /// `If-None-Match` and `If-Match` on writes are ignored.
+    pub conditional_writes: bool,
+    /// ETags are not MD5s of the content: a fresh value for every write.
+    pub md5_etags: bool,
 }
 
 /// A multipart upload in progress: the object it will become and the parts received so far.
@@ -174,6 +190,38 @@ impl MemoryStore {
     }
 
     /// `bucket` has Object Lock enabled: writes may carry retention and legal holds.
+    /// Makes `bucket` behave as a bucket of another S3 implementation lacking `lacks`.
+    pub fn lacks(&self, bucket: &str, lacks: Lacks) {
+        self.world().limited.insert(bucket.to_owned(), lacks);
+    }
+
+    /// Gives the object at `key` the ETag `etag`, as another implementation may (any string).
+    pub fn set_etag(&self, bucket: &str, key: &str, etag: &str) {
+        if let Some(object) = self
+            .world()
+            .buckets
+            .get_mut(bucket)
+            .and_then(|b| b.get_mut(key))
+        {
+            object.etag = etag.to_owned();
+        }
+    }
+
+    /// What `bucket` lacks (nothing, for an S3 bucket).
+    fn lacking(world: &World, bucket: &str) -> Lacks {
+        world.limited.get(bucket).copied().unwrap_or_default()
+    }
+
+    /// The ETag a write of `body` gets in `bucket`.
+    fn etag_for(world: &mut World, bucket: &str, body: &[u8]) -> String {
+        if Self::lacking(world, bucket).md5_etags {
+            world.next_opaque += 1;
+            format!("opaque{:010}", world.next_opaque)
+        } else {
+            md5_hex(body)
+        }
+    }
+
     pub fn enable_object_lock(&self, bucket: &str) {
         self.world().object_lock.insert(bucket.to_owned());
     }
@@ -427,9 +475,16 @@ impl MemoryStore {
     }
 }
 
-/// A stand-in for a checksum of `algorithm` over `body`: derived from the content and the
-/// algorithm, so other bytes (or another algorithm) give another value.
+/// The checksum of `algorithm` over `body`: the real CRC, as S3 computes it (the daemon computes
+/// the same while streaming to a store whose ETags it does not trust); for the SHAs a stand-in
+/// derived from the content and the algorithm, so other bytes give another value.
 fn checksum_value(algorithm: ChecksumAlgorithm, body: &[u8]) -> String {
+    if !matches!(
+        algorithm,
+        ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256
+    ) {
+        return crate::transfer::content::checksum_of(algorithm, body).value;
+    }
     let mut salted = algorithm.to_string().into_bytes();
     salted.push(0);
     salted.extend_from_slice(body);

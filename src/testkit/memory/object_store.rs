@@ -39,7 +39,7 @@ impl ObjectStore for MemoryStore {
             metadata: stored.metadata.clone(),
             tag_count: stored.tags.len() as u32,
             server_side_encryption: None,
-            checksum: Some(stored.checksum()),
+            checksum: (!Self::lacking(&world, &object.bucket).checksums).then(|| stored.checksum()),
             storage_class: stored.storage_class.clone(),
             restore: stored.restore.clone(),
             archive_status: None,
@@ -51,6 +51,15 @@ impl ObjectStore for MemoryStore {
         let mut world = self.world();
         let op = Operation::GetObjectTagging;
         self.check(&mut world, op, &object.bucket, &object.key)?;
+        if Self::lacking(&world, &object.bucket).tagging {
+            return Err(StoreError::new(
+                op,
+                &object.bucket,
+                &object.key,
+                StoreErrorKind::Other,
+                "NotImplemented: GetObjectTagging is not implemented",
+            ));
+        }
         Self::lookup(&world, object)
             .map(|o| o.tags.clone())
             .ok_or_else(|| {
@@ -201,8 +210,13 @@ impl ObjectStore for MemoryStore {
             &object.key,
         )?;
         let op = Operation::PutObject;
+        let lacks = Self::lacking(&world, &object.bucket);
         // S3 checks the body against a checksum sent with it.
-        if let Some(expected) = object.expected_checksum.as_ref().filter(|c| c.full_object) {
+        if let Some(expected) = object
+            .expected_checksum
+            .as_ref()
+            .filter(|c| c.full_object && !lacks.checksums)
+        {
             if checksum_value(expected.algorithm, &body) != expected.value {
                 return Err(StoreError::new(
                     op,
@@ -217,14 +231,20 @@ impl ObjectStore for MemoryStore {
             }
         }
         Self::check_lock(&world, op, &object.bucket, &object.key, &object.object_lock)?;
-        Self::check_condition(&world, op, &object.bucket, &object.key, &object.condition)?;
-        let etag = md5_hex(&body);
+        if !lacks.conditional_writes {
+            Self::check_condition(&world, op, &object.bucket, &object.key, &object.condition)?;
+        }
+        let etag = Self::etag_for(&mut world, &object.bucket, &body);
         let stored = StoredObject {
             body: body.to_vec(),
             etag: etag.clone(),
             headers: object.headers.clone(),
             metadata: object.metadata.clone(),
-            tags: object.tags.clone(),
+            tags: if lacks.tagging {
+                Vec::new()
+            } else {
+                object.tags.clone()
+            },
             storage_class: object.storage_class.clone(),
             checksum: object
                 .expected_checksum
@@ -347,7 +367,10 @@ impl ObjectStore for MemoryStore {
             .uploads
             .get(&upload.upload_id)
             .ok_or_else(|| Self::no_upload(op, upload))?;
-        Self::check_condition(&world, op, &upload.bucket, &upload.key, &upload.condition)?;
+        let lacks = Self::lacking(&world, &upload.bucket);
+        if !lacks.conditional_writes {
+            Self::check_condition(&world, op, &upload.bucket, &upload.key, &upload.condition)?;
+        }
         let mut body = Vec::new();
         for part in parts {
             let Some(bytes) = pending.parts.get(&part.part_number) else {
@@ -363,7 +386,13 @@ impl ObjectStore for MemoryStore {
         }
         // Created with a full-object checksum: every part must carry its checksum, and the
         // whole must match the value sent with the completion (S3's InvalidRequest / BadDigest).
-        let checksum = pending.object.multipart_checksum().cloned();
+        // The value is the one the completion sends (none: S3 computes it).
+        let checksum = pending
+            .object
+            .multipart_checksum()
+            .cloned()
+            .filter(|_| !lacks.checksums);
+        let sent = upload.checksum.as_ref().map(|c| c.value.clone());
         if let Some(expected) = &checksum {
             if let Some(part) = parts.iter().find(|p| p.checksum.is_none()) {
                 return Err(StoreError::new(
@@ -377,7 +406,9 @@ impl ObjectStore for MemoryStore {
                     ),
                 ));
             }
-            if checksum_value(expected.algorithm, &body) != expected.value {
+            if sent.as_ref().is_some_and(|sent| {
+                !sent.is_empty() && checksum_value(expected.algorithm, &body) != *sent
+            }) {
                 return Err(StoreError::new(
                     op,
                     &upload.bucket,
@@ -392,13 +423,21 @@ impl ObjectStore for MemoryStore {
         }
         let object = pending.object.clone();
         world.uploads.remove(&upload.upload_id);
-        let etag = crate::store::multipart_etag(parts.iter().map(|p| p.etag.as_str()));
+        let etag = if lacks.md5_etags {
+            Self::etag_for(&mut world, &upload.bucket, &body)
+        } else {
+            crate::store::multipart_etag(parts.iter().map(|p| p.etag.as_str()))
+        };
         let stored = StoredObject {
             body,
             etag: etag.clone(),
             headers: object.headers,
             metadata: object.metadata,
-            tags: object.tags,
+            tags: if lacks.tagging {
+                Vec::new()
+            } else {
+                object.tags
+            },
             storage_class: object.storage_class,
             checksum: checksum.map(|c| (c.algorithm, true)),
             version_id: None,
