@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit tests, and the integration tests against the
-# local emulator (moto's server on 127.0.0.1, installed into .venv by scripts/emulator.sh).
+# local emulator (moto's server on 127.0.0.1, installed into .venv by scripts/emulator.sh) and a
+# second S3 implementation (s3s-fs on 127.0.0.1, installed into .tools/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,21 @@ scripts/check-terraform.sh   # terraform parses, checkov, the task environment p
 endpoint="$(scripts/emulator.sh start)"
 trap 'scripts/emulator.sh stop' EXIT
 echo "emulator: $endpoint" >&2
+
+# A second, independent S3 implementation with credentials of its own, for the target on
+# another store (tests/it/foreign_store.rs): s3s-fs (installed into .tools/ by cargo, once),
+# which checks every request's signature against its one key pair.
+source scripts/lib/emulators.sh
+s3sfs_install
+mirror_data="$(mktemp -d)"
+mkdir -p .emulator
+AWS_ACCESS_KEY_ID=mirror-access-key AWS_SECRET_ACCESS_KEY=mirror-secret-key \
+  s3sfs_start "$mirror_data" .emulator/s3s-fs.log
+trap 'stop_pid "$S3SFS_PID"; rm -rf "$mirror_data"; scripts/emulator.sh stop' EXIT
+echo "second S3 store: $S3SFS_URL" >&2
+export S3R_TEST_MIRROR_ENDPOINT="$S3SFS_URL"
+export S3R_TEST_MIRROR_ACCESS_KEY_ID=mirror-access-key S3R_TEST_MIRROR_SECRET_ACCESS_KEY=mirror-secret-key
+export S3R_TEST_MIRROR_WRONG_SECRET=not-the-mirror-secret
 
 # The emulator accepts any credentials; the daemon under test reads them from the environment
 # like it would on AWS.

@@ -247,7 +247,11 @@ fn write_target(out: &mut String, t: &TargetConfig, indent: &str) -> fmt::Result
     writeln!(
         out,
         "{indent}  first delivery: {}",
-        if t.conditional_writes && t.write_first {
+        if t.conditional_writes
+            && t.write_first
+            && t.endpoint_url.is_none()
+            && t.capabilities.conditional_writes != Some(false)
+        {
             "written at once (If-None-Match: *), read only when the key is taken"
         } else {
             "read first, then written"

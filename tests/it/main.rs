@@ -24,6 +24,8 @@ mod backfill_verify;
 #[cfg(feature = "emulator-tests")]
 mod crr_features;
 #[cfg(feature = "emulator-tests")]
+mod foreign_store;
+#[cfg(feature = "emulator-tests")]
 mod large_objects;
 #[cfg(feature = "emulator-tests")]
 mod operations;

@@ -130,6 +130,10 @@ where
         (Some("InvalidRequest"), _) if failure.message.contains("ObjectLockConfiguration") => {
             StoreErrorKind::ObjectLockUnsupported
         }
+        // 501: "a header you provided implies functionality that is not implemented" (S3), or
+        // an operation another implementation lacks (s3s-fs: GetObjectTagging). It will not
+        // pass by itself.
+        (Some("NotImplemented"), _) | (_, Some(501)) => StoreErrorKind::Other,
         _ if failure.is_throttling() => StoreErrorKind::Throttled,
         _ if failure.is_access_denied() => StoreErrorKind::AccessDenied,
         _ if failure.is_transient() => StoreErrorKind::Transient,

@@ -11,7 +11,11 @@
 # Why not a file on EFS or an SSM parameter: both need more infrastructure and permissions, and a
 # change would not restart the tasks. A changed environment is a new task definition revision, so
 # every configuration change is a rolling deployment that ECS can roll back. The configuration
-# holds no secrets (credentials come from the task role), so the environment is a fine place.
+# holds no secrets (credentials for AWS come from the task role), so the environment is a fine
+# place. Credentials of targets outside AWS (R2, MinIO, …) are the exception: container_secrets
+# names the Secrets Manager secrets or SSM parameters ECS reads them from when a task starts, into
+# the variables the [[targets]] entries name (the container's "secrets", below; only ARNs in the
+# task definition, and not in container_environment).
 # scripts/check-terraform.sh renders exactly this environment for the example and runs
 # `s3-replicator check-config` on it.
 
@@ -28,6 +32,12 @@ locals {
     },
     var.environment,
   )
+
+  # The container's "secrets": name => ARN of a secret (or of one key of a JSON secret) or of an
+  # SSM parameter; ECS reads the values with the execution role (iam.tf).
+  container_secrets = [
+    for k in sort(keys(var.container_secrets)) : { name = k, valueFrom = var.container_secrets[k] }
+  ]
 }
 
 resource "aws_cloudwatch_log_group" "daemon" {
@@ -61,7 +71,9 @@ resource "aws_ecs_task_definition" "daemon" {
     cpu_architecture        = "X86_64"
   }
 
-  container_definitions = jsonencode([
+  # "secrets" only when there are any: without, the definition is what it was before
+  # container_secrets existed (no new revision for deployments that do not use it).
+  container_definitions = jsonencode([merge(
     {
       name      = "s3-replicator"
       image     = var.container_image
@@ -93,9 +105,17 @@ resource "aws_ecs_task_definition" "daemon" {
           awslogs-stream-prefix = "daemon"
         }
       }
-    }
-  ])
+    },
+    length(local.container_secrets) > 0 ? { secrets = local.container_secrets } : {},
+  )])
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(setintersection(keys(var.container_secrets), keys(var.environment))) == 0
+      error_message = "container_secrets and environment both set ${join(", ", setintersection(keys(var.container_secrets), keys(var.environment)))}: a variable is either plain or secret (ECS refuses a name that is both)."
+    }
+  }
 }
 
 resource "aws_ecs_service" "daemon" {

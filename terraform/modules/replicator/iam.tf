@@ -1,6 +1,6 @@
-# Two roles: the execution role (ECS pulls the image and writes logs) and the task role (what the
-# daemon itself may do). The task role gets exactly the calls the daemon makes, on exactly its
-# resources:
+# Two roles: the execution role (ECS pulls the image, writes logs and reads container_secrets) and
+# the task role (what the daemon itself may do). The task role gets exactly the calls the daemon
+# makes, on exactly its resources:
 #
 #   sources      HeadObject/GetObject (s3:GetObject, s3:GetObjectVersion for versioned events),
 #                GetObjectTagging (s3:GetObjectTagging / s3:GetObjectVersionTagging); ListBucket so
@@ -56,6 +56,28 @@ locals {
   )
 }
 
+# container_secrets (ecs.tf): ECS reads them with the execution role when a task starts, so the
+# role may read exactly those secrets and parameters. A Secrets Manager reference may name one key
+# of a JSON secret and a version (…:secret:NAME-AbCdEf:JSON-KEY:VERSION-STAGE:VERSION-ID); IAM
+# authorizes secretsmanager:GetSecretValue on the secret itself, the ARN up to NAME-AbCdEf. ECS
+# reads parameters with ssm:GetParameters. A customer-managed key of those secrets or parameters
+# (container_secrets_kms_key_arns) may decrypt only through those services, in the regions of
+# those ARNs (kms:ViaService); the AWS-managed aws/secretsmanager and aws/ssm keys need nothing.
+locals {
+  container_secret_arns = sort(distinct([
+    for v in values(var.container_secrets) :
+    regex("^arn:[^:]+:secretsmanager:[^:]+:[0-9]{12}:secret:[^:]+", v)
+    if can(regex("^arn:[^:]+:secretsmanager:", v))
+  ]))
+  container_parameter_arns = sort(distinct([
+    for v in values(var.container_secrets) : v if can(regex("^arn:[^:]+:ssm:", v))
+  ]))
+  container_secrets_via_services = sort(distinct(concat(
+    [for arn in local.container_secret_arns : "secretsmanager.${split(":", arn)[3]}.amazonaws.com"],
+    [for arn in local.container_parameter_arns : "ssm.${split(":", arn)[3]}.amazonaws.com"],
+  )))
+}
+
 data "aws_iam_policy_document" "execution" {
   dynamic "statement" {
     for_each = local.ecr_repository_arn != "" ? [1] : []
@@ -81,12 +103,53 @@ data "aws_iam_policy_document" "execution" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${local.log_group_arn}:*"]
   }
+  dynamic "statement" {
+    for_each = length(local.container_secret_arns) > 0 ? [1] : []
+    content {
+      sid       = "ReadContainerSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = local.container_secret_arns
+    }
+  }
+  dynamic "statement" {
+    for_each = length(local.container_parameter_arns) > 0 ? [1] : []
+    content {
+      sid       = "ReadContainerParameters"
+      actions   = ["ssm:GetParameters"]
+      resources = local.container_parameter_arns
+    }
+  }
+  dynamic "statement" {
+    for_each = length(var.container_secrets) > 0 && length(var.container_secrets_kms_key_arns) > 0 ? [1] : []
+    content {
+      sid       = "DecryptContainerSecrets"
+      actions   = ["kms:Decrypt"]
+      resources = var.container_secrets_kms_key_arns
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = local.container_secrets_via_services
+      }
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "execution" {
+  # The name predates container_secrets; kept, so that the policy is updated in place.
   name   = "pull-image-write-logs"
   role   = aws_iam_role.execution.id
   policy = data.aws_iam_policy_document.execution.json
+
+  lifecycle {
+    precondition {
+      condition     = length(var.container_secrets) == 0 || var.create_ecs_task_definition
+      error_message = "container_secrets needs create_ecs_task_definition = true: the secrets reach the container through the module's task definition."
+    }
+    precondition {
+      condition     = length(var.container_secrets_kms_key_arns) == 0 || length(var.container_secrets) > 0
+      error_message = "container_secrets_kms_key_arns is set but container_secrets is empty: there is nothing to decrypt."
+    }
+  }
 }
 
 # --- Task role ----------------------------------------------------------------------------------

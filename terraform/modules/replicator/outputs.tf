@@ -34,7 +34,7 @@ output "task_role_arn" {
 }
 
 output "execution_role_arn" {
-  description = "The ECS execution role (image pull, logs)."
+  description = "The ECS execution role (image pull, logs, container_secrets)."
   value       = aws_iam_role.execution.arn
 }
 
@@ -59,7 +59,7 @@ output "log_group_name" {
 }
 
 output "container_environment" {
-  description = "The environment the container runs with (includes the configuration file as S3R_CONFIG_TOML)."
+  description = "The environment the container runs with (includes the configuration file as S3R_CONFIG_TOML); not the variables of container_secrets, which ECS reads when a task starts."
   value       = local.container_environment
 }
 

@@ -152,6 +152,66 @@ variable "environment" {
   default     = {}
 }
 
+variable "container_secrets" {
+  description = <<-EOT
+    Environment variables of the container whose values ECS reads from Secrets Manager or SSM
+    Parameter Store when a task starts (the container's "secrets"): variable name => ARN. For the
+    credentials of targets outside AWS (R2, MinIO, …), whose [[targets]] entry in config_toml names
+    the variables (access_key_id_env, secret_access_key_env). Each ARN is one of
+      arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf                the secret's value
+      arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf:KEY::          one key of a JSON secret
+        (in general :JSON-KEY:VERSION-STAGE:VERSION-ID, each part may be empty)
+      arn:aws:ssm:REGION:ACCOUNT:parameter/NAME                               a parameter (/a/b: parameter/a/b)
+    The complete secret ARN, with the six characters Secrets Manager appends to the name: it is
+    what IAM authorizes. The execution role may then read exactly these secrets
+    (secretsmanager:GetSecretValue) and parameters (ssm:GetParameters), nothing else. Only the ARNs
+    are in the task definition and in terraform's state, never the values; output
+    container_environment does not include these variables. Names: not one the module sets
+    (S3R_CONFIG_TOML, S3R_QUEUE__URL, S3R_COMPLETION__TOPIC_ARN, S3R_ALERTS__TOPIC_ARN,
+    S3R_LOG__FORMAT, S3R_SERVER__LISTEN, AWS_REGION) nor a key of environment. Needs
+    create_ecs_task_definition = true.
+  EOT
+  type        = map(string)
+  default     = {}
+  validation {
+    condition     = alltrue([for k in keys(var.container_secrets) : can(regex("^[A-Za-z_][A-Za-z0-9_]*$", k))])
+    error_message = "container_secrets: each name must be an environment variable name: letters, digits and '_', not starting with a digit."
+  }
+  validation {
+    # The keys of local.container_environment's own map (ecs.tf); tests/*.tftest.hcl checks that
+    # this list is that map's keys.
+    condition = length(setintersection(keys(var.container_secrets), [
+      "S3R_CONFIG_TOML", "S3R_QUEUE__URL", "S3R_COMPLETION__TOPIC_ARN", "S3R_ALERTS__TOPIC_ARN",
+      "S3R_LOG__FORMAT", "S3R_SERVER__LISTEN", "AWS_REGION",
+    ])) == 0
+    error_message = "container_secrets: S3R_CONFIG_TOML, S3R_QUEUE__URL, S3R_COMPLETION__TOPIC_ARN, S3R_ALERTS__TOPIC_ARN, S3R_LOG__FORMAT, S3R_SERVER__LISTEN and AWS_REGION are set by the module in the container's environment; a secret cannot have the same name (ECS refuses a name that is both)."
+  }
+  validation {
+    condition = alltrue([
+      for v in values(var.container_secrets) :
+      can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}(:[^:]*:[^:]*:[^:]*)?$", v)) ||
+      can(regex("^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", v))
+    ])
+    error_message = "container_secrets: each value must be the ARN of a Secrets Manager secret, arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf (complete: with the six characters after the name), optionally followed by :JSON-KEY:VERSION-STAGE:VERSION-ID (e.g. :access_key_id::), or of an SSM parameter, arn:aws:ssm:REGION:ACCOUNT:parameter/NAME."
+  }
+}
+
+variable "container_secrets_kms_key_arns" {
+  description = <<-EOT
+    Customer-managed KMS keys that encrypt the secrets or SecureString parameters of
+    container_secrets: the execution role may kms:Decrypt with them, only through Secrets Manager
+    or SSM in the regions of those ARNs (kms:ViaService). Not needed for the AWS-managed keys
+    aws/secretsmanager and aws/ssm. Each key's policy must allow it as well when the key does not
+    delegate to IAM (or lives in another account).
+  EOT
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for k in var.container_secrets_kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", k))])
+    error_message = "container_secrets_kms_key_arns: each must be a key ARN, arn:aws:kms:REGION:ACCOUNT:key/KEY-ID (not an alias: IAM authorizes kms:Decrypt on the key)."
+  }
+}
+
 # --- Queue and topics -------------------------------------------------------------------------
 
 variable "max_receive_count" {
@@ -282,7 +342,7 @@ variable "reconcile_schedule_timezone" {
 }
 
 variable "subnet_ids" {
-  description = "Private subnets for the tasks (they need a route to S3, SQS, SNS, STS, KMS, ECR and CloudWatch Logs: NAT or VPC endpoints)."
+  description = "Private subnets for the tasks (they need a route to S3, SQS, SNS, STS, KMS, ECR and CloudWatch Logs, with container_secrets to Secrets Manager or SSM: NAT or VPC endpoints)."
   type        = list(string)
 }
 

@@ -525,3 +525,218 @@ run "reconcile_schedule_must_be_a_recurring_expression" {
   }
   expect_failures = [var.reconcile_schedule]
 }
+
+# --- container_secrets: the container's "secrets" (credentials of targets outside AWS), read by
+# the execution role on exactly those ARNs; nothing of them without ------------------------------
+#
+# The container definition holds the queue URL and the topic ARNs, unknown until apply: these runs
+# give them values during the plan (override_during, terraform 1.11 or later), so that the whole
+# definition can be decoded.
+
+run "container_secrets_reach_the_container_and_the_execution_role_reads_exactly_them" {
+  command = plan
+  variables {
+    container_secrets = {
+      R2_ACCESS_KEY_ID     = "arn:aws:secretsmanager:us-east-1:111111111111:secret:r2-AbCdEf:access_key_id::"
+      R2_SECRET_ACCESS_KEY = "arn:aws:secretsmanager:us-east-1:111111111111:secret:r2-AbCdEf:secret_access_key::"
+      MINIO_SECRET_KEY     = "arn:aws:secretsmanager:eu-west-1:222222222222:secret:team/minio-Xy12Zw"
+      MINIO_ACCESS_KEY     = "arn:aws:ssm:us-east-1:111111111111:parameter/s3r/minio/access-key"
+    }
+    container_secrets_kms_key_arns = ["arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"]
+  }
+  override_resource {
+    target          = aws_sqs_queue.events
+    override_during = plan
+    values          = { url = "https://sqs.us-east-1.amazonaws.com/111111111111/s3r-events" }
+  }
+  override_resource {
+    target          = aws_sns_topic.completion
+    override_during = plan
+    values          = { arn = "arn:aws:sns:us-east-1:111111111111:s3r-completed" }
+  }
+  override_resource {
+    target          = aws_sns_topic.alerts
+    override_during = plan
+    values          = { arn = "arn:aws:sns:us-east-1:111111111111:s3r-alerts" }
+  }
+
+  assert {
+    condition = try(jsondecode(aws_ecs_task_definition.daemon[0].container_definitions)[0].secrets, null) == [
+      { name = "MINIO_ACCESS_KEY", valueFrom = "arn:aws:ssm:us-east-1:111111111111:parameter/s3r/minio/access-key" },
+      { name = "MINIO_SECRET_KEY", valueFrom = "arn:aws:secretsmanager:eu-west-1:222222222222:secret:team/minio-Xy12Zw" },
+      { name = "R2_ACCESS_KEY_ID", valueFrom = "arn:aws:secretsmanager:us-east-1:111111111111:secret:r2-AbCdEf:access_key_id::" },
+      { name = "R2_SECRET_ACCESS_KEY", valueFrom = "arn:aws:secretsmanager:us-east-1:111111111111:secret:r2-AbCdEf:secret_access_key::" },
+    ]
+    error_message = "the container's secrets must be container_secrets, name => valueFrom, as given"
+  }
+
+  assert {
+    condition = length(setintersection(
+      [for e in jsondecode(aws_ecs_task_definition.daemon[0].container_definitions)[0].environment : e.name],
+      ["MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY"],
+      )) == 0 && length(setintersection(
+      keys(output.container_environment),
+      ["MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY"],
+    )) == 0
+    error_message = "a secret's variable must not be in the container's plain environment nor in output container_environment"
+  }
+
+  assert {
+    # GetSecretValue on each secret's own ARN (the JSON-key suffix stripped, the two keys of r2 one
+    # secret), GetParameters on the parameter, kms:Decrypt on the key only through those services
+    # in those regions; nothing else added to the execution role.
+    condition = {
+      for s in jsondecode(data.aws_iam_policy_document.execution.json).Statement :
+      s.Sid => [toset(flatten([s.Action])), toset(flatten([s.Resource])), try(s.Condition, null)]
+      if !contains(["EcrLogin", "PullImage", "WriteLogs"], s.Sid)
+      } == {
+      ReadContainerSecrets = [
+        toset(["secretsmanager:GetSecretValue"]),
+        toset([
+          "arn:aws:secretsmanager:eu-west-1:222222222222:secret:team/minio-Xy12Zw",
+          "arn:aws:secretsmanager:us-east-1:111111111111:secret:r2-AbCdEf",
+        ]),
+        null,
+      ]
+      ReadContainerParameters = [
+        toset(["ssm:GetParameters"]),
+        toset(["arn:aws:ssm:us-east-1:111111111111:parameter/s3r/minio/access-key"]),
+        null,
+      ]
+      DecryptContainerSecrets = [
+        toset(["kms:Decrypt"]),
+        toset(["arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"]),
+        {
+          StringEquals = {
+            "kms:ViaService" = [
+              "secretsmanager.eu-west-1.amazonaws.com",
+              "secretsmanager.us-east-1.amazonaws.com",
+              "ssm.us-east-1.amazonaws.com",
+            ]
+          }
+        },
+      ]
+    }
+    error_message = "the execution role must read exactly the secrets (by their own ARN) and parameters of container_secrets, and decrypt with container_secrets_kms_key_arns only through Secrets Manager and SSM"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(data.aws_iam_policy_document.execution.json).Statement :
+      !anytrue([for r in flatten([s.Resource]) : strcontains(r, "*")]) if s.Sid != "EcrLogin" && s.Sid != "WriteLogs"
+    ])
+    error_message = "the execution role's secret, parameter and key statements must name their resources without wildcards"
+  }
+}
+
+run "without_container_secrets_nothing_of_them_exists" {
+  command = plan
+  override_resource {
+    target          = aws_sqs_queue.events
+    override_during = plan
+    values          = { url = "https://sqs.us-east-1.amazonaws.com/111111111111/s3r-events" }
+  }
+  override_resource {
+    target          = aws_sns_topic.completion
+    override_during = plan
+    values          = { arn = "arn:aws:sns:us-east-1:111111111111:s3r-completed" }
+  }
+  override_resource {
+    target          = aws_sns_topic.alerts
+    override_during = plan
+    values          = { arn = "arn:aws:sns:us-east-1:111111111111:s3r-alerts" }
+  }
+
+  assert {
+    condition     = !contains(keys(jsondecode(aws_ecs_task_definition.daemon[0].container_definitions)[0]), "secrets")
+    error_message = "without container_secrets the container definition must have no secrets (and stay as it was)"
+  }
+
+  assert {
+    condition = (
+      [for s in jsondecode(data.aws_iam_policy_document.execution.json).Statement : s.Sid] == ["EcrLogin", "PullImage", "WriteLogs"] &&
+      !strcontains(data.aws_iam_policy_document.execution.json, "secretsmanager:") &&
+      !strcontains(data.aws_iam_policy_document.execution.json, "ssm:") &&
+      !strcontains(data.aws_iam_policy_document.execution.json, "kms:")
+    )
+    error_message = "without container_secrets the execution role may only pull the image and write logs"
+  }
+
+  assert {
+    # container_secrets' validation refuses exactly these names: the module's own variables.
+    condition = toset(keys(local.container_environment)) == toset([
+      "S3R_CONFIG_TOML", "S3R_QUEUE__URL", "S3R_COMPLETION__TOPIC_ARN", "S3R_ALERTS__TOPIC_ARN",
+      "S3R_LOG__FORMAT", "S3R_SERVER__LISTEN", "AWS_REGION",
+    ])
+    error_message = "the module sets other environment variables than container_secrets' validation refuses: update that list in variables.tf (and this one)"
+  }
+}
+
+run "container_secrets_refuses_an_incomplete_secret_arn" {
+  command = plan
+  variables {
+    # Without the six characters Secrets Manager appends to the name: IAM would need a wildcard.
+    container_secrets = { R2_ACCESS_KEY_ID = "arn:aws:secretsmanager:us-east-1:111111111111:secret:r2" }
+  }
+  expect_failures = [var.container_secrets]
+}
+
+run "container_secrets_refuses_what_is_neither_a_secret_nor_a_parameter" {
+  command = plan
+  variables {
+    container_secrets = { R2_ACCESS_KEY_ID = "arn:aws:s3:::lake-a/r2-key" }
+  }
+  expect_failures = [var.container_secrets]
+}
+
+run "container_secrets_refuses_a_name_the_module_sets" {
+  command = plan
+  variables {
+    container_secrets = { S3R_QUEUE__URL = "arn:aws:ssm:us-east-1:111111111111:parameter/s3r/queue" }
+  }
+  expect_failures = [var.container_secrets]
+}
+
+run "container_secrets_refuses_a_name_that_is_no_environment_variable" {
+  command = plan
+  variables {
+    container_secrets = { "R2-ACCESS-KEY" = "arn:aws:ssm:us-east-1:111111111111:parameter/r2/access-key" }
+  }
+  expect_failures = [var.container_secrets]
+}
+
+run "container_secrets_and_environment_must_not_share_a_name" {
+  command = plan
+  variables {
+    environment       = { R2_ACCESS_KEY_ID = "plain" }
+    container_secrets = { R2_ACCESS_KEY_ID = "arn:aws:ssm:us-east-1:111111111111:parameter/r2/access-key" }
+  }
+  expect_failures = [aws_ecs_task_definition.daemon]
+}
+
+run "container_secrets_kms_key_arns_refuses_an_alias" {
+  command = plan
+  variables {
+    container_secrets              = { R2_ACCESS_KEY_ID = "arn:aws:ssm:us-east-1:111111111111:parameter/r2/access-key" }
+    container_secrets_kms_key_arns = ["arn:aws:kms:us-east-1:111111111111:alias/r2"]
+  }
+  expect_failures = [var.container_secrets_kms_key_arns]
+}
+
+run "container_secrets_without_task_definition_is_refused" {
+  command = plan
+  variables {
+    container_secrets          = { R2_ACCESS_KEY_ID = "arn:aws:ssm:us-east-1:111111111111:parameter/r2/access-key" }
+    create_ecs_task_definition = false
+    create_ecs_service         = false
+  }
+  expect_failures = [aws_iam_role_policy.execution]
+}
+
+run "container_secrets_kms_key_arns_without_container_secrets_is_refused" {
+  command = plan
+  variables {
+    container_secrets_kms_key_arns = ["arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"]
+  }
+  expect_failures = [aws_iam_role_policy.execution]
+}
