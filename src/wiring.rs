@@ -117,9 +117,16 @@ impl Wiring {
                 &self.timeouts,
                 &self.metrics,
             );
+            // On its own endpoint the SDK sends no checksum of its own: Content-MD5, which every
+            // S3 implementation checks, keeps bytes damaged on the way out of the replica.
+            let store = if target.endpoint_url.is_some() {
+                S3Store::with_content_md5(client)
+            } else {
+                S3Store::new(client)
+            };
             targets.push(Target {
                 config: target.clone(),
-                store: S3Store::new(client),
+                store,
             });
         }
         let source = s3(&home, None);

@@ -26,11 +26,32 @@ use crate::aws::SdkFailure;
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: Client,
+    /// Every `PutObject` and `UploadPart` carries `Content-MD5`, which the store checks (a
+    /// store on its own endpoint, where the SDK sends no checksum of its own).
+    content_md5: bool,
 }
 
 impl S3Store {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            content_md5: false,
+        }
+    }
+
+    /// A store whose uploads carry `Content-MD5` ([`crate::aws::target_s3_client`]).
+    pub fn with_content_md5(client: Client) -> Self {
+        Self {
+            client,
+            content_md5: true,
+        }
+    }
+
+    /// `Content-MD5` of `body`, base64, when this store sends it.
+    fn content_md5(&self, body: &[u8]) -> Option<String> {
+        use md5::Digest as _;
+        self.content_md5
+            .then(|| aws_smithy_types::base64::encode(md5::Md5::digest(body)))
     }
 }
 
@@ -345,6 +366,7 @@ impl ObjectStore for S3Store {
             .put_object()
             .bucket(&object.bucket)
             .key(&object.key)
+            .set_content_md5(self.content_md5(&body))
             .body(ByteStream::from(body))
             .content_length(length)
             .set_if_match(object.condition.if_match())
@@ -481,6 +503,7 @@ impl ObjectStore for S3Store {
             .upload_id(&upload.upload_id)
             .part_number(part_number as i32)
             .content_length(length)
+            .set_content_md5(self.content_md5(&body))
             .body(ByteStream::from(body))
             // The SDK computes the part's checksum in the upload's algorithm and S3 checks it.
             .set_checksum_algorithm(upload.checksum.as_ref().map(|c| sdk_algorithm(c.algorithm)))

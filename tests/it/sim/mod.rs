@@ -45,7 +45,7 @@ use s3_replicator::store::{
     Operation, PartCopyRequest, StoreError, StoreErrorKind, Tag, UploadRef, WriteCondition,
     Written,
 };
-use s3_replicator::testkit::memory::{MemoryStore, StoredObject};
+use s3_replicator::testkit::memory::{Lacks, MemoryStore, StoredObject};
 use s3_replicator::testkit::queue::MemoryQueue;
 use s3_replicator::transfer::Limits;
 use tokio::time::Instant;
@@ -325,6 +325,10 @@ impl SimStore {
     /// A replica may be removed only for a delete of its source key newer than the write it was
     /// made from: never a newer put's replica.
     fn check_removal(&self, bucket: &str, key: &str, replica: &StoredObject) {
+        // The capability probe's own object (a target on another store).
+        if replica.metadata.contains_key("s3r-probe") {
+            return;
+        }
         let (Some(source_bucket), Some(digest)) = (
             replica.metadata.get(META_SOURCE_BUCKET),
             replica.metadata.get(META_SOURCE_KEY_SHA256),
@@ -1011,6 +1015,21 @@ impl World {
         if let Some(name) = &rejecting_target {
             targets.get_mut(name).expect("target").conditional_writes = false;
         }
+        // One seed in three: target eu is on another S3 implementation (its own endpoint), whose
+        // ETags are not MD5s and which may keep no checksums and no tags. From an RNG of its
+        // own, so that the rest of a seed's world stays as it was.
+        let mut store_rng = fastrand::Rng::with_seed(seed ^ 0xf0e1_5702);
+        let foreign = (store_rng.u32(0..3) == 0).then(|| Lacks {
+            checksums: store_rng.bool(),
+            tagging: store_rng.bool(),
+            conditional_writes: false,
+            md5_etags: true,
+        });
+        if let Some(lacks) = foreign {
+            memory.lacks("eu", lacks);
+            targets.get_mut("eu").expect("target").endpoint_url =
+                Some("http://127.0.0.1:9".to_owned());
+        }
         let level = rng.u32(0..4);
         let target_faults = Faults {
             throttle: 20 * level,
@@ -1068,10 +1087,11 @@ impl World {
         };
         let queue = MemoryQueue::with_order_seed(seed).redrive(MAX_RECEIVES);
         log.note(format!(
-            "seed {seed}: fault level {level}, fifo {}, poison {:?}, no-conditions target {:?}, modes {:?}, deletes {delete_per_mille}‰ (limit {}/min)",
+            "seed {seed}: fault level {level}, fifo {}, poison {:?}, no-conditions target {:?}, eu on another store {:?}, modes {:?}, deletes {delete_per_mille}‰ (limit {}/min)",
             topic.fifo,
             poison,
             rejecting_target,
+            foreign,
             targets.values().map(|t| (t.name.as_str(), t.copy_mode.as_str())).collect::<Vec<_>>(),
             rules[0].max_deletes_per_minute
         ));
