@@ -21,16 +21,19 @@ pub enum Bug {
     DeletesIgnoreOrder = 5,
     /// An event of a versioned source's version is copied even when the key was deleted since.
     CopyDeletedVersions = 6,
+    /// A Delta commit is copied at once, without waiting for the files it adds.
+    TablesUnordered = 7,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 6] = [
+    pub const ALL: [Bug; 7] = [
         Bug::TrustRecordedMetadata,
         Bug::BlindWrites,
         Bug::AckWithoutCompletion,
         Bug::DeduplicationWithoutSequencer,
         Bug::DeletesIgnoreOrder,
         Bug::CopyDeletedVersions,
+        Bug::TablesUnordered,
     ];
 }
 

@@ -63,6 +63,7 @@ pub mod retry;
 pub mod route;
 pub mod server;
 pub mod store;
+pub mod table;
 #[cfg(test)]
 mod test_http;
 #[cfg(any(test, feature = "testkit"))]

@@ -19,6 +19,8 @@
 mod archived;
 mod deletes;
 mod keys;
+mod partitions;
+mod tables;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -29,7 +31,7 @@ use backon::Retryable;
 use tracing::{error, info, warn};
 
 use crate::alerts::Alerter;
-use crate::config::RuleConfig;
+use crate::config::{RuleConfig, TableFormat};
 use crate::partition;
 
 use crate::error::Disposition;
@@ -58,16 +60,6 @@ const SOURCE_MISSING_ACTION: &str = "The object named by the event is not in the
     does not match an object: check the key encoding (S3 notifications, plain or through SNS, \
     form-URL-encode keys; EventBridge events carry them plain) and what publishes to the queue. \
     The message was acknowledged: a redelivery cannot make the object appear.";
-
-const PARTITION_INCOMPLETE_ACTION: &str = "Find out why these objects were not replicated (look \
-    for copy_failed alerts, or objects written without an event), then upload them again or run \
-    `s3-replicator backfill --prefix` for this prefix. The partition is checked again every few \
-    minutes; its completion is published as soon as it is complete.";
-
-const PARTITION_GIVE_UP_ACTION: &str = "The partition has been incomplete for a day past its \
-    deadline: re-checks stop and the re-check message goes to the dead-letter queue. Replicate \
-    the missing objects (upload them again or run `s3-replicator backfill --prefix`), then redrive \
-    the dead-letter queue: the partition is checked again and its completion published.";
 
 /// The alert kind for a failed store call: its own kind where the error has one, else `default`.
 fn alert_kind(error: &crate::store::StoreError, default: AlertKind) -> AlertKind {
@@ -273,27 +265,6 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         verdict
     }
 
-    /// A re-check message: the marker was replicated and its completion published when it was
-    /// first handled, so only the partition is checked, under the rule that closes it.
-    async fn handle_recheck(&self, message: &Message, recheck: &PartitionRecheck) -> Verdict {
-        let marker = &recheck.marker;
-        let rule = self
-            .router
-            .route(&marker.bucket, &marker.key)
-            .find(|rule| rule.name == recheck.rule && rule.is_marker(&marker.key));
-        match rule {
-            Some(rule) => {
-                self.complete_partition(message, marker, rule, Some(recheck))
-                    .await
-            }
-            None => {
-                // The configuration changed since: no rule closes this partition any more.
-                warn!(message = "Partition re-check for a rule that no longer closes this partition; dropped.", rule = %recheck.rule, bucket = %marker.bucket, key = %marker.key, message_id = %message.id);
-                Verdict::Delete
-            }
-        }
-    }
-
     /// Whether a failure of this disposition is worth an alert on this delivery.
     fn alerts_on(message: &Message, disposition: Disposition) -> bool {
         disposition == Disposition::Fail || message.receive_count >= TRANSIENT_ALERT_AFTER
@@ -307,95 +278,118 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         let mut matched = false;
         for rule in self.router.route(&object.bucket, &object.key) {
             matched = true;
-            // A first delivery's targets almost never hold the object: write them at once
-            // (conditionally) and read only where the write finds the key taken. A redelivery
-            // most likely wrote some already, and a backfilled object's targets often hold it: read
-            // first, and write only what is missing.
-            if let Some(this) = self.deleted_since(rule, object).await {
-                verdict = verdict.worst(this);
-                continue;
-            }
-            let approach = if message.receive_count <= 1 && object.origin() == Origin::Event {
-                Approach::WriteFirst
-            } else {
-                Approach::ReadFirst
-            };
-            let outcome = self
-                .replicator
-                .replicate_with(object, &rule.targets, approach)
-                .await;
-            outcome.record(&self.metrics);
-            let at = Handling {
-                message,
-                object,
-                rule,
-            };
-            let this = match outcome {
-                Outcome::Replicated { source, targets } => {
-                    let event = CompletionEvent::new(&rule.name, source, targets)
-                        .with_origin(object.origin());
-                    self.replicated(&at, event).await
-                }
-                Outcome::Superseded { reason } => {
-                    // A newer event for this key exists and does the work; a completion for this
-                    // older version would announce bytes the targets no longer hold.
-                    self.metrics.record_event("superseded");
-                    info!(message = "Event superseded; nothing to replicate.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
-                    Verdict::Delete
-                }
-                Outcome::SourceMissing { reason } => {
-                    // Not an overwrite (that is a 412 on If-Match, superseded above): the object
-                    // is gone, or was never under this key. Redelivery cannot make it appear, so
-                    // the message is acknowledged, and a person hears of it.
-                    self.metrics.record_event("source_missing");
-                    self.metrics.record_source_missing(&rule.name);
-                    warn!(message = "Source object does not exist; nothing to replicate.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
-                    self.alert(at.alert(AlertKind::SourceMissing, reason, SOURCE_MISSING_ACTION))
-                        .await;
-                    Verdict::Delete
-                }
-                Outcome::SourceArchived { source, archived } => {
-                    self.archived(&at, &source, &archived).await
-                }
-                Outcome::SourceFailed(e) => {
-                    let disposition = e.disposition();
-                    self.metrics.record_event("failed");
-                    error!(message = "Source could not be read.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e, %disposition);
-                    if Self::alerts_on(message, disposition) {
-                        let kind = alert_kind(&e, AlertKind::SourceUnreadable);
-                        self.alert(at.alert(kind, e.to_string(), e.advice())).await;
-                    }
-                    Verdict::of(disposition)
-                }
-                Outcome::TargetsFailed { succeeded, failed } => {
-                    self.metrics.record_event("failed");
-                    let mut this = Verdict::Delete;
-                    for failure in failed {
-                        let disposition = failure.error.disposition();
-                        this = this.worst(Verdict::of(disposition));
-                        error!(message = "Copy failed.", rule = %rule.name, target = %failure.target, bucket = %object.bucket, key = %object.key, error = %failure.error, %disposition, targets_written = succeeded.len());
-                        if Self::alerts_on(message, disposition) {
-                            let kind = alert_kind(&failure.error, AlertKind::CopyFailed);
-                            let alert = at
-                                .alert(kind, failure.error.to_string(), failure.error.advice())
-                                .target(AlertTarget {
-                                    name: failure.target.clone(),
-                                    bucket: failure.bucket.clone(),
-                                    region: failure.region.clone(),
-                                });
-                            self.alert(alert).await;
-                        }
-                    }
-                    this
-                }
-            };
-            verdict = verdict.worst(this);
+            verdict = verdict.worst(self.handle_rule(message, object, rule, None).await);
         }
         if !matched {
             self.metrics.record_event("unmatched");
             info!(message = "No rule matches; object ignored.", bucket = %object.bucket, key = %object.key);
         }
         verdict
+    }
+
+    /// `object` under one `rule`, the key locked by the caller. `held` is the re-check
+    /// message of a held table object ([`tables`]), when this is one.
+    async fn handle_rule(
+        &self,
+        message: &Message,
+        object: &ObjectCreated,
+        rule: &RuleConfig,
+        held: Option<&PartitionRecheck>,
+    ) -> Verdict {
+        // A first delivery's targets almost never hold the object: write them at once
+        // (conditionally) and read only where the write finds the key taken. A redelivery
+        // most likely wrote some already, and a backfilled object's targets often hold it: read
+        // first, and write only what is missing.
+        if let Some(this) = self.deleted_since(rule, object).await {
+            return this;
+        }
+        let table = match rule.table_format {
+            TableFormat::Delta => match self.table_gate(message, object, rule, held).await {
+                tables::Gate::Open(commit) => commit,
+                tables::Gate::Closed(verdict) => return verdict,
+            },
+            TableFormat::None => None,
+        };
+        let approach = if message.receive_count <= 1 && object.origin() == Origin::Event {
+            Approach::WriteFirst
+        } else {
+            Approach::ReadFirst
+        };
+        let outcome = self
+            .replicator
+            .replicate_with(object, &rule.targets, approach)
+            .await;
+        outcome.record(&self.metrics);
+        let at = Handling {
+            message,
+            object,
+            rule,
+        };
+        match outcome {
+            Outcome::Replicated { source, targets } => {
+                let event =
+                    CompletionEvent::new(&rule.name, source, targets).with_origin(object.origin());
+                let Some(commit) = &table else {
+                    return self.replicated(&at, event).await;
+                };
+                match self.replicated(&at, event.clone()).await {
+                    Verdict::Delete => self.table_committed(&at, commit, &event).await,
+                    other => other,
+                }
+            }
+            Outcome::Superseded { reason } => {
+                // A newer event for this key exists and does the work; a completion for this
+                // older version would announce bytes the targets no longer hold.
+                self.metrics.record_event("superseded");
+                info!(message = "Event superseded; nothing to replicate.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
+                Verdict::Delete
+            }
+            Outcome::SourceMissing { reason } => {
+                // Not an overwrite (that is a 412 on If-Match, superseded above): the object
+                // is gone, or was never under this key. Redelivery cannot make it appear, so
+                // the message is acknowledged, and a person hears of it.
+                self.metrics.record_event("source_missing");
+                self.metrics.record_source_missing(&rule.name);
+                warn!(message = "Source object does not exist; nothing to replicate.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
+                self.alert(at.alert(AlertKind::SourceMissing, reason, SOURCE_MISSING_ACTION))
+                    .await;
+                Verdict::Delete
+            }
+            Outcome::SourceArchived { source, archived } => {
+                self.archived(&at, &source, &archived).await
+            }
+            Outcome::SourceFailed(e) => {
+                let disposition = e.disposition();
+                self.metrics.record_event("failed");
+                error!(message = "Source could not be read.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e, %disposition);
+                if Self::alerts_on(message, disposition) {
+                    let kind = alert_kind(&e, AlertKind::SourceUnreadable);
+                    self.alert(at.alert(kind, e.to_string(), e.advice())).await;
+                }
+                Verdict::of(disposition)
+            }
+            Outcome::TargetsFailed { succeeded, failed } => {
+                self.metrics.record_event("failed");
+                let mut this = Verdict::Delete;
+                for failure in failed {
+                    let disposition = failure.error.disposition();
+                    this = this.worst(Verdict::of(disposition));
+                    error!(message = "Copy failed.", rule = %rule.name, target = %failure.target, bucket = %object.bucket, key = %object.key, error = %failure.error, %disposition, targets_written = succeeded.len());
+                    if Self::alerts_on(message, disposition) {
+                        let kind = alert_kind(&failure.error, AlertKind::CopyFailed);
+                        let alert = at
+                            .alert(kind, failure.error.to_string(), failure.error.advice())
+                            .target(AlertTarget {
+                                name: failure.target.clone(),
+                                bucket: failure.bucket.clone(),
+                                region: failure.region.clone(),
+                            });
+                        self.alert(alert).await;
+                    }
+                }
+                this
+            }
+        }
     }
 
     /// Every target of `at.rule` holds the object: announce it (and close its partition when
@@ -486,108 +480,6 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         .retry(retry_policy())
         .when(|e: &Announce| matches!(e, Announce::Publish(e) if e.transient))
         .await
-    }
-
-    /// The marker of a partition was replicated: publish its completion if every object under
-    /// its prefix is in every target, else ask for a re-check later ([`Verdict::Recheck`]).
-    /// `previous` is the re-check message being handled, if this is not the first check.
-    async fn complete_partition(
-        &self,
-        message: &Message,
-        object: &ObjectCreated,
-        rule: &RuleConfig,
-        previous: Option<&PartitionRecheck>,
-    ) -> Verdict {
-        let check = partition::check(&self.replicator, rule, object).await;
-        match check {
-            Ok(partition::Check::Complete(event)) => {
-                let published = (|| self.publisher.inner().publish_prefix_completed(&event))
-                    .retry(retry_policy())
-                    .when(|e: &PublishError| e.transient)
-                    .await;
-                match published {
-                    Ok(()) => {
-                        info!(message = "Partition completion published.", rule = %rule.name, bucket = %object.bucket, prefix = %event.prefix, objects = event.objects);
-                        Verdict::Delete
-                    }
-                    Err(e) => {
-                        error!(message = "Partition completion could not be published.", rule = %rule.name, prefix = %event.prefix, error = %e);
-                        Verdict::Retry
-                    }
-                }
-            }
-            Ok(partition::Check::Incomplete {
-                prefix,
-                missing,
-                examples,
-            }) => {
-                let now = self.clock.now();
-                let first_seen = previous.map_or(now, |p| p.first_seen);
-                let checks = previous.map_or(0, |p| p.checks) + 1;
-                let mut alerted = previous.is_some_and(|p| p.alerted);
-                let age: std::time::Duration = (now - first_seen).try_into().unwrap_or_default();
-                let deadline = std::time::Duration::from_secs(rule.complete_deadline_secs);
-                let give_up = deadline.saturating_add(partition::RECHECK_GIVE_UP_AFTER_DEADLINE);
-                info!(message = "Partition not complete yet.", rule = %rule.name, prefix = %prefix, missing, checks, age_secs = age.as_secs());
-                let incomplete_alert = |action: &str| {
-                    let mut alert = Alert::new(
-                        AlertKind::PartitionIncomplete,
-                        format!(
-                            "{missing} object(s) under s3://{}/{prefix} are not in every target {}s after the partition was first checked: {}",
-                            object.bucket,
-                            age.as_secs(),
-                            examples.join(", ")
-                        ),
-                        action,
-                    )
-                    .rule(&rule.name)
-                    .source(AlertObject::from_event(object))
-                    .message_id(&message.id);
-                    alert.example_keys = examples.clone();
-                    alert
-                };
-                if age >= give_up {
-                    // Never silent, never endless: the re-check message is left to the redrive
-                    // policy (every delivery still checks, and alerts), so it ends in the DLQ.
-                    error!(message = "Partition still incomplete; re-checks stop and the message goes to the dead-letter queue.", rule = %rule.name, prefix = %prefix, missing, age_secs = age.as_secs());
-                    self.alert(incomplete_alert(PARTITION_GIVE_UP_ACTION)).await;
-                    return Verdict::Keep;
-                }
-                if age >= deadline && !alerted {
-                    self.alert(incomplete_alert(PARTITION_INCOMPLETE_ACTION))
-                        .await;
-                    alerted = true;
-                }
-                let delay = partition::recheck_delay(checks, age, deadline);
-                let recheck = PartitionRecheck {
-                    rule: rule.name.clone(),
-                    marker: object.clone(),
-                    first_seen,
-                    checks,
-                    alerted,
-                };
-                Verdict::Recheck(vec![Recheck {
-                    rule: rule.name.clone(),
-                    body: recheck.to_body(),
-                    delay_secs: delay.as_secs() as i32,
-                    held_deletes: false,
-                }])
-            }
-            Err(e) => {
-                let disposition = e.disposition();
-                error!(message = "Partition could not be checked.", rule = %rule.name, key = %object.key, error = %e);
-                if Self::alerts_on(message, disposition) {
-                    self.alert(
-                        Alert::new(AlertKind::PartitionIncomplete, e.to_string(), e.advice())
-                            .rule(&rule.name)
-                            .source(AlertObject::from_event(object))
-                            .message_id(&message.id),
-                    )
-                    .await;
-                }
-                Verdict::of(disposition)
-            }
-        }
     }
 
     /// A completion later than its rule's `lag_alert_secs`: counted, and alerted (aggregated:

@@ -334,9 +334,10 @@ pub async fn resolve<S: ObjectStore>(
 
 /// `check-config --probe`: every target probed (with its features detected when it is on its
 /// own endpoint), one paragraph each. Returns the text and whether every target is reachable.
-pub async fn check_targets<S: ObjectStore>(
-    replicator: &crate::replicate::Replicator<S>,
+/// `store_of` gives the store that writes a target, by name.
+pub async fn check_targets<'a, S: ObjectStore + 'a>(
     config: &crate::config::Config,
+    store_of: impl Fn(&str) -> Option<&'a S>,
 ) -> (String, bool) {
     use std::fmt::Write as _;
     let mut out = String::from(
@@ -354,7 +355,7 @@ pub async fn check_targets<S: ObjectStore>(
             let _ = writeln!(out, "failed      {why}");
             continue;
         }
-        let Some(store) = replicator.target(&target.name).map(|t| &t.store) else {
+        let Some(store) = store_of(&target.name) else {
             continue;
         };
         let report = probe(store, target, target.endpoint_url.is_some()).await;

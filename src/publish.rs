@@ -7,6 +7,7 @@
 pub mod batch;
 pub mod deletion;
 pub mod sns;
+pub mod table;
 
 use std::future::Future;
 
@@ -19,6 +20,7 @@ use crate::timestamp::{format_millis, serialize_millis_utc};
 use crate::transfer::Method;
 
 pub use deletion::{DeleteResult, DeletedSource, DeletionEvent, DeletionTarget, DELETION_SCHEMA};
+pub use table::{TableCommittedEvent, TableTarget, TABLE_COMMITTED_SCHEMA};
 
 /// Schema name of the completion event.
 pub const COMPLETION_SCHEMA: &str = "s3-replicator.completion.v1";
@@ -209,6 +211,9 @@ pub enum AlertKind {
     SourceArchived,
     /// A target cannot take the source's Object Lock settings (no Object Lock on its bucket).
     ObjectLockUnsupported,
+    /// A Delta commit (or checkpoint) is held past the rule's `complete_deadline_secs`: files it
+    /// needs are not in every target.
+    TableCommitStalled,
 }
 
 impl AlertKind {
@@ -229,6 +234,7 @@ impl AlertKind {
             AlertKind::ReplicationLate => "replication_late",
             AlertKind::SourceArchived => "source_archived",
             AlertKind::ObjectLockUnsupported => "object_lock_unsupported",
+            AlertKind::TableCommitStalled => "table_commit_stalled",
         }
     }
 
@@ -248,6 +254,7 @@ impl AlertKind {
             AlertKind::ReplicationLate => "replication late",
             AlertKind::SourceArchived => "source archived",
             AlertKind::ObjectLockUnsupported => "object lock not supported by target",
+            AlertKind::TableCommitStalled => "table commit stalled",
         }
     }
 }
@@ -521,6 +528,12 @@ pub trait Publisher: Send + Sync + 'static {
     fn publish_deletion(
         &self,
         event: &DeletionEvent,
+    ) -> impl Future<Output = Result<(), PublishError>> + Send;
+
+    /// Publishes a table-committed event on the completion topic (docs/design.md, "Tables").
+    fn publish_table_committed(
+        &self,
+        event: &TableCommittedEvent,
     ) -> impl Future<Output = Result<(), PublishError>> + Send;
 }
 

@@ -484,7 +484,10 @@ fn probe_targets(config: &Config) -> ExitCode {
     let (text, reachable) = runtime.block_on(async {
         let wiring = Wiring::load(config, Default::default()).await;
         let replicator = wiring.replicator(config).await;
-        s3_replicator::probe::check_targets(&replicator, config).await
+        s3_replicator::probe::check_targets(config, |name| {
+            replicator.target(name).map(|t| &t.store)
+        })
+        .await
     });
     print!("{text}");
     if reachable {

@@ -43,7 +43,7 @@ pub use load::{ConfigError, Problem, CONFIG_TOML_ENV, ENV_PREFIX, ENV_SEPARATOR}
 pub use operations::{LogConfig, LogFormat, ServerConfig, DEFAULT_LISTEN};
 pub use schema::{
     AlertsConfig, Archived, AwsConfig, Capabilities, CompletionConfig, Config, CopyConfig,
-    CopyMode, Deletes, ObjectLock, QueueConfig, RestoreTier, RuleConfig, TargetConfig,
+    CopyMode, Deletes, ObjectLock, QueueConfig, RestoreTier, RuleConfig, TableFormat, TargetConfig,
     MAX_PART_SIZE, MIN_PART_SIZE, STORAGE_CLASSES,
 };
 pub use timeouts::{TimeoutsConfig, MAX_MESSAGE_DEADLINE_SECS};

@@ -505,6 +505,23 @@ pub struct RuleConfig {
     /// How many days a restored copy stays readable (`archived = "restore"`); 1..=30.
     #[serde(default = "default_restore_days")]
     pub restore_days: u32,
+    /// Tables under the rule whose objects wait for one another ([`TableFormat`];
+    /// docs/design.md, "Tables").
+    #[serde(default)]
+    pub table_format: TableFormat,
+}
+
+/// How a rule treats the tables under it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TableFormat {
+    /// Every object is copied as it comes.
+    #[default]
+    None,
+    /// Every directory with a `_delta_log/` is a Delta Lake table: a commit is copied only once
+    /// the files it adds and the commit before it are in every target, a checkpoint only once
+    /// its commit is; then `s3-replicator.table-committed.v1` is published.
+    Delta,
 }
 
 const fn default_complete_deadline_secs() -> u64 {
@@ -597,6 +614,7 @@ impl Default for RuleConfig {
             archived: Archived::Alert,
             restore_tier: RestoreTier::Standard,
             restore_days: default_restore_days(),
+            table_format: TableFormat::None,
         }
     }
 }

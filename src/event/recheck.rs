@@ -33,6 +33,10 @@ pub struct PartitionRecheck {
     pub checks: u32,
     /// Whether the `partition_incomplete` deadline alert was raised already.
     pub alerted: bool,
+    /// The object is a held object of a Delta table (a commit waiting for its files), not a
+    /// partition marker: the object itself is copied once what it waits for is in every
+    /// target (docs/design.md, "Tables"). On the wire: `"hold": "table"`.
+    pub table: bool,
 }
 
 impl PartitionRecheck {
@@ -45,6 +49,7 @@ impl PartitionRecheck {
             "first_seen": format_millis(self.first_seen).unwrap_or_default(),
             "checks": self.checks,
             "alerted": self.alerted,
+            "hold": if self.table { "table" } else { "partition" },
         })
         .to_string()
     }
@@ -58,6 +63,7 @@ struct RecheckWire {
     first_seen: Option<String>,
     checks: u32,
     alerted: bool,
+    hold: Option<String>,
 }
 
 /// [`ObjectCreated`] as it serializes.
@@ -100,6 +106,7 @@ pub(super) fn decode_recheck(value: Value) -> Result<Notification, DecodeError> 
         first_seen: parse_time(&first_seen, at, "first_seen")?,
         checks: wire.checks,
         alerted: wire.alerted,
+        table: wire.hold.as_deref() == Some("table"),
     })))
 }
 
@@ -124,6 +131,7 @@ mod tests {
             first_seen: datetime!(2026-11-21 10:06:00.5 UTC),
             checks: 3,
             alerted: false,
+            table: false,
         }
     }
 
@@ -137,7 +145,15 @@ mod tests {
         assert_eq!(json["first_seen"], "2026-11-21T10:06:00.500Z");
         assert_eq!(
             decode(&body).unwrap(),
-            Notification::Recheck(Box::new(recheck))
+            Notification::Recheck(Box::new(recheck.clone()))
+        );
+        let table = PartitionRecheck {
+            table: true,
+            ..recheck
+        };
+        assert_eq!(
+            decode(&table.to_body()).unwrap(),
+            Notification::Recheck(Box::new(table))
         );
     }
 

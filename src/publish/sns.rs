@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use aws_sdk_sns::Client;
 
-use super::{Alert, CompletionEvent, DeletionEvent, PrefixCompletedEvent, PublishError, Publisher};
+use super::{
+    Alert, CompletionEvent, DeletionEvent, PrefixCompletedEvent, PublishError, Publisher,
+    TableCommittedEvent,
+};
 use crate::aws::SdkFailure;
 
 /// Publishes completions and alerts to their topics.
@@ -231,6 +234,15 @@ impl Publisher for SnsPublisher {
             .await
     }
 
+    async fn publish_table_committed(
+        &self,
+        event: &TableCommittedEvent,
+    ) -> Result<(), PublishError> {
+        let fifo = || FifoIds::of_table(event);
+        self.publish_on_completion_topic(event, event.attributes(), fifo)
+            .await
+    }
+
     async fn publish_alert(&self, alert: &Alert) -> Result<(), PublishError> {
         self.publish(
             &self.alerts_topic,
@@ -309,6 +321,21 @@ impl FifoIds {
         Self::from_parts(
             &s.bucket,
             &["deletion", event.rule.as_str(), &s.bucket, &s.key, &write],
+        )
+    }
+
+    /// A table commit: named by the table and version (a commit is written once).
+    fn of_table(event: &TableCommittedEvent) -> Self {
+        let version = event.version.to_string();
+        Self::from_parts(
+            &event.source_bucket,
+            &[
+                "table-committed",
+                &event.rule,
+                &event.source_bucket,
+                &event.table,
+                &version,
+            ],
         )
     }
 

@@ -313,6 +313,23 @@ impl<S: ObjectStore> Replicator<S> {
         Ok(why)
     }
 
+    /// What target `name` holds at the replica key of `source_key` (its `key_prefix` applied).
+    pub async fn replica_head(
+        &self,
+        name: &str,
+        source_key: &str,
+    ) -> Result<Option<crate::store::ObjectHead>, StoreError> {
+        let Some(target) = self.targets.get(name) else {
+            return Err(target::not_configured(name, Operation::HeadObject, source_key).error);
+        };
+        read_replica(
+            &self.metrics,
+            target,
+            &target::replica_key(&target.config, source_key),
+        )
+        .await
+    }
+
     /// Replicates `object` to each named target, concurrently, reading every target first.
     pub async fn replicate(&self, object: &ObjectCreated, target_names: &[String]) -> Outcome {
         self.replicate_with(object, target_names, Approach::ReadFirst)

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::publish::{
     Alert, CompletionEvent, DeletionEvent, PrefixCompletedEvent, PublishError, Publisher,
+    TableCommittedEvent,
 };
 
 #[derive(Debug, Clone, Default)]
@@ -12,6 +13,7 @@ pub struct MemoryPublisher {
     alerts: Arc<Mutex<Vec<Alert>>>,
     prefixes: Arc<Mutex<Vec<PrefixCompletedEvent>>>,
     deletions: Arc<Mutex<Vec<DeletionEvent>>>,
+    tables: Arc<Mutex<Vec<TableCommittedEvent>>>,
     fail_completions: Arc<Mutex<bool>>,
 }
 
@@ -32,6 +34,13 @@ impl MemoryPublisher {
 
     pub fn deletions(&self) -> Vec<DeletionEvent> {
         self.deletions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn tables(&self) -> Vec<TableCommittedEvent> {
+        self.tables
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -86,6 +95,17 @@ impl Publisher for MemoryPublisher {
 
     async fn publish_deletion(&self, event: &DeletionEvent) -> Result<(), PublishError> {
         self.deletions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(event.clone());
+        Ok(())
+    }
+
+    async fn publish_table_committed(
+        &self,
+        event: &TableCommittedEvent,
+    ) -> Result<(), PublishError> {
+        self.tables
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(event.clone());

@@ -30,6 +30,8 @@ mod partition_rechecks;
 mod simulation;
 /// Events whose source object does not exist.
 mod source_missing;
+/// Delta tables: commits held until their files are in every target.
+mod tables;
 
 fn target(name: &str, bucket: &str, store: MemoryStore) -> Target<MemoryStore> {
     Target {

@@ -68,6 +68,13 @@ impl Publisher for Recorder {
         Ok(())
     }
 
+    async fn publish_table_committed(
+        &self,
+        _: &crate::publish::TableCommittedEvent,
+    ) -> Result<(), PublishError> {
+        Ok(())
+    }
+
     async fn publish_deletion(
         &self,
         _: &crate::publish::DeletionEvent,

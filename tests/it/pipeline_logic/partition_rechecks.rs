@@ -194,6 +194,7 @@ async fn a_re_check_past_the_last_day_alerts_and_is_left_for_the_dead_letter_que
             - time::Duration::seconds(DEADLINE_SECS as i64 + 24 * 3600 + 1),
         checks: 100,
         alerted: true,
+        table: false,
     };
     let message = Message {
         id: "r1".into(),

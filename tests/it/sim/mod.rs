@@ -27,13 +27,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use s3_replicator::config::Deletes;
-use s3_replicator::config::{CopyMode, RuleConfig, TargetConfig};
+use s3_replicator::config::{CopyMode, RuleConfig, TableFormat, TargetConfig};
 use s3_replicator::daemon::{run_with_deadline, MessageDeadline, Settings};
 use s3_replicator::event::{decode, Notification};
 use s3_replicator::pipeline::Pipeline;
 use s3_replicator::publish::{
     Alert, CompletionEvent, DeleteResult, DeletionEvent, PrefixCompletedEvent, PublishError,
-    Publisher,
+    Publisher, TableCommittedEvent,
 };
 use s3_replicator::replicate::{Replicator, Target};
 use s3_replicator::route::Router;
@@ -146,6 +146,8 @@ struct Record {
     /// When the object at (bucket, key) was last written, by any store handle.
     landed: HashMap<(String, String), Instant>,
     prefixes: Vec<(Instant, PrefixCompletedEvent)>,
+    /// Table-committed events, as published.
+    tables: Vec<(Instant, TableCommittedEvent)>,
     /// Alerts, with the daemon instance that sent each.
     alerts: Vec<(Instant, usize, Alert)>,
 }
@@ -285,6 +287,7 @@ impl SimStore {
                     r.landed
                         .insert((bucket.to_owned(), key.to_owned()), Instant::now())
                 });
+                self.check_table_commit(bucket, key);
             }
             Err(e) => self.log.note(format!(
                 "{} {op} {bucket}/`{key}` failed: {:?} {}",
@@ -320,6 +323,46 @@ impl SimStore {
             ));
         }
         Ok(())
+    }
+
+    /// A Delta commit that lands in a target: the target holds every file it adds and the
+    /// commit before it ("a target's commit N implies its files").
+    fn check_table_commit(&self, bucket: &str, key: &str) {
+        if bucket == TABLE_BUCKET {
+            return;
+        }
+        let Some(table) = s3_replicator::table::classify(key) else {
+            return;
+        };
+        let s3_replicator::table::Kind::Commit(version) = table.kind else {
+            return;
+        };
+        let Some(written) = self.inner.get(bucket, key) else {
+            return;
+        };
+        let commit =
+            match s3_replicator::table::parse_commit(&table.root, TABLE_BUCKET, &written.body) {
+                Ok(commit) => commit,
+                Err(why) => {
+                    self.log.violation(format!(
+                        "{} wrote {bucket}/`{key}`, not a commit: {why}",
+                        self.name
+                    ));
+                    return;
+                }
+            };
+        let mut needed: Vec<String> = commit.needs.into_iter().map(|n| n.key).collect();
+        if version > 0 {
+            needed.push(s3_replicator::table::commit_key(&table.root, version - 1));
+        }
+        for file in needed {
+            if self.inner.get(bucket, &file).is_none() {
+                self.log.violation(format!(
+                    "{} wrote commit {version} to {bucket}/`{key}` while {bucket} lacks `{file}`",
+                    self.name
+                ));
+            }
+        }
     }
 
     /// A replica may be removed only for a delete of its source key newer than the write it was
@@ -857,6 +900,42 @@ impl Publisher for SimTopic {
         result
     }
 
+    async fn publish_table_committed(
+        &self,
+        event: &TableCommittedEvent,
+    ) -> Result<(), PublishError> {
+        let result = if self.refuses_call() {
+            self.log.note(format!(
+                "table {} v{} refused (500, injected)",
+                event.table, event.version
+            ));
+            Err(PublishError {
+                topic_arn: "sim:completions".into(),
+                message: "injected: 500".into(),
+                transient: true,
+            })
+        } else {
+            let commit = s3_replicator::table::commit_key(&event.table, event.version);
+            for target in &event.targets {
+                if self.world.get(&target.bucket, &commit).is_none() {
+                    self.log.violation(format!(
+                        "table {} v{} announced while {} lacks its commit",
+                        event.table, event.version, target.name
+                    ));
+                }
+            }
+            self.log.note(format!(
+                "table {} v{} committed ({} files)",
+                event.table, event.version, event.files_added
+            ));
+            self.log
+                .with(|r| r.tables.push((Instant::now(), event.clone())));
+            Ok(())
+        };
+        tokio::time::sleep(self.latency).await;
+        result
+    }
+
     async fn publish_alert(&self, alert: &Alert) -> Result<(), PublishError> {
         let key = alert
             .source
@@ -879,6 +958,11 @@ impl Publisher for SimTopic {
 // The workload
 
 /// Keys that have broken replication tools, and a few plain ones.
+/// The source bucket of the table workload (rule `tables`, `table_format = "delta"`).
+const TABLE_BUCKET: &str = "tlake";
+/// The table's root in it.
+const TABLE_ROOT: &str = "t/orders/";
+
 const KEYS: &[&str] = &[
     "plain/part-0.csv",
     "plain/part-1.csv",
@@ -969,6 +1053,11 @@ struct World {
     /// Backfill events (`backfill --enqueue`, `verify --repair`): a key listed as it is now,
     /// its event delivered later. From an RNG of their own, like deletes.
     backfill_rng: fastrand::Rng,
+    /// A Delta table written version by version, its events in an adversarial order (a
+    /// commit's before its data files'), in one seed of two. From an RNG of its own.
+    table_rng: fastrand::Rng,
+    table_versions: u64,
+    table_written: u64,
 }
 
 impl World {
@@ -977,7 +1066,7 @@ impl World {
         let log = Log::default();
         log.with(|r| r.start = Some(Instant::now()));
         let memory = MemoryStore::new("daemon");
-        for bucket in ["lake", "vlake", "eu", "dr", "arch"] {
+        for bucket in ["lake", "vlake", "eu", "dr", "arch", TABLE_BUCKET] {
             memory.create_bucket(bucket);
         }
         memory.enable_versioning("vlake");
@@ -994,6 +1083,15 @@ impl World {
                 name: "versioned".into(),
                 source_bucket: "vlake".into(),
                 targets: vec!["arch".into()],
+                ..Default::default()
+            },
+            RuleConfig {
+                name: "tables".into(),
+                source_bucket: TABLE_BUCKET.into(),
+                prefix: Some("t/".into()),
+                targets: vec!["eu".into(), "dr".into()],
+                table_format: TableFormat::Delta,
+                complete_deadline_secs: 120,
                 ..Default::default()
             },
         ];
@@ -1114,6 +1212,16 @@ impl World {
             delete_rng,
             delete_per_mille,
             backfill_rng: fastrand::Rng::with_seed(seed ^ 0xbacf11),
+            table_versions: {
+                let mut r = fastrand::Rng::with_seed(seed ^ 0x7ab1e);
+                if r.bool() {
+                    r.u64(2..7)
+                } else {
+                    0
+                }
+            },
+            table_rng: fastrand::Rng::with_seed(seed ^ 0x7ab1e ^ 1),
+            table_written: 0,
         }
     }
 
@@ -1198,6 +1306,11 @@ impl World {
         // Some sources have no full-object checksum (a composite one, as multipart uploads of
         // older SDKs): their replicas are proven by MD5 ETags alone.
         let composite = self.rng.u32(0..4) == 0;
+        self.put_with(bucket, key, body, composite)
+    }
+
+    /// [`put`](Self::put), the source's checksum composite or not as `composite` says.
+    fn put_with(&mut self, bucket: &str, key: &str, body: Vec<u8>, composite: bool) -> String {
         let stored = StoredObject {
             checksum: composite.then_some((s3_replicator::store::ChecksumAlgorithm::Crc32, false)),
             ..StoredObject::default()
@@ -1284,9 +1397,11 @@ impl World {
         if self.delete_per_mille == 0 || self.delete_rng.u32(0..1000) >= self.delete_per_mille {
             return;
         }
+        // Not the table's files: a writer never deletes a file its log still adds.
         let keys: Vec<(String, String)> = self.log.with(|r| {
             r.puts
                 .iter()
+                .filter(|p| p.bucket != TABLE_BUCKET)
                 .map(|p| (p.bucket.clone(), p.key.clone()))
                 .collect::<BTreeSet<_>>()
                 .into_iter()
@@ -1352,6 +1467,51 @@ impl World {
         (0..len).map(|_| self.rng.u8(..)).collect()
     }
 
+    /// Now and then, the next version of the table: its data files and its commit (and now and
+    /// then a checkpoint), their events delivered in an adversarial order: the commit's often
+    /// before its files'.
+    fn maybe_table(&mut self, pending: &mut Vec<(Instant, String)>) {
+        if self.table_written >= self.table_versions || self.table_rng.u32(0..3) != 0 {
+            return;
+        }
+        let version = self.table_written;
+        self.table_written += 1;
+        let mut adds = Vec::new();
+        for i in 0..self.table_rng.usize(0..3) {
+            // A partition value with a space: as delta-rs writes it (encoded once in the key,
+            // twice in the log), or a plain space in the key (encoded once in the log).
+            let (dir, logged) = [
+                ("", ""),
+                ("region=eu%20west/", "region=eu%2520west/"),
+                ("region=eu west/", "region=eu%20west/"),
+            ][self.table_rng.usize(0..3)];
+            let name = format!("part-{version}-{i}.parquet");
+            let len = self.table_rng.usize(1..2048);
+            let body: Vec<u8> = (0..len).map(|_| self.table_rng.u8(..)).collect();
+            let key = format!("{TABLE_ROOT}{dir}{name}");
+            let event = self.put_with(TABLE_BUCKET, &key, body, false);
+            adds.push(format!(
+                r#"{{"add":{{"path":"{logged}{name}","size":{len},"partitionValues":{{}},"modificationTime":1,"dataChange":true}}}}"#
+            ));
+            let at = Instant::now() + Duration::from_millis(self.table_rng.u64(0..8000));
+            pending.push((at, event));
+        }
+        let mut commit = vec![format!(
+            r#"{{"commitInfo":{{"operation":"WRITE","version":{version}}}}}"#
+        )];
+        commit.extend(adds);
+        let key = s3_replicator::table::commit_key(TABLE_ROOT, version);
+        let event = self.put_with(TABLE_BUCKET, &key, commit.join("\n").into_bytes(), false);
+        let at = Instant::now() + Duration::from_millis(self.table_rng.u64(0..1500));
+        pending.push((at, event));
+        if self.table_rng.u32(0..3) == 0 {
+            let key = format!("{TABLE_ROOT}_delta_log/{version:020}.checkpoint.parquet");
+            let event = self.put_with(TABLE_BUCKET, &key, b"PAR1 checkpoint".to_vec(), false);
+            let at = Instant::now() + Duration::from_millis(self.table_rng.u64(0..3000));
+            pending.push((at, event));
+        }
+    }
+
     /// Delivers `event` to the queue after S3's notification latency (possibly out of order
     /// with other events), sometimes twice.
     fn deliver(&mut self, event: String, pending: &mut Vec<(Instant, String)>) {
@@ -1381,6 +1541,7 @@ async fn simulate(seed: u64) -> Report {
         deliver_due(&world, &mut pending, Instant::now() + step).await;
         world.maybe_delete(&mut pending).await;
         world.maybe_backfill(&mut pending);
+        world.maybe_table(&mut pending);
         match world.rng.u32(0..100) {
             0..=44 => {
                 let key = if world.poison.is_some() && world.rng.u32(0..10) == 0 {
