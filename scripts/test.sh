@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit tests, and the integration tests against the
 # local emulator (moto's server on 127.0.0.1, installed into .venv by scripts/emulator.sh) and a
-# second S3 implementation (s3s-fs on 127.0.0.1, installed into .tools/).
+# second S3 implementation (s3s-fs on 127.0.0.1, installed into .tools/), with a Delta writer
+# (deltalake, into .venv-delta) for the table tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,17 @@ echo "second S3 store: $S3SFS_URL" >&2
 export S3R_TEST_MIRROR_ENDPOINT="$S3SFS_URL"
 export S3R_TEST_MIRROR_ACCESS_KEY_ID=mirror-access-key S3R_TEST_MIRROR_SECRET_ACCESS_KEY=mirror-secret-key
 export S3R_TEST_MIRROR_WRONG_SECRET=not-the-mirror-secret
+
+# A real Delta writer and reader (tests/it/tables.rs): delta-rs's Python package, pinned, into
+# .venv-delta.
+delta_venv=.venv-delta
+delta_packages=("deltalake==1.6.6" "pyarrow==26.0.1")
+if ! "$delta_venv/bin/python" -c 'import deltalake, pyarrow' 2>/dev/null; then
+  echo "installing ${delta_packages[*]} into $delta_venv" >&2
+  python3 -m venv "$delta_venv"
+  "$delta_venv/bin/pip" install --quiet --disable-pip-version-check "${delta_packages[@]}"
+fi
+export S3R_TEST_DELTA_PYTHON="$PWD/$delta_venv/bin/python"
 
 # The emulator accepts any credentials; the daemon under test reads them from the environment
 # like it would on AWS.

@@ -355,6 +355,20 @@ fn backfill(
     options.concurrency = config.queue.concurrency;
     let rules = backfill::select_rules(&config.rules, options.rule.as_deref())?;
     options.start_after = backfill::parse_start_after(start_after, &config.rules, &rules)?;
+    if let (BackfillMode::Copy { .. }, Some(table)) = (
+        mode,
+        rules
+            .iter()
+            .find(|r| r.table_format == s3_replicator::config::TableFormat::Delta),
+    ) {
+        // Copied in key order, `_delta_log/` would reach the targets before the data files.
+        anyhow::bail!(
+            "rule {:?} has table_format = \"delta\": its commits must wait for their files, which \
+             only the daemon does; run `backfill --enqueue` (the daemon copies them in order), or \
+             --rule for the other rules",
+            table.name
+        );
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let summary = runtime.block_on(async {
         let wiring = Wiring::load(&config, Default::default()).await;

@@ -289,6 +289,12 @@ impl Config {
                         .to_owned(),
                 );
             }
+            if r.table_format == super::TableFormat::Delta && r.suffix.is_some() {
+                p.push(
+                    at("suffix"),
+                    "is set on a rule with table_format = \"delta\": a table's log (_delta_log/*.json, checkpoints) and data files must all be replicated; remove suffix",
+                );
+            }
             if r.lag_alert_secs == Some(0) {
                 p.push(
                     at("lag_alert_secs"),

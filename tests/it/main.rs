@@ -37,3 +37,5 @@ mod reliability;
 mod replication;
 #[cfg(feature = "emulator-tests")]
 mod requests;
+#[cfg(feature = "emulator-tests")]
+mod tables;
