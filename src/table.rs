@@ -173,6 +173,18 @@ fn path_of<'a>(action: &'a Value, name: &str) -> Result<&'a str, String> {
 
 /// The key of a file named by `path` (a URI, percent-encoded once) in the table at `root`.
 fn file_key(root: &str, bucket: &str, path: &str) -> Result<String, String> {
+    // A URI scheme (`file:/…`, `abfss://…`): ':' before any '/' (a relative path's ':' is
+    // percent-encoded).
+    let scheme = path
+        .split_once(':')
+        .filter(|(scheme, _)| !scheme.is_empty() && !scheme.contains('/'))
+        .map(|(scheme, _)| scheme);
+    if scheme.is_some() && !path.contains("://") {
+        return Err(format!(
+            "the commit names {path}, outside the table's bucket s3://{bucket}: a replica \
+             would read it from there"
+        ));
+    }
     if let Some((scheme, rest)) = path.split_once("://") {
         let (in_bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
         if !matches!(scheme, "s3" | "s3a" | "s3n") || in_bucket != bucket {

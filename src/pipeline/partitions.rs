@@ -160,15 +160,19 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
     /// locked as for an event; copied once what it waits for is in every target.
     async fn handle_held(&self, message: &Message, recheck: &PartitionRecheck) -> Verdict {
         let object = &recheck.marker;
-        let _key = self.keys.lock(&object.bucket, &object.key).await;
         let rule = self.router.route(&object.bucket, &object.key).find(|rule| {
             rule.name == recheck.rule && rule.table_format == crate::config::TableFormat::Delta
         });
         match rule {
-            Some(rule) => self.handle_rule(message, object, rule, Some(recheck)).await,
+            Some(rule) => {
+                let _key = self.keys.lock(&object.bucket, &object.key).await;
+                self.handle_rule(message, object, rule, Some(recheck)).await
+            }
             None => {
-                warn!(message = "Table re-check for a rule that no longer holds this table; dropped.", rule = %recheck.rule, bucket = %object.bucket, key = %object.key, message_id = %message.id);
-                Verdict::Delete
+                // The configuration changed since: the object is no longer held; it is handled
+                // as its own event would be now (its original message is gone).
+                warn!(message = "Table re-check for a rule that no longer holds this table; handling the object as an event.", rule = %recheck.rule, bucket = %object.bucket, key = %object.key, message_id = %message.id);
+                self.handle_object(message, object).await
             }
         }
     }

@@ -68,6 +68,16 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             return Gate::Open(None);
         }
         match self.needs(object, &held).await {
+            // The object changed or went away since its event: not held; the copy decides
+            // (superseded, or source missing) as for any object.
+            Err(e)
+                if matches!(
+                    e.kind,
+                    StoreErrorKind::PreconditionFailed | StoreErrorKind::NotFound
+                ) =>
+            {
+                Gate::Open(None)
+            }
             Ok((needed, commit)) => match self.missing(rule, &needed).await {
                 Ok(missing) if missing.is_empty() => Gate::Open(commit),
                 Ok(missing) => Gate::Closed(
@@ -340,7 +350,20 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             }
             Err(e) => {
                 error!(message = "Table commit could not be published.", rule = %event.rule, table = %event.table, version = event.version, error = %e);
-                Verdict::Retry
+                let disposition = if e.transient {
+                    crate::error::Disposition::Retry
+                } else {
+                    crate::error::Disposition::Fail
+                };
+                if Self::alerts_on(at.message, disposition) {
+                    self.alert(at.alert(
+                        AlertKind::CompletionUnpublished,
+                        e.to_string(),
+                        super::COMPLETION_UNPUBLISHED_ACTION,
+                    ))
+                    .await;
+                }
+                Verdict::of(disposition)
             }
         }
     }

@@ -83,6 +83,8 @@ fn a_path_outside_the_bucket_is_refused() {
     let body = br#"{"add":{"path":"s3://elsewhere/t/part-0.parquet","size":1}}"#;
     let err = parse_commit("t/", "lake", body).unwrap_err();
     assert!(err.contains("outside the table's bucket"), "{err}");
+    let local = br#"{"add":{"path":"file:/tmp/t/part-0.parquet","size":1}}"#;
+    assert!(parse_commit("t/", "lake", local).is_err());
     assert!(parse_commit("t/", "lake", b"{not json").is_err());
 }
 

@@ -130,3 +130,25 @@ fn a_bad_duration_in_the_environment_names_the_field_and_the_variable() {
         "{err}"
     );
 }
+
+#[test]
+fn an_in_process_backfill_refuses_a_table_rule_and_names_the_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tables.toml");
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml"))
+            .unwrap();
+    let text = example.replacen("[[rules]]\n", "[[rules]]\ntable_format = \"delta\"\n", 1);
+    assert_ne!(text, example, "the example has a rule");
+    std::fs::write(&path, text).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_s3-replicator"))
+        .args(["backfill", "--config"])
+        .arg(&path)
+        .env_remove("S3R_CONFIG")
+        .output()
+        .expect("run s3-replicator");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("table_format = \"delta\""), "{err}");
+    assert!(err.contains("--enqueue"), "{err}");
+}

@@ -80,3 +80,13 @@ fn missing_credential_variables_are_named_without_values() {
         ["targets.t: the environment variable S3R_TEST_SURELY_UNSET_ID (its credentials) is not set"]
     );
 }
+
+#[test]
+fn a_table_rule_takes_no_suffix() {
+    let mut c = valid();
+    c.rules[0].table_format = TableFormat::Delta;
+    c.validate().unwrap();
+    c.rules[0].suffix = Some(".parquet".into());
+    let err = c.validate().unwrap_err();
+    assert_eq!(fields(&err), ["rules[0].suffix"]);
+}

@@ -226,3 +226,28 @@ async fn a_commit_whose_file_never_arrives_alerts_at_the_deadline_naming_it() {
     assert!(world.publisher.completions().is_empty());
     assert_eq!(queue.max_receive_count(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_overwritten_last_checkpoint_is_superseded_not_stalled() {
+    let world = world();
+    let queue = MemoryQueue::default();
+    let key = format!("{LOG}_last_checkpoint");
+    let older = put(&world, &key, br#"{"version":2,"size":3}"#);
+    // Overwritten (unversioned source) before its event is handled.
+    put(&world, &key, br#"{"version":5,"size":3}"#);
+    queue.send(&older);
+    super::run_within(&world, &queue, Duration::from_secs(60), || {
+        queue.remaining() == 0
+    })
+    .await;
+    assert_eq!(queue.remaining(), 0);
+    assert!(
+        world.publisher.alerts().is_empty(),
+        "{:?}",
+        world.publisher.alerts()
+    );
+    assert!(
+        world.store.get("eu", &key).is_none(),
+        "its newer event copies it"
+    );
+}
