@@ -267,6 +267,35 @@ fn z85_uuid(encoded: &str) -> Option<String> {
     ))
 }
 
+/// The sidecar files a v2 checkpoint in JSON (`N.checkpoint.UUID.json`) of the table at `root`
+/// references: `sidecar` actions, paths relative to `_delta_log/_sidecars/`.
+pub fn checkpoint_sidecars(root: &str, body: &[u8]) -> Result<Vec<String>, String> {
+    let text =
+        std::str::from_utf8(body).map_err(|e| format!("the checkpoint is not UTF-8: {e}"))?;
+    let mut sidecars = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let action: Value = serde_json::from_str(line)
+            .map_err(|e| format!("a line of the checkpoint is not JSON: {e}"))?;
+        if let Some(path) = action
+            .get("sidecar")
+            .and_then(|s| s.get("path"))
+            .and_then(Value::as_str)
+        {
+            sidecars.push(sidecar_key(root, path)?);
+        }
+    }
+    Ok(sidecars)
+}
+
+fn sidecar_key(root: &str, path: &str) -> Result<String, String> {
+    if path.contains("://") {
+        return Err(format!(
+            "sidecar {path} is not relative to _delta_log/_sidecars/"
+        ));
+    }
+    Ok(format!("{root}{LOG}_sidecars/{}", decode(path)?))
+}
+
 /// What `_last_checkpoint` says: the checkpoint's version and the keys of its files.
 pub fn parse_last_checkpoint(root: &str, body: &[u8]) -> Result<(u64, Vec<String>), String> {
     let value: Value =
@@ -276,12 +305,19 @@ pub fn parse_last_checkpoint(root: &str, body: &[u8]) -> Result<(u64, Vec<String
         .and_then(Value::as_u64)
         .ok_or("_last_checkpoint has no version")?;
     let log = format!("{root}{LOG}");
-    let files = if let Some(path) = value
-        .get("v2Checkpoint")
-        .and_then(|v| v.get("path"))
-        .and_then(Value::as_str)
-    {
-        vec![format!("{log}{path}")]
+    let v2 = value.get("v2Checkpoint");
+    let files = if let Some(path) = v2.and_then(|v| v.get("path")).and_then(Value::as_str) {
+        let mut files = vec![format!("{log}{path}")];
+        let sidecars = v2
+            .and_then(|v| v.get("sidecarFiles"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.get("path").and_then(Value::as_str));
+        for sidecar in sidecars {
+            files.push(sidecar_key(root, sidecar)?);
+        }
+        files
     } else if let Some(parts) = value.get("parts").and_then(Value::as_u64) {
         (1..=parts)
             .map(|i| format!("{log}{version:020}.checkpoint.{i:010}.{parts:010}.parquet"))

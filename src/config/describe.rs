@@ -99,6 +99,13 @@ impl Config {
                     rule.complete_deadline_secs
                 )?;
             }
+            if rule.table_format == super::TableFormat::Delta {
+                writeln!(
+                    out,
+                    "    tables:        Delta: a commit waits for its files and the commit before it in every target (deadline {}s)",
+                    rule.complete_deadline_secs
+                )?;
+            }
             match rule.deletes {
                 Deletes::Ignore => writeln!(out, "    deletes:       ignored (replicas stay)")?,
                 Deletes::Replicate => writeln!(

@@ -131,6 +131,14 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                 };
                 (needed, Some(ready))
             }
+            Kind::Checkpoint(version) if object.key.ends_with(".json") => {
+                // A v2 checkpoint in JSON: its commit, and the sidecars it references.
+                let body = self.read_source(object).await?;
+                let mut needed = vec![(table::commit_key(root, version), None)];
+                let sidecars = table::checkpoint_sidecars(root, &body).map_err(invalid)?;
+                needed.extend(sidecars.into_iter().map(|s| (s, None)));
+                (needed, None)
+            }
             Kind::Checkpoint(version) | Kind::Crc(version) | Kind::Compacted(version) => {
                 (vec![(table::commit_key(root, version), None)], None)
             }

@@ -112,3 +112,22 @@ fn last_checkpoint_names_its_files() {
         ["t/_delta_log/00000000000000000006.checkpoint.80a083e8-7026-4e79-81be-64bd76c43a11.json"]
     );
 }
+
+#[test]
+fn a_v2_checkpoint_needs_its_sidecars() {
+    let body = br#"{"checkpointMetadata":{"version":6}}
+{"sidecar":{"path":"00000000000000000006.checkpoint.0000000001.0000000001.a1.parquet","sizeInBytes":9,"modificationTime":1}}
+{"protocol":{"minReaderVersion":3,"minWriterVersion":7}}"#;
+    assert_eq!(
+        checkpoint_sidecars("t/", body).unwrap(),
+        ["t/_delta_log/_sidecars/00000000000000000006.checkpoint.0000000001.0000000001.a1.parquet"]
+    );
+    let last = br#"{"version":6,"size":5,"v2Checkpoint":{"path":"00000000000000000006.checkpoint.80a083e8-7026-4e79-81be-64bd76c43a11.json","sizeInBytes":1,"modificationTime":1,"sidecarFiles":[{"path":"s1.parquet","sizeInBytes":1,"modificationTime":1}]}}"#;
+    assert_eq!(
+        parse_last_checkpoint("", last).unwrap().1,
+        [
+            "_delta_log/00000000000000000006.checkpoint.80a083e8-7026-4e79-81be-64bd76c43a11.json",
+            "_delta_log/_sidecars/s1.parquet"
+        ]
+    );
+}
