@@ -86,13 +86,8 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                 missing,
                 examples,
             }) => {
-                let now = self.clock.now();
-                let first_seen = previous.map_or(now, |p| p.first_seen);
-                let checks = previous.map_or(0, |p| p.checks) + 1;
-                let mut alerted = previous.is_some_and(|p| p.alerted);
-                let age: std::time::Duration = (now - first_seen).try_into().unwrap_or_default();
-                let deadline = std::time::Duration::from_secs(rule.complete_deadline_secs);
-                let give_up = deadline.saturating_add(partition::RECHECK_GIVE_UP_AFTER_DEADLINE);
+                let mut wait = Wait::of(self.clock.now(), previous, rule);
+                let (checks, age) = (wait.checks, wait.age);
                 info!(message = "Partition not complete yet.", rule = %rule.name, prefix = %prefix, missing, checks, age_secs = age.as_secs());
                 let incomplete_alert = |action: &str| {
                     let mut alert = Alert::new(
@@ -111,33 +106,18 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     alert.example_keys = examples.clone();
                     alert
                 };
-                if age >= give_up {
+                if wait.given_up() {
                     // Never silent, never endless: the re-check message is left to the redrive
                     // policy (every delivery still checks, and alerts), so it ends in the DLQ.
                     error!(message = "Partition still incomplete; re-checks stop and the message goes to the dead-letter queue.", rule = %rule.name, prefix = %prefix, missing, age_secs = age.as_secs());
                     self.alert(incomplete_alert(PARTITION_GIVE_UP_ACTION)).await;
                     return Verdict::Keep;
                 }
-                if age >= deadline && !alerted {
+                if wait.alert_due() {
                     self.alert(incomplete_alert(PARTITION_INCOMPLETE_ACTION))
                         .await;
-                    alerted = true;
                 }
-                let delay = partition::recheck_delay(checks, age, deadline);
-                let recheck = PartitionRecheck {
-                    rule: rule.name.clone(),
-                    marker: object.clone(),
-                    first_seen,
-                    checks,
-                    alerted,
-                    table: false,
-                };
-                Verdict::Recheck(vec![Recheck {
-                    rule: rule.name.clone(),
-                    body: recheck.to_body(),
-                    delay_secs: delay.as_secs() as i32,
-                    held_deletes: false,
-                }])
+                wait.recheck(rule, object, false)
             }
             Err(e) => {
                 let disposition = e.disposition();
@@ -175,5 +155,72 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                 self.handle_object(message, object).await
             }
         }
+    }
+}
+
+/// Where a wait stands, a partition's or a held table object's: counted from the first check,
+/// against the rule's `complete_deadline_secs`, carried from one re-check message to the next.
+pub(super) struct Wait {
+    first_seen: time::OffsetDateTime,
+    pub(super) checks: u32,
+    alerted: bool,
+    pub(super) age: std::time::Duration,
+    deadline: std::time::Duration,
+}
+
+impl Wait {
+    /// The wait at `now`: a new one, or the one `previous` carried.
+    pub(super) fn of(
+        now: time::OffsetDateTime,
+        previous: Option<&PartitionRecheck>,
+        rule: &RuleConfig,
+    ) -> Self {
+        let first_seen = previous.map_or(now, |p| p.first_seen);
+        Self {
+            first_seen,
+            checks: previous.map_or(0, |p| p.checks) + 1,
+            alerted: previous.is_some_and(|p| p.alerted),
+            age: (now - first_seen).try_into().unwrap_or_default(),
+            deadline: std::time::Duration::from_secs(rule.complete_deadline_secs),
+        }
+    }
+
+    /// A day past the deadline: re-checks stop.
+    pub(super) fn given_up(&self) -> bool {
+        self.age
+            >= self
+                .deadline
+                .saturating_add(partition::RECHECK_GIVE_UP_AFTER_DEADLINE)
+    }
+
+    /// The deadline passed and was not alerted yet; from now on it counts as alerted.
+    pub(super) fn alert_due(&mut self) -> bool {
+        let due = self.age >= self.deadline && !self.alerted;
+        self.alerted |= due;
+        due
+    }
+
+    /// The next re-check message of `object` under `rule` (`table`: a held table object).
+    pub(super) fn recheck(
+        &self,
+        rule: &RuleConfig,
+        object: &ObjectCreated,
+        table: bool,
+    ) -> Verdict {
+        let delay = partition::recheck_delay(self.checks, self.age, self.deadline);
+        let recheck = PartitionRecheck {
+            rule: rule.name.clone(),
+            marker: object.clone(),
+            first_seen: self.first_seen,
+            checks: self.checks,
+            alerted: self.alerted,
+            table,
+        };
+        Verdict::Recheck(vec![Recheck {
+            rule: rule.name.clone(),
+            body: recheck.to_body(),
+            delay_secs: delay.as_secs() as i32,
+            held_deletes: false,
+        }])
     }
 }

@@ -12,10 +12,9 @@
 use backon::Retryable;
 use tracing::{error, info};
 
-use super::{retry_policy, Handling, Pipeline, Recheck, Verdict};
+use super::{retry_policy, Handling, Pipeline, Verdict};
 use crate::config::RuleConfig;
 use crate::event::{ObjectCreated, PartitionRecheck};
-use crate::partition;
 use crate::publish::{
     Alert, AlertKind, AlertObject, CompletionEvent, PublishError, Publisher, TableCommittedEvent,
     TableTarget, TABLE_COMMITTED_SCHEMA,
@@ -240,13 +239,8 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         previous: Option<&PartitionRecheck>,
         missing: &[String],
     ) -> Verdict {
-        let now = self.clock.now();
-        let first_seen = previous.map_or(now, |p| p.first_seen);
-        let checks = previous.map_or(0, |p| p.checks) + 1;
-        let mut alerted = previous.is_some_and(|p| p.alerted);
-        let age: std::time::Duration = (now - first_seen).try_into().unwrap_or_default();
-        let deadline = std::time::Duration::from_secs(rule.complete_deadline_secs);
-        let give_up = deadline.saturating_add(partition::RECHECK_GIVE_UP_AFTER_DEADLINE);
+        let mut wait = super::partitions::Wait::of(self.clock.now(), previous, rule);
+        let (checks, age) = (wait.checks, wait.age);
         info!(message = "Table object held: what it needs is not in every target yet.", rule = %rule.name, bucket = %object.bucket, key = %object.key, missing = missing.len(), checks, age_secs = age.as_secs());
         let stalled = || {
             let shown: Vec<String> = missing.iter().take(MISSING_SHOWN).cloned().collect();
@@ -268,30 +262,15 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             alert.example_keys = shown;
             alert
         };
-        if age >= give_up {
+        if wait.given_up() {
             error!(message = "Table object still held a day past its deadline; its re-check goes to the dead-letter queue.", rule = %rule.name, key = %object.key, missing = missing.len());
             self.alert(stalled()).await;
             return Verdict::Keep;
         }
-        if age >= deadline && !alerted {
+        if wait.alert_due() {
             self.alert(stalled()).await;
-            alerted = true;
         }
-        let delay = partition::recheck_delay(checks, age, deadline);
-        let recheck = PartitionRecheck {
-            rule: rule.name.clone(),
-            marker: object.clone(),
-            first_seen,
-            checks,
-            alerted,
-            table: true,
-        };
-        Verdict::Recheck(vec![Recheck {
-            rule: rule.name.clone(),
-            body: recheck.to_body(),
-            delay_secs: delay.as_secs() as i32,
-            held_deletes: false,
-        }])
+        wait.recheck(rule, object, true)
     }
 
     async fn table_failed(
