@@ -55,7 +55,14 @@ const CI_SEEDS: std::ops::Range<u64> = 0..200;
 ///   a versioned source that meets another version's replica without a sequencer asks the
 ///   source which version is current; test
 ///   `replicate::tests::an_older_version_does_not_overwrite_a_backfilled_replica`.
-const REGRESSIONS: &[u64] = &[77, 166, 177, 293, 312, 383, 497, 498, 898, 1396, 1589, 2922];
+/// - 2, 598 (seventh generator: a Delta table): commits held for a day and dead-lettered. The
+///   generator's own mistake, not the daemon's: it put files at `region=eu west/` while logging
+///   them as delta-rs logs `region=eu%20west/` (`%2520`), so the commits named files that never
+///   existed. Fixed in the generator, which now writes both forms consistently; kept because
+///   they exercise the held-commit path end to end.
+const REGRESSIONS: &[u64] = &[
+    2, 77, 166, 177, 293, 312, 383, 497, 498, 598, 898, 1396, 1589, 2922,
+];
 
 fn assert_clean(reports: &[sim::Report]) {
     let text: String = reports.iter().map(sim::Report::describe).collect();
