@@ -23,10 +23,12 @@ pub enum Bug {
     CopyDeletedVersions = 6,
     /// A Delta commit is copied at once, without waiting for the files it adds.
     TablesUnordered = 7,
+    /// A Delta commit does not wait for the deletion-vector files it references.
+    DeletionVectorsIgnored = 8,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 7] = [
+    pub const ALL: [Bug; 8] = [
         Bug::TrustRecordedMetadata,
         Bug::BlindWrites,
         Bug::AckWithoutCompletion,
@@ -34,6 +36,7 @@ impl Bug {
         Bug::DeletesIgnoreOrder,
         Bug::CopyDeletedVersions,
         Bug::TablesUnordered,
+        Bug::DeletionVectorsIgnored,
     ];
 }
 

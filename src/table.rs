@@ -214,6 +214,7 @@ fn deletion_vector_key(root: &str, bucket: &str, dv: &Value) -> Result<Option<St
         .ok_or("a deletion vector has no pathOrInlineDv")?;
     match storage {
         "i" => Ok(None),
+        "u" | "p" if crate::bug!(DeletionVectorsIgnored) => Ok(None),
         "p" => file_key(root, bucket, path).map(Some),
         "u" => {
             // An optional random prefix, then a UUID in 20 characters of Z85 (never

@@ -48,6 +48,7 @@ use s3_replicator::store::{
 use s3_replicator::testkit::memory::{Lacks, MemoryStore, StoredObject};
 use s3_replicator::testkit::queue::MemoryQueue;
 use s3_replicator::transfer::Limits;
+use serde_json::Value;
 use tokio::time::Instant;
 
 pub use s3_replicator::bugs::Bug;
@@ -148,6 +149,10 @@ struct Record {
     prefixes: Vec<(Instant, PrefixCompletedEvent)>,
     /// Table-committed events, as published.
     tables: Vec<(Instant, TableCommittedEvent)>,
+    /// What each commit (by key) needs in a target first, as its writer knows it.
+    table_needs: HashMap<String, Vec<String>>,
+    /// What a `_last_checkpoint` naming version N needs in a target first.
+    last_checkpoint_needs: HashMap<u64, Vec<String>>,
     /// Alerts, with the daemon instance that sent each.
     alerts: Vec<(Instant, usize, Alert)>,
 }
@@ -325,40 +330,49 @@ impl SimStore {
         Ok(())
     }
 
-    /// A Delta commit that lands in a target: the target holds every file it adds and the
-    /// commit before it ("a target's commit N implies its files").
+    /// An object of the table that lands in a target: a commit finds there every file it
+    /// adds and the commit before it ("a target's commit N implies its files"), a checkpoint its
+    /// commit, `_last_checkpoint` the commit and checkpoint it names. What each needs is what
+    /// the writer recorded, not what the daemon's parser says.
     fn check_table_commit(&self, bucket: &str, key: &str) {
-        if bucket == TABLE_BUCKET {
+        if bucket == TABLE_BUCKET || !key.starts_with(TABLE_ROOT) {
             return;
         }
-        let Some(table) = s3_replicator::table::classify(key) else {
-            return;
-        };
-        let s3_replicator::table::Kind::Commit(version) = table.kind else {
+        let Some(name) = key.strip_prefix(&format!("{TABLE_ROOT}_delta_log/")) else {
             return;
         };
         let Some(written) = self.inner.get(bucket, key) else {
             return;
         };
-        let commit =
-            match s3_replicator::table::parse_commit(&table.root, TABLE_BUCKET, &written.body) {
-                Ok(commit) => commit,
-                Err(why) => {
-                    self.log.violation(format!(
-                        "{} wrote {bucket}/`{key}`, not a commit: {why}",
-                        self.name
-                    ));
-                    return;
-                }
+        let needed = if name == "_last_checkpoint" {
+            let version = serde_json::from_slice::<Value>(&written.body)
+                .ok()
+                .and_then(|v| v.get("version").and_then(Value::as_u64));
+            let needs =
+                version.and_then(|v| self.log.with(|r| r.last_checkpoint_needs.get(&v).cloned()));
+            let Some(needs) = needs else {
+                self.log.violation(format!(
+                    "{} wrote {bucket}/`{key}`, which names no checkpoint written",
+                    self.name
+                ));
+                return;
             };
-        let mut needed: Vec<String> = commit.needs.into_iter().map(|n| n.key).collect();
-        if version > 0 {
-            needed.push(s3_replicator::table::commit_key(&table.root, version - 1));
-        }
+            needs
+        } else if name.contains(".checkpoint.") {
+            vec![s3_replicator::table::commit_key(
+                TABLE_ROOT,
+                name[..20].parse().unwrap_or(u64::MAX),
+            )]
+        } else {
+            let Some(needs) = self.log.with(|r| r.table_needs.get(key).cloned()) else {
+                return;
+            };
+            needs
+        };
         for file in needed {
             if self.inner.get(bucket, &file).is_none() {
                 self.log.violation(format!(
-                    "{} wrote commit {version} to {bucket}/`{key}` while {bucket} lacks `{file}`",
+                    "{} wrote {bucket}/`{key}` while {bucket} lacks `{file}`",
                     self.name
                 ));
             }
@@ -1058,6 +1072,8 @@ struct World {
     table_rng: fastrand::Rng,
     table_versions: u64,
     table_written: u64,
+    /// The table's data files so far: the path as logged, and the size.
+    table_files: Vec<(String, usize)>,
 }
 
 impl World {
@@ -1222,6 +1238,7 @@ impl World {
             },
             table_rng: fastrand::Rng::with_seed(seed ^ 0x7ab1e ^ 1),
             table_written: 0,
+            table_files: Vec::new(),
         }
     }
 
@@ -1467,19 +1484,30 @@ impl World {
         (0..len).map(|_| self.rng.u8(..)).collect()
     }
 
-    /// Now and then, the next version of the table: its data files and its commit (and now and
-    /// then a checkpoint), their events delivered in an adversarial order: the commit's often
-    /// before its files'.
+    /// Now and then, the next version of the table: its data files, change data and deletion
+    /// vectors, and its commit (and now and then a checkpoint, then `_last_checkpoint`), their
+    /// events delivered in an adversarial order: the commit's often before its files'. What
+    /// each commit needs is recorded here, by the writer, not read back with the daemon's
+    /// parser: the invariant must not share the code it checks.
     fn maybe_table(&mut self, pending: &mut Vec<(Instant, String)>) {
         if self.table_written >= self.table_versions || self.table_rng.u32(0..3) != 0 {
             return;
         }
         let version = self.table_written;
         self.table_written += 1;
-        let mut adds = Vec::new();
+        let mut actions = vec![format!(
+            r#"{{"commitInfo":{{"operation":"WRITE","version":{version}}}}}"#
+        )];
+        if version == 0 {
+            actions.push(r#"{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["deletionVectors"],"writerFeatures":["deletionVectors","changeDataFeed"]}}"#.into());
+            actions.push(r#"{"metaData":{"id":"sim","format":{"provider":"parquet","options":{}},"schemaString":"{}","partitionColumns":["region"],"configuration":{},"createdTime":1}}"#.into());
+        }
+        // Source keys this commit needs in a target before it may land there.
+        let mut needs = Vec::new();
         for i in 0..self.table_rng.usize(0..3) {
             // A partition value with a space: as delta-rs writes it (encoded once in the key,
-            // twice in the log), or a plain space in the key (encoded once in the log).
+            // twice in the log), or a plain space in the key (encoded once in the log); now and
+            // then an absolute path within the bucket.
             let (dir, logged) = [
                 ("", ""),
                 ("region=eu%20west/", "region=eu%2520west/"),
@@ -1487,28 +1515,138 @@ impl World {
             ][self.table_rng.usize(0..3)];
             let name = format!("part-{version}-{i}.parquet");
             let len = self.table_rng.usize(1..2048);
-            let body: Vec<u8> = (0..len).map(|_| self.table_rng.u8(..)).collect();
             let key = format!("{TABLE_ROOT}{dir}{name}");
-            let event = self.put_with(TABLE_BUCKET, &key, body, false);
-            adds.push(format!(
-                r#"{{"add":{{"path":"{logged}{name}","size":{len},"partitionValues":{{}},"modificationTime":1,"dataChange":true}}}}"#
+            let logged = if self.table_rng.u32(0..5) == 0 {
+                format!("s3://{TABLE_BUCKET}/{TABLE_ROOT}{logged}{name}")
+            } else {
+                format!("{logged}{name}")
+            };
+            self.table_file(&key, len, pending);
+            needs.push(key);
+            self.table_files.push((logged.clone(), len));
+            actions.push(format!(
+                r#"{{"add":{{"path":"{logged}","size":{len},"partitionValues":{{}},"modificationTime":1,"dataChange":true}}}}"#
             ));
-            let at = Instant::now() + Duration::from_millis(self.table_rng.u64(0..8000));
-            pending.push((at, event));
         }
-        let mut commit = vec![format!(
-            r#"{{"commitInfo":{{"operation":"WRITE","version":{version}}}}}"#
-        )];
-        commit.extend(adds);
+        // An earlier file removed (nothing to wait for), or given a deletion vector: removed
+        // and added again with the vector, which the commit needs.
+        if version > 0 && !self.table_files.is_empty() && self.table_rng.u32(0..3) != 0 {
+            let (path, len) =
+                self.table_files[self.table_rng.usize(0..self.table_files.len())].clone();
+            actions.push(format!(
+                r#"{{"remove":{{"path":"{path}","deletionTimestamp":1,"dataChange":true}}}}"#
+            ));
+            if self.table_rng.u32(0..3) != 0 {
+                let (descriptor, file) = self.deletion_vector(version);
+                if let Some(file) = file {
+                    self.table_file(&file, 40, pending);
+                    needs.push(file);
+                }
+                actions.push(format!(
+                    r#"{{"add":{{"path":"{path}","size":{len},"partitionValues":{{}},"modificationTime":2,"dataChange":true,"deletionVector":{descriptor}}}}}"#
+                ));
+            }
+        }
+        // Change data, as a writer with the change data feed on writes it.
+        if self.table_rng.u32(0..4) == 0 {
+            let key = format!("{TABLE_ROOT}_change_data/cdc-{version}.parquet");
+            self.table_file(&key, 64, pending);
+            needs.push(key);
+            actions.push(format!(
+                r#"{{"cdc":{{"path":"_change_data/cdc-{version}.parquet","partitionValues":{{}},"size":64,"dataChange":false}}}}"#
+            ));
+        }
         let key = s3_replicator::table::commit_key(TABLE_ROOT, version);
-        let event = self.put_with(TABLE_BUCKET, &key, commit.join("\n").into_bytes(), false);
+        if version > 0 {
+            needs.push(s3_replicator::table::commit_key(TABLE_ROOT, version - 1));
+        }
+        self.log.with(|r| r.table_needs.insert(key.clone(), needs));
+        let event = self.put_with(TABLE_BUCKET, &key, actions.join("\n").into_bytes(), false);
         let at = Instant::now() + Duration::from_millis(self.table_rng.u64(0..1500));
         pending.push((at, event));
         if self.table_rng.u32(0..3) == 0 {
-            let key = format!("{TABLE_ROOT}_delta_log/{version:020}.checkpoint.parquet");
-            let event = self.put_with(TABLE_BUCKET, &key, b"PAR1 checkpoint".to_vec(), false);
-            let at = Instant::now() + Duration::from_millis(self.table_rng.u64(0..3000));
-            pending.push((at, event));
+            // A checkpoint, in one file or in parts, and now and then `_last_checkpoint`
+            // naming it.
+            let parts = [1u64, 1, 2][self.table_rng.usize(0..3)];
+            let mut files = Vec::new();
+            for i in 1..=parts {
+                let key = if parts == 1 {
+                    format!("{TABLE_ROOT}_delta_log/{version:020}.checkpoint.parquet")
+                } else {
+                    format!("{TABLE_ROOT}_delta_log/{version:020}.checkpoint.{i:010}.{parts:010}.parquet")
+                };
+                let event = self.put_with(TABLE_BUCKET, &key, b"PAR1 checkpoint".to_vec(), false);
+                let at = Instant::now() + Duration::from_millis(self.table_rng.u64(0..3000));
+                pending.push((at, event));
+                files.push(key);
+            }
+            if self.table_rng.bool() {
+                let body = if parts == 1 {
+                    format!(r#"{{"version":{version},"size":3}}"#)
+                } else {
+                    format!(r#"{{"version":{version},"size":3,"parts":{parts}}}"#)
+                };
+                let key = format!("{TABLE_ROOT}_delta_log/_last_checkpoint");
+                files.push(s3_replicator::table::commit_key(TABLE_ROOT, version));
+                self.log
+                    .with(|r| r.last_checkpoint_needs.insert(version, files));
+                let event = self.put_with(TABLE_BUCKET, &key, body.into_bytes(), false);
+                let at = Instant::now() + Duration::from_millis(self.table_rng.u64(0..3000));
+                pending.push((at, event));
+            }
+        }
+    }
+
+    /// A file of the table, its event delivered within 8 s.
+    fn table_file(&mut self, key: &str, len: usize, pending: &mut Vec<(Instant, String)>) {
+        let body: Vec<u8> = (0..len).map(|_| self.table_rng.u8(..)).collect();
+        let event = self.put_with(TABLE_BUCKET, key, body, false);
+        let at = Instant::now() + Duration::from_millis(self.table_rng.u64(0..8000));
+        pending.push((at, event));
+    }
+
+    /// A deletion-vector descriptor of one of the protocol's three storage types, and the key
+    /// of the file it names (none when inline). Encoded here independently of the daemon.
+    fn deletion_vector(&mut self, version: u64) -> (String, Option<String>) {
+        match self.table_rng.u32(0..3) {
+            0 => (
+                r#"{"storageType":"i","pathOrInlineDv":"wi5b=000010000siXQKl0rr91000f55c8Xg0@@D72lkbi5=-{L","sizeInBytes":40,"cardinality":6}"#.into(),
+                None,
+            ),
+            1 => {
+                let uuid: [u8; 16] = std::array::from_fn(|_| self.table_rng.u8(..));
+                let prefix = ["", "ab", "z9"][self.table_rng.usize(0..3)];
+                let dir = if prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!("{prefix}/")
+                };
+                let hex: String = uuid.iter().map(|b| format!("{b:02x}")).collect();
+                let uuid_text = format!(
+                    "{}-{}-{}-{}-{}",
+                    &hex[..8],
+                    &hex[8..12],
+                    &hex[12..16],
+                    &hex[16..20],
+                    &hex[20..]
+                );
+                let encoded = z85(&uuid);
+                (
+                    format!(
+                        r#"{{"storageType":"u","pathOrInlineDv":"{prefix}{encoded}","offset":1,"sizeInBytes":36,"cardinality":2}}"#
+                    ),
+                    Some(format!("{TABLE_ROOT}{dir}deletion_vector_{uuid_text}.bin")),
+                )
+            }
+            _ => {
+                let name = format!("dv-{version}.bin");
+                (
+                    format!(
+                        r#"{{"storageType":"p","pathOrInlineDv":"s3://{TABLE_BUCKET}/{TABLE_ROOT}{name}","offset":1,"sizeInBytes":36,"cardinality":2}}"#
+                    ),
+                    Some(format!("{TABLE_ROOT}{name}")),
+                )
+            }
         }
     }
 
@@ -1888,16 +2026,57 @@ fn check_quiet(world: &World) {
             }
         }
     }
+    // Every commit of the table was announced by a table-committed event.
+    let commits: Vec<String> = log.with(|r| r.table_needs.keys().cloned().collect());
+    for commit in commits {
+        let Some(version) = commit
+            .strip_prefix(&format!("{TABLE_ROOT}_delta_log/"))
+            .and_then(|n| n.get(..20))
+            .and_then(|v| v.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let announced = log.with(|r| {
+            r.tables
+                .iter()
+                .any(|(_, t)| t.rule == "tables" && t.version == version)
+        });
+        if !announced && !dead_keys.contains(&(TABLE_BUCKET.to_owned(), commit.clone())) {
+            log.violation(format!(
+                "quiet: commit {version} of {TABLE_ROOT} was never announced"
+            ));
+        }
+    }
     // No message is acknowledged without its completion or a reason (superseded: the source
     // moved on; test events and re-checks carry no object).
-    for (id, at) in world.queue.deletions() {
-        let Some(body) = world.queue.body_of(&id) else {
-            continue;
-        };
-        let Ok(Notification::Objects { objects, .. }) = decode(&body) else {
-            continue;
+    // A held table object's message is handed over to a re-check message carrying it (then to
+    // the next re-check): it is acknowledged when the last message of that chain is deleted.
+    let deleted: Vec<(String, Instant, Notification)> = world
+        .queue
+        .deletions()
+        .into_iter()
+        .filter_map(|(id, at)| {
+            let body = world.queue.body_of(&id)?;
+            decode(&body).ok().map(|n| (id, at, n))
+        })
+        .collect();
+    let held = |key: &str, etag: &Option<String>, after: Instant| {
+        deleted.iter().any(|(_, at, n)| {
+            matches!(n, Notification::Recheck(r)
+                if r.table && r.marker.key == key && r.marker.etag == *etag && *at > after)
+        })
+    };
+    for (id, at, notification) in &deleted {
+        let (id, at) = (id.clone(), *at);
+        let objects = match notification {
+            Notification::Objects { objects, .. } => objects.clone(),
+            Notification::Recheck(r) if r.table => vec![r.marker.clone()],
+            _ => continue,
         };
         for object in objects {
+            if held(&object.key, &object.etag, at) {
+                continue;
+            }
             let etag = object.etag.clone().unwrap_or_default();
             let completed = completions
                 .iter()
@@ -1973,4 +2152,21 @@ pub fn run_many(seeds: Range<u64>, bug: Option<Bug>) -> Vec<Report> {
 /// Whether two runs of `seed` recorded the same history.
 pub fn replays(seed: u64) -> bool {
     run(seed, None).history == run(seed, None).history
+}
+
+/// Z85 (ZeroMQ RFC 32) of 16 bytes: 20 characters, as Delta encodes a deletion vector's UUID.
+fn z85(bytes: &[u8; 16]) -> String {
+    const ALPHABET: &[u8; 85] =
+        b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+    let mut out = String::with_capacity(20);
+    for chunk in bytes.chunks(4) {
+        let mut value = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        let mut digits = [0u8; 5];
+        for d in digits.iter_mut().rev() {
+            *d = ALPHABET[(value % 85) as usize];
+            value /= 85;
+        }
+        out.extend(digits.iter().map(|&d| d as char));
+    }
+    out
 }
