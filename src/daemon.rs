@@ -519,10 +519,19 @@ async fn overran<S: ObjectStore, P: Publisher>(
          timeouts.message_deadline_secs (below 43200) and timeouts.transfer_secs.",
     )
     .message_id(&message.id);
-    if let Ok(Notification::Objects { objects, .. }) = crate::event::decode(&message.body) {
-        if let Some(object) = objects.first() {
-            alert = alert.source(AlertObject::from_event(object));
+    match crate::event::decode(&message.body) {
+        Ok(Notification::Objects { objects, .. }) => {
+            if let Some(object) = objects.first() {
+                alert = alert.source(AlertObject::from_event(object));
+            }
         }
+        // A re-check: name the partition marker or held table object it carries.
+        Ok(Notification::Recheck(recheck)) => {
+            alert = alert
+                .source(AlertObject::from_event(&recheck.marker))
+                .rule(&recheck.rule);
+        }
+        _ => {}
     }
     overruns.raise(pipeline.publisher(), alert).await;
 }

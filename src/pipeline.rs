@@ -327,6 +327,9 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         };
         match outcome {
             Outcome::Replicated { source, targets } => {
+                if let Some(this) = self.deleted_while_copying(rule, object, &targets).await {
+                    return this;
+                }
                 let event =
                     CompletionEvent::new(&rule.name, source, targets).with_origin(object.origin());
                 let Some(commit) = &table else {

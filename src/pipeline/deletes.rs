@@ -22,10 +22,10 @@ use crate::error::Disposition;
 use crate::event::{ObjectCreated, ObjectRemoved};
 use crate::publish::{
     Alert, AlertKind, AlertObject, AlertTarget, DeletedSource, DeletionEvent, PublishError,
-    Publisher,
+    Publisher, TargetReport,
 };
 use crate::queue::Message;
-use crate::replicate::DeleteOutcome;
+use crate::replicate::{DeleteOutcome, STALE_AFTER};
 use crate::retry::policy as retry_policy;
 use crate::store::ObjectStore;
 
@@ -140,6 +140,100 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                 self.metrics.record_event("failed");
                 error!(message = "Source could not be read.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e);
                 Some(Verdict::of(e.disposition()))
+            }
+        }
+    }
+
+    /// For a rule that replicates deletes, once every target holds the object and before it
+    /// is announced: whether the source key was deleted while the object was copied (read
+    /// before the delete, written after it: a copy retried or waiting for seconds). The
+    /// delete's own handling, here or in another task, may have found no replica yet and
+    /// announced the deletion; left alone, the replicas just written would outlive it. They are
+    /// removed as that delete would remove them ([`Replicator::delete`](crate::replicate::Replicator::delete):
+    /// only a replica of this source key, only while the source key holds no object, `If-Match`
+    /// on what was read) and nothing is announced. A delete after this check finds the replicas
+    /// in place and removes them itself. `Some` verdict when there is nothing to announce.
+    ///
+    /// The check sits between the targets' last read and the announcement: when it took
+    /// longer than the spread allowed between targets (retries), the targets are read again, so
+    /// that a newer write landed meanwhile is not announced over (docs/design.md, "A completion
+    /// is never stale").
+    pub(super) async fn deleted_while_copying(
+        &self,
+        rule: &RuleConfig,
+        object: &ObjectCreated,
+        targets: &[TargetReport],
+    ) -> Option<Verdict> {
+        if rule.deletes != Deletes::Replicate || crate::bug!(CopyDeletedVersions) {
+            return None;
+        }
+        let asked = Instant::now();
+        match self.replicator.deleted_since(object).await {
+            Ok(false) if asked.elapsed() <= STALE_AFTER => None,
+            Ok(false) => match self.replicator.still_holds(targets).await {
+                Ok(None) => None,
+                Ok(Some(reason)) => {
+                    warn!(message = "A target changed while the source was read again; handing the message back to decide again.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
+                    Some(Verdict::Retry)
+                }
+                Err(e) => {
+                    self.metrics.record_event("failed");
+                    error!(message = "Targets could not be read again before the completion.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e);
+                    Some(Verdict::of(e.disposition()))
+                }
+            },
+            Ok(true) => Some(self.remove_stale_replicas(rule, object).await),
+            Err(e) => {
+                // Announcing now could announce a deleted object: ask again on the redelivery.
+                self.metrics.record_event("failed");
+                error!(message = "Source could not be read again before the completion.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e);
+                Some(Verdict::of(e.disposition()))
+            }
+        }
+    }
+
+    /// `object`'s key holds no object at the source (deleted since its event) under a rule that
+    /// replicates deletes: its replicas go, as the delete would remove them.
+    pub(super) async fn remove_stale_replicas(
+        &self,
+        rule: &RuleConfig,
+        object: &ObjectCreated,
+    ) -> Verdict {
+        let removed = ObjectRemoved {
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+            region: object.region.clone(),
+            version_id: None,
+            // Unordered: the source decides (it holds no object at this key now).
+            sequencer: None,
+            event_time: object.event_time,
+            event_name: "ObjectRemoved:Delete".into(),
+            delete_marker: false,
+        };
+        match self.replicator.delete(&removed, &rule.targets).await {
+            DeleteOutcome::Done(targets) => {
+                self.metrics.record_event("superseded");
+                let removed: Vec<&str> = targets
+                    .iter()
+                    .filter(|t| t.result == crate::publish::DeleteResult::Deleted)
+                    .map(|t| t.name.as_str())
+                    .collect();
+                info!(message = "Event superseded: the object was deleted while it was copied; its replicas were removed.", rule = %rule.name, bucket = %object.bucket, key = %object.key, removed_from = ?removed);
+                Verdict::Delete
+            }
+            DeleteOutcome::Failed { failed, .. } => {
+                self.metrics.record_event("failed");
+                let mut verdict = Verdict::Delete;
+                for failure in failed {
+                    let disposition = failure.error.disposition();
+                    verdict = verdict.worst(Verdict::of(disposition));
+                    error!(message = "The object was deleted while it was copied; its replica could not be removed.", rule = %rule.name, target = %failure.target, bucket = %object.bucket, key = %object.key, error = %failure.error, %disposition);
+                }
+                // Never acknowledged with a replica left behind in silence.
+                if verdict == Verdict::Delete {
+                    verdict = Verdict::Retry;
+                }
+                verdict
             }
         }
     }

@@ -131,7 +131,7 @@ impl Outcome {
 /// How long before the last target of an object another may have settled without being
 /// looked at again before the object counts as replicated. Well above the spread of one round
 /// of requests (cross-region copies included), below the shortest retry delay (200 ms).
-const STALE_AFTER: Duration = Duration::from_millis(150);
+pub(crate) const STALE_AFTER: Duration = Duration::from_millis(150);
 
 /// How the targets of one object are approached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -246,3 +246,95 @@ async fn a_late_event_of_a_version_deleted_since_is_not_copied_back() {
     world.pipeline.handle(&message("p0", vec![put])).await;
     assert!(world.store.get("eu", "in/v").is_some());
 }
+
+/// A delete that lands while a copy is under way (found by the simulation, seeds 1275 and
+/// 1604: a copy retried, or waiting for a stalled capability probe, for seconds): the delete's
+/// own handling, by another daemon, finds no replica yet and announces the deletion; the copy
+/// then lands. The copy must not leave a replica of the deleted object behind, nor announce it.
+/// Daemon A's target writes take 10 s (paused clock); daemon B handles the delete meanwhile.
+async fn a_delete_during_the_copy(versioned: bool) {
+    use s3_replicator::store::Operation;
+    use s3_replicator::testkit::faulty::FaultyStore;
+    use s3_replicator::testkit::memory::MemoryStore;
+    use s3_replicator::testkit::publisher::MemoryPublisher;
+    use s3_replicator::{pipeline::Pipeline, replicate::Replicator, route::Router};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let store = MemoryStore::new("daemon");
+    for bucket in ["lake", "eu", "dr"] {
+        store.create_bucket(bucket);
+    }
+    if versioned {
+        store.enable_versioning("lake");
+    }
+    let publisher = MemoryPublisher::default();
+    let daemon = |delay: Option<Duration>| {
+        let target = |name: &str| {
+            let faulty = FaultyStore::new(store.clone());
+            if let Some(delay) = delay {
+                faulty.delay(Operation::CopyObject, delay);
+                faulty.delay(Operation::PutObject, delay);
+            }
+            // Streamed: the source is read before the delete, the target written after it.
+            let mut config = s3_replicator::config::TargetConfig::new(name, name, "eu-west-1");
+            config.copy_mode = s3_replicator::config::CopyMode::Stream;
+            s3_replicator::replicate::Target {
+                config,
+                store: faulty,
+            }
+        };
+        let replicator = Replicator::new(
+            FaultyStore::new(store.clone()),
+            [target("eu"), target("dr")],
+        );
+        let router = Router::from_rules(vec![rule(Deletes::Replicate, 1000)]);
+        Arc::new(Pipeline::new(router, replicator, publisher.clone()))
+    };
+    let (slow, quick) = (daemon(Some(Duration::from_secs(10))), daemon(None));
+
+    let (etag, version) = store.put_version("lake", "in/k0", b"abc", Default::default());
+    let mut put = record("in/k0", &etag);
+    put["s3"]["object"]["sequencer"] = "0055AED6DC00000001".into();
+    if let Some(version) = version {
+        put["s3"]["object"]["versionId"] = version.into();
+    }
+    let copying = tokio::spawn(async move { slow.handle(&message("p0", vec![put])).await });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    store
+        .delete_object("lake", "in/k0", &WriteCondition::None)
+        .await
+        .unwrap();
+    let deleted = quick
+        .handle(&message(
+            "d0",
+            vec![delete_record("in/k0", "0055AED6DC00000002")],
+        ))
+        .await;
+    assert_eq!(deleted, Verdict::Delete);
+    assert_eq!(publisher.deletions().len(), 1, "the delete is announced");
+    assert!(store.get("eu", "in/k0").is_none(), "no replica yet");
+
+    assert_eq!(copying.await.unwrap(), Verdict::Delete);
+    for target in ["eu", "dr"] {
+        assert!(
+            store.get(target, "in/k0").is_none(),
+            "{target} holds a replica of an object deleted (and announced so) before the copy landed"
+        );
+    }
+    assert!(
+        publisher.completions().is_empty(),
+        "a completion announced a deleted object: {:?}",
+        publisher.completions()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delete_during_the_copy_leaves_no_replica_and_no_completion() {
+    a_delete_during_the_copy(false).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delete_during_the_copy_of_a_version_leaves_no_replica_and_no_completion() {
+    a_delete_during_the_copy(true).await;
+}

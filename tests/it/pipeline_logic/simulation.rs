@@ -60,8 +60,22 @@ const CI_SEEDS: std::ops::Range<u64> = 0..200;
 ///   them as delta-rs logs `region=eu%20west/` (`%2520`), so the commits named files that never
 ///   existed. Fixed in the generator, which now writes both forms consistently; kept because
 ///   they exercise the held-commit path end to end.
+/// - 1275 (versioned), 1604 (unversioned; the copy to `eu` waited 115 s for a stalled
+///   capability probe): a delete landed while the object was copied, its own handling found no
+///   replica yet and announced the deletion, then the copy landed and was announced: a deleted
+///   object's replicas outlived its delete. Fixed: the source is read again after the copy
+///   (docs/design.md, "A delete during the copy"); tests
+///   `pipeline_logic::deletes::a_delete_during_the_copy_*`.
+/// - 444, 459, 1368, 1663: that read, slowed by retries, let a newer write land on a target
+///   before the older completion went out. Fixed: after a read slower than 150 ms the targets
+///   are read again.
+/// - 75: a held Delta commit's re-check messages dead-lettered; the `deadline_exceeded` alerts
+///   named no object (fixed: a re-check's alert names the object it carries; test
+///   `pipeline_logic::message_deadline::a_re_check_past_its_deadline_is_alerted_naming_its_object`),
+///   and the checker did not follow the chain into the DLQ (fixed in the checker).
 const REGRESSIONS: &[u64] = &[
-    2, 77, 166, 177, 293, 312, 383, 497, 498, 598, 898, 1396, 1589, 2922,
+    2, 75, 77, 166, 177, 293, 312, 383, 444, 459, 497, 498, 598, 898, 1275, 1368, 1396, 1589, 1604,
+    1663, 2922,
 ];
 
 fn assert_clean(reports: &[sim::Report]) {

@@ -1947,6 +1947,8 @@ fn check_quiet(world: &World) {
                 .map(|o| (o.bucket, o.key))
                 .chain(removed.into_iter().map(|o| (o.bucket, o.key)))
                 .collect::<Vec<_>>(),
+            // A re-check carries its partition marker or held table object.
+            Ok(Notification::Recheck(r)) => vec![(r.marker.bucket, r.marker.key)],
             _ => Vec::new(),
         })
         .collect();
@@ -2060,11 +2062,21 @@ fn check_quiet(world: &World) {
             decode(&body).ok().map(|n| (id, at, n))
         })
         .collect();
+    // Or the chain ends in the dead-letter queue (checked above: alerted).
+    let dead_rechecks: Vec<Box<s3_replicator::event::PartitionRecheck>> = dead
+        .iter()
+        .filter_map(|(_, body)| match decode(body) {
+            Ok(Notification::Recheck(r)) if r.table => Some(r),
+            _ => None,
+        })
+        .collect();
     let held = |key: &str, etag: &Option<String>, after: Instant| {
         deleted.iter().any(|(_, at, n)| {
             matches!(n, Notification::Recheck(r)
                 if r.table && r.marker.key == key && r.marker.etag == *etag && *at > after)
-        })
+        }) || dead_rechecks
+            .iter()
+            .any(|r| r.marker.key == key && r.marker.etag == *etag)
     };
     for (id, at, notification) in &deleted {
         let (id, at) = (id.clone(), *at);
