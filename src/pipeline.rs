@@ -31,7 +31,7 @@ use backon::Retryable;
 use tracing::{error, info, warn};
 
 use crate::alerts::Alerter;
-use crate::config::{RuleConfig, TableFormat};
+use crate::config::{Deletes, RuleConfig, TableFormat};
 use crate::partition;
 
 use crate::error::Disposition;
@@ -356,6 +356,12 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                 warn!(message = "Source object does not exist; nothing to replicate.", rule = %rule.name, bucket = %object.bucket, key = %object.key, reason = %reason);
                 self.alert(at.alert(AlertKind::SourceMissing, reason, SOURCE_MISSING_ACTION))
                     .await;
+                // Under a rule that replicates deletes the object was most likely deleted; a
+                // replica this or an earlier attempt wrote before finding out would outlive
+                // the delete, whose own handling may have found none yet (simulation seed 5230).
+                if rule.deletes == Deletes::Replicate && !crate::bug!(CopyDeletedVersions) {
+                    return self.remove_stale_replicas(rule, object).await;
+                }
                 Verdict::Delete
             }
             Outcome::SourceArchived { source, archived } => {

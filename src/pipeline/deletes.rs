@@ -182,7 +182,14 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                     Some(Verdict::of(e.disposition()))
                 }
             },
-            Ok(true) => Some(self.remove_stale_replicas(rule, object).await),
+            Ok(true) => {
+                let verdict = self.remove_stale_replicas(rule, object).await;
+                if verdict == Verdict::Delete {
+                    self.metrics.record_event("superseded");
+                    info!(message = "Event superseded: the object was deleted while it was copied.", rule = %rule.name, bucket = %object.bucket, key = %object.key);
+                }
+                Some(verdict)
+            }
             Err(e) => {
                 // Announcing now could announce a deleted object: ask again on the redelivery.
                 self.metrics.record_event("failed");
@@ -193,7 +200,8 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
     }
 
     /// `object`'s key holds no object at the source (deleted since its event) under a rule that
-    /// replicates deletes: its replicas go, as the delete would remove them.
+    /// replicates deletes: its replicas go, as the delete would remove them. Also after a copy
+    /// that found the source missing, since an attempt may have written targets before.
     pub(super) async fn remove_stale_replicas(
         &self,
         rule: &RuleConfig,
@@ -212,13 +220,14 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         };
         match self.replicator.delete(&removed, &rule.targets).await {
             DeleteOutcome::Done(targets) => {
-                self.metrics.record_event("superseded");
                 let removed: Vec<&str> = targets
                     .iter()
                     .filter(|t| t.result == crate::publish::DeleteResult::Deleted)
                     .map(|t| t.name.as_str())
                     .collect();
-                info!(message = "Event superseded: the object was deleted while it was copied; its replicas were removed.", rule = %rule.name, bucket = %object.bucket, key = %object.key, removed_from = ?removed);
+                if !removed.is_empty() {
+                    info!(message = "The source object is gone: replicas written from it removed.", rule = %rule.name, bucket = %object.bucket, key = %object.key, removed_from = ?removed);
+                }
                 Verdict::Delete
             }
             DeleteOutcome::Failed { failed, .. } => {

@@ -338,3 +338,35 @@ async fn a_delete_during_the_copy_leaves_no_replica_and_no_completion() {
 async fn a_delete_during_the_copy_of_a_version_leaves_no_replica_and_no_completion() {
     a_delete_during_the_copy(true).await;
 }
+
+/// A put's message delivered again after its object was deleted at the source (simulation seed
+/// 5230: an attempt wrote a target, lost the answer, and found the source gone on its next
+/// read): the copy finds no source, and under a rule that replicates deletes the replicas
+/// written from it go too, rather than outlive a delete whose own handling found none.
+#[tokio::test]
+async fn a_put_redelivered_after_its_source_was_deleted_leaves_no_replica() {
+    let world = world_with(rule(Deletes::Replicate, 1000));
+    replicated_then_deleted(&world, 1).await;
+    assert!(world.store.get("eu", "in/k0").is_some(), "replicated first");
+    let etag = world.publisher.completions()[0].source.etag.clone();
+    let mut put = record("in/k0", &etag);
+    put["s3"]["object"]["sequencer"] = "0055AED6DC00000001".into();
+    let mut again = message("p0", vec![put]);
+    again.receive_count = 2;
+    assert_eq!(world.pipeline.handle(&again).await, Verdict::Delete);
+    for target in ["eu", "dr"] {
+        assert!(
+            world.store.get(target, "in/k0").is_none(),
+            "{target} keeps a replica of a deleted object"
+        );
+    }
+    assert_eq!(world.publisher.completions().len(), 1, "nothing announced");
+    // A rule that ignores deletes keeps them, as before.
+    let world = world_with(rule(Deletes::Ignore, 1000));
+    replicated_then_deleted(&world, 1).await;
+    let etag = world.publisher.completions()[0].source.etag.clone();
+    let mut again = message("p0", vec![record("in/k0", &etag)]);
+    again.receive_count = 2;
+    assert_eq!(world.pipeline.handle(&again).await, Verdict::Delete);
+    assert!(world.store.get("eu", "in/k0").is_some());
+}

@@ -66,6 +66,10 @@ const CI_SEEDS: std::ops::Range<u64> = 0..200;
 ///   object's replicas outlived its delete. Fixed: the source is read again after the copy
 ///   (docs/design.md, "A delete during the copy"); tests
 ///   `pipeline_logic::deletes::a_delete_during_the_copy_*`.
+/// - 5230: the same, where the copy wrote a target, lost the answer and then found the source
+///   missing: `source_missing` left the replica. Fixed: under a rule that replicates deletes,
+///   a missing source removes the key's replicas too; test
+///   `pipeline_logic::deletes::a_put_redelivered_after_its_source_was_deleted_leaves_no_replica`.
 /// - 444, 459, 1368, 1663: that read, slowed by retries, let a newer write land on a target
 ///   before the older completion went out. Fixed: after a read slower than 150 ms the targets
 ///   are read again.
@@ -75,7 +79,7 @@ const CI_SEEDS: std::ops::Range<u64> = 0..200;
 ///   and the checker did not follow the chain into the DLQ (fixed in the checker).
 const REGRESSIONS: &[u64] = &[
     2, 75, 77, 166, 177, 293, 312, 383, 444, 459, 497, 498, 598, 898, 1275, 1368, 1396, 1589, 1604,
-    1663, 2922,
+    1663, 2922, 5230,
 ];
 
 fn assert_clean(reports: &[sim::Report]) {
