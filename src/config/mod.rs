@@ -27,6 +27,7 @@
 //! - `stores`: the checks of a target's own endpoint, credentials and capabilities;
 //! - `validate`: the semantic checks; `describe`: the text `check-config` prints.
 
+mod checks;
 mod describe;
 mod load;
 mod operations;

@@ -2,7 +2,7 @@
 //! capabilities and its probe prefix (docs/design.md, "Targets beyond AWS"). Part of
 //! [`super::validate`].
 
-use super::validate::{check_http_url, Problems};
+use super::checks::{check_http_url, Problems};
 use super::{CopyMode, TargetConfig};
 
 /// Pushes every problem of target `i`'s store settings.

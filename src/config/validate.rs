@@ -5,18 +5,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Config, ConfigError, Problem, RuleConfig, TargetConfig};
+use super::checks::{check_http_url, Problems};
+use super::{Config, ConfigError, RuleConfig, TargetConfig};
 use super::{MAX_MESSAGE_DEADLINE_SECS, MAX_PART_SIZE, MIN_PART_SIZE, STORAGE_CLASSES};
-
-/// Collects problems.
-#[derive(Default)]
-pub(super) struct Problems(Vec<Problem>);
-
-impl Problems {
-    pub(super) fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem::new(field, message));
-    }
-}
 
 impl Config {
     /// Every semantic problem, not just the first.
@@ -455,24 +446,6 @@ fn check_range(p: &mut Problems, field: &str, value: i32, min: i32, max: i32, wh
     if !(min..=max).contains(&value) {
         p.push(field, format!("is {value}; must be {min}..={max} {what}"));
     }
-}
-
-pub(super) fn check_http_url(url: &str) -> Result<(), String> {
-    if url.trim().is_empty() {
-        return Err("is empty".to_owned());
-    }
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("{url:?} does not start with https:// or http://"))?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() {
-        return Err(format!("{url:?} has no host"));
-    }
-    if url.chars().any(char::is_whitespace) {
-        return Err(format!("{url:?} contains whitespace"));
-    }
-    Ok(())
 }
 
 fn check_region(region: &str) -> Result<(), String> {

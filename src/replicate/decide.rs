@@ -9,14 +9,21 @@
 
 use std::collections::BTreeMap;
 
-use super::target::Replica;
-use super::TargetFailure;
+use super::{Target, TargetFailure};
 use crate::event::Sequencer;
 use crate::store::{
     ObjectHead, ObjectRef, ObjectStore, Tag, META_CONTENT_CHECKSUM, META_SEQUENCER,
     META_SOURCE_BUCKET, META_SOURCE_ETAG, META_SOURCE_KEY_SHA256, META_SOURCE_VERSION,
 };
 use crate::transfer::verify::{proof_on, Proof};
+
+/// A target and what it holds at the replica's key, before the copy.
+pub(super) struct Replica<'a, S> {
+    pub(super) target: &'a Target<S>,
+    pub(super) key: String,
+    pub(super) existing: Option<ObjectHead>,
+    pub(super) started: std::time::Instant,
+}
 
 /// Why the event is stale, when a target already holds a replica of this source from a newer
 /// event.

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use tracing::{debug, info, warn};
 
-use super::decide::{Decision, SourceCopy};
+use super::decide::{Decision, Replica, SourceCopy};
 use super::{Replicator, Target, TargetFailure, TargetOutcome};
 use crate::config::{ObjectLock, TargetConfig};
 use crate::metrics::Metrics;
@@ -324,14 +324,6 @@ pub(super) async fn read_replica<S: ObjectStore>(
         version_id: None,
     };
     with_retries(metrics, || target.store.head_object(&replica_ref, None)).await
-}
-
-/// A target and what it holds at the replica's key, before the copy.
-pub(super) struct Replica<'a, S> {
-    pub(super) target: &'a Target<S>,
-    pub(super) key: String,
-    pub(super) existing: Option<ObjectHead>,
-    started: Instant,
 }
 
 /// A rule names a target that is not configured: validation makes it impossible, so it fails

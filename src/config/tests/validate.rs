@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::config::validate::{check_bucket, check_http_url, is_role_arn, is_topic_arn};
+use crate::config::checks::check_http_url;
+use crate::config::validate::{check_bucket, is_role_arn, is_topic_arn};
 
 #[test]
 fn every_validation_problem_is_reported_together() {
