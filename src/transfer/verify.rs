@@ -111,18 +111,7 @@ pub async fn verify<S: ObjectStore>(
     if md5_copy && written.etag == source.etag {
         return Ok(());
     }
-    // The current object, not `written.version_id`: unversioned buckets may answer the write
-    // with version "null", which not every implementation accepts back.
-    let replica_ref = ObjectRef {
-        bucket: bucket.clone(),
-        key: key.clone(),
-        version_id: None,
-    };
-    let Some(replica) = store.head_object(&replica_ref, None).await? else {
-        return Err(mismatch(
-            "the replica is missing right after it was written".into(),
-        ));
-    };
+    let replica = written_replica(store, job, operation).await?;
     if md5_copy && etag_is_md5(&replica) {
         // The copy answered with another ETag than the source's MD5: other bytes were written.
         return Err(mismatch(format!(
@@ -185,16 +174,7 @@ async fn verify_by_checksum<S: ObjectStore>(
                 .into(),
         ));
     };
-    let replica_ref = ObjectRef {
-        bucket: bucket.clone(),
-        key: key.clone(),
-        version_id: None,
-    };
-    let Some(replica) = store.head_object(&replica_ref, None).await? else {
-        return Err(mismatch(
-            "the replica is missing right after it was written".into(),
-        ));
-    };
+    let replica = written_replica(store, job, operation).await?;
     if replica.size != job.head.size {
         return Err(mismatch(format!(
             "the replica has {} bytes, the source {}",
@@ -245,6 +225,31 @@ pub fn etag_is_md5(head: &ObjectHead) -> bool {
 }
 
 /// `aws:kms` and `aws:kms:dsse`: encryptions whose ETags are not the MD5 of the content.
+/// The replica just written, read back: the current object, not the write's version id
+/// (unversioned buckets may answer the write with version "null", which not every
+/// implementation accepts back).
+async fn written_replica<S: ObjectStore>(
+    store: &S,
+    job: &Job<'_>,
+    operation: Operation,
+) -> Result<ObjectHead, StoreError> {
+    let (bucket, key) = (&job.replica.bucket, &job.replica.key);
+    let replica_ref = ObjectRef {
+        bucket: bucket.clone(),
+        key: key.clone(),
+        version_id: None,
+    };
+    store.head_object(&replica_ref, None).await?.ok_or_else(|| {
+        StoreError::new(
+            operation,
+            bucket,
+            key,
+            StoreErrorKind::BadResponse,
+            "the replica is missing right after it was written",
+        )
+    })
+}
+
 fn is_kms(server_side_encryption: Option<&str>) -> bool {
     server_side_encryption.is_some_and(|s| s.starts_with("aws:kms"))
 }
