@@ -12,14 +12,14 @@ use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 
 use super::budget::ByteBudget;
-use super::content::{self, Crc};
+use super::content;
 use super::guard::UploadGuard;
 use super::multipart::{collect, finish};
 use super::parts::PartPlan;
 use super::Job;
 use crate::store::{
-    md5_hex, multipart_etag, Checksum, ObjectStore, Operation, StoreError, StoreErrorKind, Written,
-    META_CONTENT_CHECKSUM,
+    md5_hex, multipart_etag, Checksum, CompletedPart, ObjectStore, Operation, StoreError,
+    StoreErrorKind, Written, META_CONTENT_CHECKSUM,
 };
 
 /// What a streamed copy knows about the bytes it sent, for the check of the replica.
@@ -120,33 +120,69 @@ pub async fn copy_parts<S: ObjectStore>(
         target.clone(),
         target.create_multipart_upload(&job.replica).await?,
     );
-    let upload = guard.upload().clone();
     // The MD5 of each part as read, by part number: what the parts' ETags must be.
-    let sent = std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let (parts, md5s) = stream_parts(
+        source,
+        target,
+        job,
+        &guard,
+        plan,
+        concurrency,
+        budget,
+        |body| md5_hex(body),
+    )
+    .await;
+    let written = finish(target, guard, parts).await?;
+    Ok((
+        written,
+        Sent::Etag(multipart_etag(md5s.values().map(String::as_str))),
+    ))
+}
+
+/// Reads each part of `plan` from the source (under the byte budget: a part's bytes exist only
+/// while its permit is held), takes its `digest` as read, and uploads it to `guard`'s upload,
+/// `concurrency` at a time: the parts (in order, or the first failure) and the digests by part
+/// number.
+#[allow(clippy::too_many_arguments)]
+async fn stream_parts<S: ObjectStore, D: Send>(
+    source: &S,
+    target: &S,
+    job: &Job<'_>,
+    guard: &UploadGuard<S>,
+    plan: PartPlan,
+    concurrency: usize,
+    budget: &Arc<ByteBudget>,
+    digest: impl Fn(&Bytes) -> D + Sync,
+) -> (
+    Result<Vec<CompletedPart>, StoreError>,
+    std::collections::BTreeMap<u32, D>,
+) {
+    let upload = guard.upload().clone();
+    let digests = std::sync::Mutex::new(std::collections::BTreeMap::new());
     let parts = stream::iter(plan.ranges())
         .map(|(part_number, range)| {
             let upload = upload.clone();
-            let sent = &sent;
+            let (digests, digest) = (&digests, &digest);
             async move {
                 // Taken before reading: a part's bytes exist only while its permit is held.
                 let _permit = budget.acquire(range.end - range.start).await;
                 let body = source
                     .get_object_range(job.source, Some(&job.head.etag), range)
                     .await?;
-                let md5 = md5_hex(&body);
-                sent.lock()
+                let value = digest(&body);
+                digests
+                    .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(part_number, md5);
+                    .insert(part_number, value);
                 target.upload_part(&upload, part_number, body).await
             }
         })
         .buffer_unordered(concurrency.max(1));
-    let written = finish(target, guard, collect(parts).await).await?;
-    let sent = sent.into_inner().unwrap_or_else(|e| e.into_inner());
-    Ok((
-        written,
-        Sent::Etag(multipart_etag(sent.values().map(String::as_str))),
-    ))
+    let parts = collect(parts).await;
+    (
+        parts,
+        digests.into_inner().unwrap_or_else(|e| e.into_inner()),
+    )
 }
 
 /// [`copy_parts`] for a store whose ETags are not trusted: each part's CRC is computed as read
@@ -185,26 +221,17 @@ pub async fn copy_parts_checksummed<S: ObjectStore>(
         target.clone(),
         target.create_multipart_upload(&replica).await?,
     );
-    let upload = guard.upload().clone();
-    let crcs = std::sync::Mutex::new(std::collections::BTreeMap::<u32, Crc>::new());
-    let parts = stream::iter(plan.ranges())
-        .map(|(part_number, range)| {
-            let upload = upload.clone();
-            let crcs = &crcs;
-            async move {
-                let _permit = budget.acquire(range.end - range.start).await;
-                let body = source
-                    .get_object_range(job.source, Some(&job.head.etag), range)
-                    .await?;
-                crcs.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(part_number, content::crc(algorithm, &body));
-                target.upload_part(&upload, part_number, body).await
-            }
-        })
-        .buffer_unordered(concurrency.max(1));
-    let parts = collect(parts).await;
-    let crcs = crcs.into_inner().unwrap_or_else(|e| e.into_inner());
+    let (parts, crcs) = stream_parts(
+        source,
+        target,
+        job,
+        &guard,
+        plan,
+        concurrency,
+        budget,
+        |body| content::crc(algorithm, body),
+    )
+    .await;
     let computed = content::full_object(algorithm, content::combine(algorithm, crcs.into_values()));
     let parts = parts.and_then(|parts| {
         same_as_source(job, &computed)?;
