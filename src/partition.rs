@@ -74,6 +74,16 @@ impl Clock {
         }
     }
 
+    /// A clock that reads `wall` now: for a simulation, whose runs must not depend on when
+    /// they ran (a re-check carries its first check's time to the millisecond, so a wall anchor
+    /// taken from the system moves re-check delays across a second now and then).
+    pub fn anchored(wall: OffsetDateTime) -> Self {
+        Self {
+            wall,
+            at: Instant::now(),
+        }
+    }
+
     pub fn now(&self) -> OffsetDateTime {
         self.wall + self.at.elapsed()
     }

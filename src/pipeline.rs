@@ -196,6 +196,13 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         }
     }
 
+    /// Reads wall-clock time (re-check deadlines) from `clock` instead of one anchored to the
+    /// system's now.
+    pub fn with_clock(mut self, clock: partition::Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Aggregates alerts per (kind, target) over `window` (zero: send every alert).
     pub fn with_alert_window(mut self, window: Duration) -> Self {
         self.alerter = Alerter::new(window).with_metrics(Arc::clone(&self.metrics));

@@ -1285,7 +1285,8 @@ impl World {
         };
         let pipeline = Arc::new(
             Pipeline::new(Router::from_rules(self.rules.to_vec()), replicator, topic)
-                .with_alert_window(ALERT_WINDOW),
+                .with_alert_window(ALERT_WINDOW)
+                .with_clock(s3_replicator::partition::Clock::anchored(self.wall_now())),
         );
         let settings = Settings {
             max_messages: 10,
@@ -1367,13 +1368,18 @@ impl World {
 
     /// The S3 event time of a request made now.
     fn event_time(&self) -> String {
+        s3_replicator::timestamp::format_millis(self.wall_now()).expect("a time")
+    }
+
+    /// The world's wall-clock time: a fixed start moved on by the (virtual) time since, to the
+    /// millisecond, so that a seed replays whenever it runs.
+    fn wall_now(&self) -> time::OffsetDateTime {
         let elapsed = self
             .log
             .with(|r| r.start.map_or(Duration::ZERO, |s| Instant::now() - s));
-        let event_time = time::OffsetDateTime::UNIX_EPOCH
+        time::OffsetDateTime::UNIX_EPOCH
             + time::Duration::seconds(1_795_000_000)
-            + time::Duration::milliseconds(elapsed.as_millis() as i64);
-        s3_replicator::timestamp::format_millis(event_time).expect("a time")
+            + time::Duration::milliseconds(elapsed.as_millis() as i64)
     }
 
     /// Deletes `bucket/key` now (a delete marker in a versioned bucket); returns the event S3
