@@ -2,10 +2,20 @@
 //! (never dropped) by the mass-delete guard, announced by a deletion event only once every
 //! target settled.
 
-use s3_replicator::config::{Deletes, RuleConfig};
+use std::sync::Arc;
+use std::time::Duration;
+
+use s3_replicator::config::{CopyMode, Deletes, RuleConfig, TargetConfig};
+use s3_replicator::pipeline::Pipeline;
 use s3_replicator::pipeline::{Recheck, Verdict};
 use s3_replicator::publish::{AlertKind, DeleteResult, DELETION_SCHEMA};
+use s3_replicator::replicate::{Replicator, Target};
+use s3_replicator::route::Router;
+use s3_replicator::store::Operation;
 use s3_replicator::store::{ObjectStore, WriteCondition};
+use s3_replicator::testkit::faulty::FaultyStore;
+use s3_replicator::testkit::memory::MemoryStore;
+use s3_replicator::testkit::publisher::MemoryPublisher;
 
 use super::{message, record, world_with, World};
 
@@ -247,51 +257,60 @@ async fn a_late_event_of_a_version_deleted_since_is_not_copied_back() {
     assert!(world.store.get("eu", "in/v").is_some());
 }
 
+type Daemon = Arc<Pipeline<FaultyStore<MemoryStore>, MemoryPublisher>>;
+
+/// A daemon on `store` under rule `all` with `deletes = "replicate"`, targets `eu` and `dr`
+/// streamed (the source is read before a target is written), each target write delayed by
+/// `writes` and each source `HeadObject` by `source_heads`.
+fn daemon(
+    store: &MemoryStore,
+    publisher: &MemoryPublisher,
+    writes: Option<Duration>,
+    source_heads: Option<Duration>,
+) -> Daemon {
+    let target = |name: &str| {
+        let faulty = FaultyStore::new(store.clone());
+        if let Some(delay) = writes {
+            faulty.delay(Operation::CopyObject, delay);
+            faulty.delay(Operation::PutObject, delay);
+        }
+        let mut config = TargetConfig::new(name, name, "eu-west-1");
+        config.copy_mode = CopyMode::Stream;
+        Target {
+            config,
+            store: faulty,
+        }
+    };
+    let source = FaultyStore::new(store.clone());
+    if let Some(delay) = source_heads {
+        source.delay(Operation::HeadObject, delay);
+    }
+    let replicator = Replicator::new(source, [target("eu"), target("dr")]);
+    let router = Router::from_rules(vec![rule(Deletes::Replicate, 1000)]);
+    Arc::new(Pipeline::new(router, replicator, publisher.clone()))
+}
+
+fn buckets() -> MemoryStore {
+    let store = MemoryStore::new("daemon");
+    for bucket in ["lake", "eu", "dr"] {
+        store.create_bucket(bucket);
+    }
+    store
+}
+
 /// A delete that lands while a copy is under way (found by the simulation, seeds 1275 and
 /// 1604: a copy retried, or waiting for a stalled capability probe, for seconds): the delete's
 /// own handling, by another daemon, finds no replica yet and announces the deletion; the copy
 /// then lands. The copy must not leave a replica of the deleted object behind, nor announce it.
 /// Daemon A's target writes take 10 s (paused clock); daemon B handles the delete meanwhile.
 async fn a_delete_during_the_copy(versioned: bool) {
-    use s3_replicator::store::Operation;
-    use s3_replicator::testkit::faulty::FaultyStore;
-    use s3_replicator::testkit::memory::MemoryStore;
-    use s3_replicator::testkit::publisher::MemoryPublisher;
-    use s3_replicator::{pipeline::Pipeline, replicate::Replicator, route::Router};
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    let store = MemoryStore::new("daemon");
-    for bucket in ["lake", "eu", "dr"] {
-        store.create_bucket(bucket);
-    }
+    let store = buckets();
     if versioned {
         store.enable_versioning("lake");
     }
     let publisher = MemoryPublisher::default();
-    let daemon = |delay: Option<Duration>| {
-        let target = |name: &str| {
-            let faulty = FaultyStore::new(store.clone());
-            if let Some(delay) = delay {
-                faulty.delay(Operation::CopyObject, delay);
-                faulty.delay(Operation::PutObject, delay);
-            }
-            // Streamed: the source is read before the delete, the target written after it.
-            let mut config = s3_replicator::config::TargetConfig::new(name, name, "eu-west-1");
-            config.copy_mode = s3_replicator::config::CopyMode::Stream;
-            s3_replicator::replicate::Target {
-                config,
-                store: faulty,
-            }
-        };
-        let replicator = Replicator::new(
-            FaultyStore::new(store.clone()),
-            [target("eu"), target("dr")],
-        );
-        let router = Router::from_rules(vec![rule(Deletes::Replicate, 1000)]);
-        Arc::new(Pipeline::new(router, replicator, publisher.clone()))
-    };
-    let (slow, quick) = (daemon(Some(Duration::from_secs(10))), daemon(None));
+    let slow = daemon(&store, &publisher, Some(Duration::from_secs(10)), None);
+    let quick = daemon(&store, &publisher, None, None);
 
     let (etag, version) = store.put_version("lake", "in/k0", b"abc", Default::default());
     let mut put = record("in/k0", &etag);
@@ -325,6 +344,44 @@ async fn a_delete_during_the_copy(versioned: bool) {
     assert!(
         publisher.completions().is_empty(),
         "a completion announced a deleted object: {:?}",
+        publisher.completions()
+    );
+}
+
+/// The source read after the copy is slow (retries; simulation seeds 444, 459, 1368, 1663), and
+/// meanwhile a newer write of the key replaces a replica: the older completion must not go out
+/// over it. Each source `HeadObject` takes 1 s (paused clock); the newer write lands half-way
+/// through the second one.
+#[tokio::test(start_paused = true)]
+async fn a_slow_source_read_after_the_copy_reads_the_targets_again() {
+    let store = buckets();
+    let publisher = MemoryPublisher::default();
+    let slow = daemon(&store, &publisher, None, Some(Duration::from_secs(1)));
+    let etag = store.put("lake", "in/k0", b"abc", Default::default());
+    let mut put = record("in/k0", &etag);
+    put["s3"]["object"]["sequencer"] = "0055AED6DC00000001".into();
+    let copying = tokio::spawn(async move { slow.handle(&message("p0", vec![put])).await });
+    // Polled in virtual time: the replicas land after the first read (1 s).
+    let landed = tokio::time::timeout(Duration::from_secs(60), async {
+        while store.get("eu", "in/k0").is_none() || store.get("dr", "in/k0").is_none() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(landed.is_ok(), "the copy never landed");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !copying.is_finished(),
+        "the second read should still be under way"
+    );
+    // Another task's newer write of the key, to the source and to one target.
+    store.put("lake", "in/k0", b"newer", Default::default());
+    store.put("eu", "in/k0", b"newer", Default::default());
+
+    assert_eq!(copying.await.unwrap(), Verdict::Retry);
+    assert!(
+        publisher.completions().is_empty(),
+        "a completion announced bytes a target no longer holds: {:?}",
         publisher.completions()
     );
 }

@@ -72,7 +72,8 @@ const CI_SEEDS: std::ops::Range<u64> = 0..200;
 ///   `pipeline_logic::deletes::a_put_redelivered_after_its_source_was_deleted_leaves_no_replica`.
 /// - 444, 459, 1368, 1663: that read, slowed by retries, let a newer write land on a target
 ///   before the older completion went out. Fixed: after a read slower than 150 ms the targets
-///   are read again.
+///   are read again; test
+///   `pipeline_logic::deletes::a_slow_source_read_after_the_copy_reads_the_targets_again`.
 /// - 75: a held Delta commit's re-check messages dead-lettered; the `deadline_exceeded` alerts
 ///   named no object (fixed: a re-check's alert names the object it carries; test
 ///   `pipeline_logic::message_deadline::a_re_check_past_its_deadline_is_alerted_naming_its_object`),
