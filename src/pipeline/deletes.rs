@@ -236,7 +236,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                 for failure in failed {
                     let disposition = failure.error.disposition();
                     verdict = verdict.worst(Verdict::of(disposition));
-                    error!(message = "The object was deleted while it was copied; its replica could not be removed.", rule = %rule.name, target = %failure.target, bucket = %object.bucket, key = %object.key, error = %failure.error, %disposition);
+                    error!(message = "The source object is gone; a replica written from it could not be removed.", rule = %rule.name, target = %failure.target, bucket = %object.bucket, key = %object.key, error = %failure.error, %disposition);
                 }
                 // Never acknowledged with a replica left behind in silence.
                 if verdict == Verdict::Delete {

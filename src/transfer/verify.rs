@@ -224,7 +224,6 @@ pub fn etag_is_md5(head: &ObjectHead) -> bool {
     !head.etag.contains('-') && !is_kms(head.server_side_encryption.as_deref())
 }
 
-/// `aws:kms` and `aws:kms:dsse`: encryptions whose ETags are not the MD5 of the content.
 /// The replica just written, read back: the current object, not the write's version id
 /// (unversioned buckets may answer the write with version "null", which not every
 /// implementation accepts back).
@@ -250,6 +249,7 @@ async fn written_replica<S: ObjectStore>(
     })
 }
 
+/// `aws:kms` and `aws:kms:dsse`: encryptions whose ETags are not the MD5 of the content.
 fn is_kms(server_side_encryption: Option<&str>) -> bool {
     server_side_encryption.is_some_and(|s| s.starts_with("aws:kms"))
 }
