@@ -129,19 +129,30 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
         {
             return None;
         }
-        match self.replicator.deleted_since(object).await {
+        match self.source_deleted(rule, object).await {
             Ok(false) => None,
             Ok(true) => {
                 self.metrics.record_event("superseded");
                 info!(message = "Event superseded: the object was deleted since.", rule = %rule.name, bucket = %object.bucket, key = %object.key);
                 Some(Verdict::Delete)
             }
-            Err(e) => {
-                self.metrics.record_event("failed");
-                error!(message = "Source could not be read.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e);
-                Some(Verdict::of(e.disposition()))
-            }
+            Err(verdict) => Some(verdict),
         }
+    }
+
+    /// Whether `object`'s source key holds no object now ([`Replicator::deleted_since`](crate::replicate::Replicator::deleted_since)).
+    /// A failed read is counted and logged, and answered with the verdict its failure calls
+    /// for: nothing is copied or announced on a guess.
+    async fn source_deleted(
+        &self,
+        rule: &RuleConfig,
+        object: &ObjectCreated,
+    ) -> Result<bool, Verdict> {
+        self.replicator.deleted_since(object).await.map_err(|e| {
+            self.metrics.record_event("failed");
+            error!(message = "Source could not be read.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e);
+            Verdict::of(e.disposition())
+        })
     }
 
     /// For a rule that replicates deletes, once every target holds the object and before it
@@ -168,7 +179,7 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
             return None;
         }
         let asked = Instant::now();
-        match self.replicator.deleted_since(object).await {
+        match self.source_deleted(rule, object).await {
             Ok(false) if asked.elapsed() <= STALE_AFTER => None,
             Ok(false) => match self.replicator.still_holds(targets).await {
                 Ok(None) => None,
@@ -190,12 +201,8 @@ impl<S: ObjectStore, P: Publisher> Pipeline<S, P> {
                 }
                 Some(verdict)
             }
-            Err(e) => {
-                // Announcing now could announce a deleted object: ask again on the redelivery.
-                self.metrics.record_event("failed");
-                error!(message = "Source could not be read again before the completion.", rule = %rule.name, bucket = %object.bucket, key = %object.key, error = %e);
-                Some(Verdict::of(e.disposition()))
-            }
+            // Announcing now could announce a deleted object: ask again on the redelivery.
+            Err(verdict) => Some(verdict),
         }
     }
 
